@@ -1,0 +1,180 @@
+//! The database handle: one URL, SQLite or PostgreSQL, and the only two ways to reach data:
+//! a tenant-scoped transaction ([`TenantTx`]) or an audited platform transaction
+//! ([`PlatformTx`]).
+
+mod scoped;
+
+use std::fmt;
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use serde::Deserialize;
+
+pub use scoped::{PlatformTx, TenantEntity, TenantTx};
+
+use crate::error::{Error, Result};
+
+/// The PostgreSQL role tenant transactions run as: not superuser, not owner, not BYPASSRLS.
+pub const APP_ROLE: &str = "helix_app";
+/// The PostgreSQL role platform-plane transactions run as (a separate, audited path).
+pub const PLATFORM_ROLE: &str = "helix_platform";
+
+/// Which engine a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite: the embedded default.
+    Sqlite,
+    /// PostgreSQL: production, with Row Level Security.
+    Postgres,
+}
+
+/// Connection pool settings.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolOptions {
+    /// Largest number of pooled connections.
+    pub max_connections: u32,
+    /// Connections kept open when idle.
+    pub min_connections: u32,
+    /// How long to wait for a connection before failing, in seconds.
+    pub acquire_timeout_secs: u64,
+    /// How long an idle connection is kept, in seconds.
+    pub idle_timeout_secs: u64,
+    /// Log every SQL statement at debug level (never in production: values may be sensitive).
+    pub sql_logging: bool,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            min_connections: 1,
+            acquire_timeout_secs: 5,
+            idle_timeout_secs: 300,
+            sql_logging: false,
+        }
+    }
+}
+
+impl fmt::Debug for PoolOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolOptions")
+            .field("max_connections", &self.max_connections)
+            .field("min_connections", &self.min_connections)
+            .field("acquire_timeout_secs", &self.acquire_timeout_secs)
+            .field("idle_timeout_secs", &self.idle_timeout_secs)
+            .finish()
+    }
+}
+
+/// A cheap-to-clone handle on the database pool.
+#[derive(Clone)]
+pub struct Db {
+    conn: DatabaseConnection,
+    backend: Backend,
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Db").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite:` or `postgres:`). SQLite files are created when missing
+    /// and run in WAL mode with foreign keys on.
+    pub async fn connect(url: &str, pool: &PoolOptions) -> Result<Self> {
+        let backend = backend_of(url)?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") && !url.contains(":memory:") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let mut opts = ConnectOptions::new(url);
+        opts.max_connections(pool.max_connections.max(1))
+            .min_connections(pool.min_connections.min(pool.max_connections.max(1)))
+            .acquire_timeout(Duration::from_secs(pool.acquire_timeout_secs.max(1)))
+            .idle_timeout(Duration::from_secs(pool.idle_timeout_secs.max(1)))
+            .sqlx_logging(pool.sql_logging);
+        #[cfg(feature = "sqlite")]
+        if backend == Backend::Sqlite {
+            opts.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10))
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+            });
+        }
+        let conn = Database::connect(opts).await.map_err(|e| {
+            // The URL may hold a password: name the backend, not the URL.
+            Error::Config(format!("cannot connect to the {backend:?} database: {}", redact_db_error(&e)))
+        })?;
+        Ok(Self { conn, backend })
+    }
+
+    /// Wraps an existing sea-orm connection.
+    pub fn from_connection(conn: DatabaseConnection) -> Self {
+        let backend = match conn.get_database_backend() {
+            DbBackend::Postgres => Backend::Postgres,
+            _ => Backend::Sqlite,
+        };
+        Self { conn, backend }
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The underlying pool. Use it for migrations and health checks; tenant data goes
+    /// through [`Db::tenant`] and cross-tenant work through [`Db::platform`].
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        self.conn.ping().await.map_err(|_| Error::Unavailable)
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) -> Result<()> {
+        self.conn.close().await?;
+        Ok(())
+    }
+}
+
+fn backend_of(url: &str) -> Result<Backend> {
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(Error::Config(
+            "database.url must start with `sqlite:` or `postgres:`".into(),
+        ))
+    }
+}
+
+fn redact_db_error(e: &sea_orm::DbErr) -> String {
+    let text = e.to_string();
+    // sqlx errors do not echo the URL, but be defensive about `scheme://user:pass@`.
+    match (text.find("://"), text.find('@')) {
+        (Some(a), Some(b)) if b > a => format!("{}://<redacted>{}", &text[..a], &text[b..]),
+        _ => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_unknown_schemes() {
+        assert!(backend_of("mysql://x").is_err());
+        assert_eq!(backend_of("sqlite:./a.db").ok(), Some(Backend::Sqlite));
+        assert_eq!(backend_of("postgres://a@b/c").ok(), Some(Backend::Postgres));
+    }
+}

@@ -1,0 +1,227 @@
+//! Tenant-scoped and platform transactions.
+//!
+//! A [`TenantTx`] is opened from a [`TenantContext`]: every query it builds is filtered by
+//! the context's `org_id`, and every insert takes `org_id` from the context. On PostgreSQL
+//! it also switches to the non-owner application role and sets `helix.org_id` for the
+//! transaction, so Row Level Security holds even when application code forgets a filter.
+
+use sea_orm::sea_query::IntoCondition;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DeleteMany, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, Select, TransactionTrait, UpdateMany, Value,
+};
+use uuid::Uuid;
+
+use super::{APP_ROLE, Backend, Db, PLATFORM_ROLE};
+use crate::context::{Actor, PlatformContext, TenantContext};
+use crate::error::Result;
+
+/// An entity whose rows belong to one organization.
+pub trait TenantEntity: EntityTrait {
+    /// The column holding the owning organization's id (`org_id`).
+    fn org_column() -> Self::Column;
+}
+
+/// A transaction bound to one tenant. Dropping it without [`TenantTx::commit`] rolls back.
+pub struct TenantTx {
+    tx: DatabaseTransaction,
+    ctx: TenantContext,
+}
+
+impl std::fmt::Debug for TenantTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantTx").field("org_id", &self.ctx.org_id()).finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// Opens a transaction scoped to the context's tenant.
+    pub async fn tenant(&self, ctx: &TenantContext) -> Result<TenantTx> {
+        let tx = self.connection().begin().await?;
+        if self.backend() == Backend::Postgres {
+            let sql = format!(
+                "SET LOCAL ROLE {APP_ROLE}; SELECT set_config('helix.org_id', '{}', true), set_config('helix.actor', {}, true)",
+                ctx.org_id(),
+                sql_literal(&ctx.actor().as_ref_string()),
+            );
+            tx.execute_unprepared(&sql).await?;
+        }
+        Ok(TenantTx {
+            tx,
+            ctx: ctx.clone(),
+        })
+    }
+
+    /// Opens a platform-plane transaction that may cross tenants. Use it only for work that
+    /// must (creating organizations, dispatchers, retention), and audit what it does.
+    pub async fn platform(&self, ctx: &PlatformContext) -> Result<PlatformTx> {
+        let tx = self.connection().begin().await?;
+        if self.backend() == Backend::Postgres {
+            let sql = format!(
+                "SET LOCAL ROLE {PLATFORM_ROLE}; SELECT set_config('helix.actor', {}, true)",
+                sql_literal(&ctx.actor().as_ref_string()),
+            );
+            tx.execute_unprepared(&sql).await?;
+        }
+        Ok(PlatformTx {
+            tx,
+            actor: ctx.actor().clone(),
+        })
+    }
+}
+
+impl TenantTx {
+    /// The tenant this transaction is bound to.
+    pub fn org_id(&self) -> Uuid {
+        self.ctx.org_id()
+    }
+
+    /// The context the transaction was opened with.
+    pub fn context(&self) -> &TenantContext {
+        &self.ctx
+    }
+
+    /// The raw transaction. Queries on it are not filtered by the application, but on
+    /// PostgreSQL Row Level Security still confines them to this tenant.
+    pub fn raw(&self) -> &DatabaseTransaction {
+        &self.tx
+    }
+
+    /// `SELECT` from `E`, filtered to this tenant.
+    pub fn find<E: TenantEntity>(&self) -> Select<E> {
+        E::find().filter(E::org_column().eq(self.org_id()))
+    }
+
+    /// Finds one row of this tenant by primary key; another tenant's row is `None`.
+    pub async fn find_by_id<E, K>(&self, id: K) -> Result<Option<E::Model>>
+    where
+        E: TenantEntity,
+        K: Into<<E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType>,
+    {
+        Ok(E::find_by_id(id)
+            .filter(E::org_column().eq(self.org_id()))
+            .one(&self.tx)
+            .await?)
+    }
+
+    /// Counts this tenant's rows of `E` matching `filter`.
+    pub async fn count<E: TenantEntity>(&self, filter: impl IntoCondition) -> Result<u64>
+    where
+        E::Model: Sync,
+    {
+        Ok(self.find::<E>().filter(filter).count(&self.tx).await?)
+    }
+
+    /// Inserts `model` with `org_id` set from the context (whatever the model held).
+    pub async fn insert<A>(&self, model: A) -> Result<<A::Entity as EntityTrait>::Model>
+    where
+        A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+        A::Entity: TenantEntity,
+        <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+    {
+        let mut model = model;
+        model.set(
+            <A::Entity as TenantEntity>::org_column(),
+            Value::Uuid(Some(self.org_id())),
+        );
+        Ok(model.insert(&self.tx).await?)
+    }
+
+    /// `UPDATE` on `E`, filtered to this tenant. The caller adds the remaining filter.
+    pub fn update_many<E: TenantEntity>(&self) -> UpdateMany<E> {
+        E::update_many().filter(E::org_column().eq(self.org_id()))
+    }
+
+    /// `DELETE` on `E`, filtered to this tenant. The caller adds the remaining filter.
+    pub fn delete_many<E: TenantEntity>(&self) -> DeleteMany<E> {
+        E::delete_many().filter(E::org_column().eq(self.org_id()))
+    }
+
+    /// Updates one row of this tenant; the row must already belong to it.
+    pub async fn update<A>(&self, model: A) -> Result<<A::Entity as EntityTrait>::Model>
+    where
+        A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+        A::Entity: TenantEntity,
+        <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+    {
+        let mut model = model;
+        // Pin org_id: an update can never move a row to another tenant.
+        model.set(
+            <A::Entity as TenantEntity>::org_column(),
+            Value::Uuid(Some(self.org_id())),
+        );
+        Ok(model.update(&self.tx).await?)
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Rolls back.
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}
+
+/// A platform-plane transaction (see [`Db::platform`]).
+pub struct PlatformTx {
+    tx: DatabaseTransaction,
+    actor: Actor,
+}
+
+impl std::fmt::Debug for PlatformTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformTx").field("actor", &self.actor).finish_non_exhaustive()
+    }
+}
+
+impl PlatformTx {
+    /// The raw transaction (not tenant-filtered).
+    pub fn raw(&self) -> &DatabaseTransaction {
+        &self.tx
+    }
+
+    /// The actor doing platform work.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Rolls back.
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}
+
+/// Quotes a string as a SQL literal (single quotes doubled).
+pub(crate) fn sql_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        if c == '\'' {
+            out.push('\'');
+        }
+        if c != '\0' {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn literals_escape_quotes_and_nul() {
+        assert_eq!(super::sql_literal("a'b\0c"), "'a''bc'");
+    }
+}

@@ -1,0 +1,124 @@
+//! Composes the migrations of every registered module and runs them in dependency order.
+//!
+//! Migrations are forward-only. Each one runs in its own transaction (both backends support
+//! transactional DDL) and is recorded in `helix_migrations` with the module that owns it.
+
+use sea_orm::sea_query::{Alias, ColumnDef, Expr, Query, Table};
+use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
+use sea_orm_migration::{MigrationTrait, SchemaManager};
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+
+/// The table that records applied migrations.
+pub const MIGRATIONS_TABLE: &str = "helix_migrations";
+
+/// One module's migrations, in the order they must run.
+pub struct ModuleMigrations {
+    /// The module name (`helix-core`, `helix-tenancy`).
+    pub module: &'static str,
+    /// Its migrations; names must be unique across all modules (prefix them with the crate).
+    pub migrations: Vec<Box<dyn MigrationTrait>>,
+}
+
+impl std::fmt::Debug for ModuleMigrations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.migrations.iter().map(|m| m.name()).collect();
+        f.debug_struct("ModuleMigrations")
+            .field("module", &self.module)
+            .field("migrations", &names)
+            .finish()
+    }
+}
+
+async fn ensure_table(db: &Db) -> Result<()> {
+    let stmt = Table::create()
+        .table(Alias::new(MIGRATIONS_TABLE))
+        .if_not_exists()
+        .col(ColumnDef::new(Alias::new("name")).string().not_null().primary_key())
+        .col(ColumnDef::new(Alias::new("module")).string().not_null())
+        .col(ColumnDef::new(Alias::new("applied_at")).timestamp_with_time_zone().not_null())
+        .to_owned();
+    db.connection().execute(&stmt).await?;
+    Ok(())
+}
+
+async fn applied(db: &Db) -> Result<Vec<String>> {
+    let stmt = Query::select()
+        .column(Alias::new("name"))
+        .from(Alias::new(MIGRATIONS_TABLE))
+        .to_owned();
+    let rows = db.connection().query_all(&stmt).await?;
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "name").map_err(Error::from))
+        .collect()
+}
+
+/// Runs every pending migration of `modules`, in order. Returns the names it applied.
+pub async fn run(db: &Db, modules: &[ModuleMigrations]) -> Result<Vec<String>> {
+    ensure_table(db).await?;
+    let done = applied(db).await?;
+    let mut seen = std::collections::HashSet::new();
+    let mut ran = Vec::new();
+    for module in modules {
+        for m in &module.migrations {
+            let name = m.name().to_owned();
+            if !seen.insert(name.clone()) {
+                return Err(Error::Config(format!("migration `{name}` is defined twice")));
+            }
+            if done.contains(&name) {
+                continue;
+            }
+            let tx = db.connection().begin().await?;
+            {
+                let manager = SchemaManager::new(&tx);
+                m.up(&manager).await.map_err(|e| {
+                    Error::Config(format!("migration `{name}` of {} failed: {e}", module.module))
+                })?;
+            }
+            let insert = Query::insert()
+                .into_table(Alias::new(MIGRATIONS_TABLE))
+                .columns([Alias::new("name"), Alias::new("module"), Alias::new("applied_at")])
+                .values_panic([
+                    Expr::value(name.clone()),
+                    Expr::value(module.module),
+                    Expr::value(chrono::Utc::now()),
+                ])
+                .to_owned();
+            tx.execute(&insert).await?;
+            tx.commit().await?;
+            tracing::info!(migration = %name, module = module.module, "migration applied");
+            ran.push(name);
+        }
+    }
+    Ok(ran)
+}
+
+/// The migrations of `modules` not yet applied (empty when the schema is current).
+pub async fn pending(db: &Db, modules: &[ModuleMigrations]) -> Result<Vec<String>> {
+    ensure_table(db).await?;
+    let done = applied(db).await?;
+    Ok(modules
+        .iter()
+        .flat_map(|m| m.migrations.iter().map(|x| x.name().to_owned()))
+        .filter(|n| !done.contains(n))
+        .collect())
+}
+
+/// Executes raw SQL in a migration; a shorthand for statements sea-query cannot build.
+pub async fn exec(manager: &SchemaManager<'_>, sql: &str) -> std::result::Result<(), sea_orm::DbErr> {
+    manager.get_connection().execute_unprepared(sql).await.map(|_| ())
+}
+
+/// Executes one of two raw SQL texts depending on the backend.
+pub async fn exec_for(
+    manager: &SchemaManager<'_>,
+    sqlite: &str,
+    postgres: &str,
+) -> std::result::Result<(), sea_orm::DbErr> {
+    match manager.get_database_backend() {
+        DbBackend::Postgres => exec(manager, postgres).await,
+        _ => exec(manager, sqlite).await,
+    }
+}
+

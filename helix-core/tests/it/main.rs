@@ -1,0 +1,3 @@
+//! Integration tests of helix-core, on SQLite and PostgreSQL.
+
+mod kernel;
