@@ -21,6 +21,7 @@
 //! (OpenAPI schemas), `testing` (a fresh database per test).
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod context;
 pub mod db;
 pub mod error;
@@ -28,6 +29,7 @@ pub mod ids;
 pub mod kernel;
 pub mod migrate;
 pub mod module;
+pub mod outbox;
 pub mod rls;
 pub mod schema;
 #[cfg(feature = "testing")]

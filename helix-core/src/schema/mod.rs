@@ -1,10 +1,16 @@
 //! The kernel's own migrations, in order.
 
 mod m0001_kernel;
+mod m0002_audit;
+mod m0003_outbox;
 
 use sea_orm_migration::MigrationTrait;
 
 /// The kernel's migrations (roles, audit log, outbox, idempotency keys), in order.
 pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(m0001_kernel::Migration)]
+    vec![
+        Box::new(m0001_kernel::Migration),
+        Box::new(m0002_audit::Migration),
+        Box::new(m0003_outbox::Migration),
+    ]
 }

@@ -1,3 +1,4 @@
 //! Integration tests of helix-core, on SQLite and PostgreSQL.
 
+mod audit;
 mod kernel;

@@ -1,0 +1,132 @@
+//! The `helix_audit_log` table.
+
+use chrono::{DateTime, Utc};
+use sea_orm::entity::prelude::*;
+use sea_orm::Set;
+use serde::Serialize;
+
+/// One audit row.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
+#[sea_orm(table_name = "helix_audit_log")]
+pub struct Model {
+    /// Row id (UUID v7).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// The tenant whose chain holds the row ([`super::PLATFORM_CHAIN`] for platform events).
+    pub org_id: Uuid,
+    /// Position in the tenant's chain, from 1.
+    pub seq: i64,
+    /// When it happened (microsecond precision).
+    pub occurred_at: DateTime<Utc>,
+    /// Who did it (`user:<uuid>`, `system:<name>`).
+    pub actor: String,
+    /// What was done (`organization.created`).
+    pub action: String,
+    /// The kind of entity.
+    pub entity_type: String,
+    /// The entity's id.
+    pub entity_id: Option<String>,
+    /// The request's correlation id.
+    pub correlation_id: String,
+    /// The client IP, when known.
+    pub ip: Option<String>,
+    /// The client user agent, when known.
+    pub user_agent: Option<String>,
+    /// Structured details, redacted.
+    pub data: Json,
+    /// Hash of the previous row in the chain.
+    pub prev_hash: String,
+    /// Hash of this row.
+    pub hash: String,
+}
+
+/// No relations.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl crate::db::TenantEntity for Entity {
+    fn org_column() -> Column {
+        Column::OrgId
+    }
+}
+
+/// The fields of a row before its hash is computed.
+#[derive(Debug, Clone)]
+pub(crate) struct NewRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub seq: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Option<String>,
+    pub correlation_id: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub data: Json,
+    pub prev_hash: String,
+}
+
+pub(crate) struct HashedRow {
+    pub model: ActiveModel,
+    pub hash: String,
+}
+
+impl ActiveModel {
+    pub(crate) fn new_row(r: NewRow) -> HashedRow {
+        let hash = super::chain::compute_hash(&super::chain::Canonical {
+            org_id: r.org_id,
+            seq: r.seq,
+            occurred_at: &r.occurred_at,
+            actor: &r.actor,
+            action: &r.action,
+            entity_type: &r.entity_type,
+            entity_id: r.entity_id.as_deref(),
+            correlation_id: &r.correlation_id,
+            ip: r.ip.as_deref(),
+            user_agent: r.user_agent.as_deref(),
+            data: &r.data,
+            prev_hash: &r.prev_hash,
+        });
+        let model = ActiveModel {
+            id: Set(r.id),
+            org_id: Set(r.org_id),
+            seq: Set(r.seq),
+            occurred_at: Set(r.occurred_at),
+            actor: Set(r.actor),
+            action: Set(r.action),
+            entity_type: Set(r.entity_type),
+            entity_id: Set(r.entity_id),
+            correlation_id: Set(r.correlation_id),
+            ip: Set(r.ip),
+            user_agent: Set(r.user_agent),
+            data: Set(r.data),
+            prev_hash: Set(r.prev_hash),
+            hash: Set(hash.clone()),
+        };
+        HashedRow { model, hash }
+    }
+}
+
+impl Model {
+    /// Recomputes this row's hash from its stored fields.
+    pub fn recompute_hash(&self) -> String {
+        super::chain::compute_hash(&super::chain::Canonical {
+            org_id: self.org_id,
+            seq: self.seq,
+            occurred_at: &self.occurred_at,
+            actor: &self.actor,
+            action: &self.action,
+            entity_type: &self.entity_type,
+            entity_id: self.entity_id.as_deref(),
+            correlation_id: &self.correlation_id,
+            ip: self.ip.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            data: &self.data,
+            prev_hash: &self.prev_hash,
+        })
+    }
+}
