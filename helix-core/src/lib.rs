@@ -25,8 +25,11 @@ pub mod audit;
 pub mod context;
 pub mod db;
 pub mod error;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod ids;
 pub mod kernel;
+pub mod list;
 pub mod migrate;
 pub mod module;
 pub mod outbox;

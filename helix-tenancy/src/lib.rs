@@ -2,7 +2,77 @@
 //!
 //! Organizations, memberships, teams and invitations, and the tenant-scoped data access every
 //! Helix crate uses.
+//!
+//! - **Organizations** are the tenants. [`TenancyService::create_organization`] runs on the
+//!   platform path (a [`helix_core::PlatformContext`]) and creates the organization with its
+//!   first owner. The data [`Region`] is pinned at creation; the database refuses to change it.
+//! - **Memberships** give users a [`Role`] (`owner`, `admin`, `member`, `read_only`). An
+//!   organization always keeps at least one owner (`LAST_OWNER`).
+//! - **Teams** group members; slugs are unique per organization.
+//! - **Invitations** carry a 256-bit token, returned once ([`IssuedInvitation`]) and stored
+//!   only as a SHA-256 hash; they expire after 7 days and work once.
+//!
+//! Everything else takes a [`helix_core::TenantContext`]: its `org_id` (never input) scopes
+//! every query, and on PostgreSQL Row Level Security enforces the same boundary again. Until
+//! helix-iam lands, the actor must be a member: a non-member sees "not found" (no existence
+//! leak), a member whose role is insufficient sees "forbidden". Owners and admins manage
+//! members, teams and invitations; only owners grant or revoke ownership; `member` and
+//! `read_only` read. Every mutation writes an audit entry and a `tenancy.*` outbox event in
+//! its own transaction.
+//!
+//! ```no_run
+//! use helix_core::{Actor, Db, Helix, Kernel, PlatformContext, PoolOptions, TenantContext};
+//! use helix_tenancy::{NewInvitation, NewOrganization, Region, Role, TenancyModule, TenancyService};
+//! use uuid::Uuid;
+//!
+//! # async fn demo() -> Result<(), helix_core::Error> {
+//! let db = Db::connect("sqlite:./helix.db", &PoolOptions::default()).await?;
+//! Helix::builder(db.clone()).module(TenancyModule).build().await?; // runs the migrations
+//! let tenancy = TenancyService::new(Kernel::new(db));
+//!
+//! let alice = Uuid::now_v7();
+//! let platform = PlatformContext::new(Actor::User(alice));
+//! let new = NewOrganization {
+//!     name: "Acme".into(),
+//!     slug: "acme".into(),
+//!     region: Region::Eu,
+//!     plan: None,
+//!     settings: None,
+//! };
+//! let org = tenancy.create_organization(&platform, new, alice, "alice@acme.test").await?;
+//!
+//! let ctx = TenantContext::new(org.id, Actor::User(alice));
+//! let invite = NewInvitation { email: "bob@acme.test".into(), role: Role::Member, team_ids: vec![] };
+//! let issued = tenancy.create_invitation(&ctx, invite).await?;
+//! // Send `issued.token.expose()` to Bob; it is never shown again.
+//!
+//! let bob = Uuid::now_v7();
+//! let bob_ctx = PlatformContext::new(Actor::User(bob));
+//! tenancy.accept_invitation(&bob_ctx, &issued.token, "Bob@Acme.test").await?;
+//! assert_eq!(tenancy.list_members(&ctx).await?.len(), 2);
+//! # Ok(()) }
+//! ```
 #![warn(missing_docs)]
 
+mod access;
+pub mod error;
+mod events;
+pub mod invitations;
+pub mod memberships;
+mod migrations;
+mod module;
+pub mod organizations;
+mod service;
+pub mod teams;
+mod validate;
+
+pub use error::{Result, TenancyError};
 pub use helix_core::db::{TenantEntity, TenantTx};
 pub use helix_core::rls::TenantTable;
+pub use invitations::{Invitation, InvitationStatus, InvitationToken, IssuedInvitation, NewInvitation};
+pub use memberships::{Membership, NewMember, Role};
+pub use migrations::migrations;
+pub use module::{MODULE_NAME, TenancyModule};
+pub use organizations::{NewOrganization, Organization, OrganizationUpdate, Region};
+pub use service::{DEFAULT_INVITATION_TTL_DAYS, TenancyService};
+pub use teams::{NewTeam, Team, TeamMember, TeamUpdate};

@@ -6,9 +6,42 @@
 //! (`helix_audit_heads`) serializes appends, so the chain has no gaps or forks even with
 //! concurrent writers. Platform-plane events with no tenant are chained under
 //! [`PLATFORM_CHAIN`] (the nil UUID).
+//!
+//! - The database refuses `UPDATE` and `DELETE` on the log (triggers on both backends, and
+//!   privileges on PostgreSQL); the only deletion is the retention [`purge`], through a
+//!   guarded escape described in the `helix_core_0002_audit_log` migration.
+//! - [`verify`] / [`verify_platform`] walk a chain in batches from its anchor (the last
+//!   row a purge removed, or genesis) and report the first broken link.
+//! - [`query`] (typed [`AuditFilter`]) and [`list`] (the standard [`crate::list::ListQuery`])
+//!   read a tenant's rows newest first; [`export`] streams them as CSV or JSON Lines.
+//! - [`set_retention`] (tenant) and [`set_legal_hold`] (platform) configure retention;
+//!   [`purge`] applies it on the platform path, skipping tenants under legal hold.
+//!
+//! ```no_run
+//! use helix_core::audit::{self, AuditEntry};
+//! # async fn demo(db: &helix_core::Db, ctx: &helix_core::TenantContext) -> helix_core::Result<()> {
+//! let tx = db.tenant(ctx).await?;
+//! // ... the business change ...
+//! audit::record(&tx, chrono::Utc::now(), AuditEntry::new("invoice.sent", "invoice", 42)).await?;
+//! tx.commit().await?;
+//! assert!(audit::verify(db, ctx).await?.is_valid());
+//! # Ok(()) }
+//! ```
 
-pub mod entity;
 mod chain;
+pub mod entity;
+mod export;
+mod query;
+mod retention;
+mod verify;
+
+pub use export::{ExportFormat, export};
+pub use query::{AuditFilter, list, list_spec, query};
+pub use retention::{
+    MAX_RETENTION_DAYS, PurgeFailure, PurgeReport, RetentionSettings, TenantPurge, purge,
+    retention, set_legal_hold, set_retention,
+};
+pub use verify::{Anchor, BreakKind, ChainBreak, VerifyReport, verify, verify_platform};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::DatabaseTransaction;
@@ -62,6 +95,13 @@ impl AuditEntry {
 /// Appends `entry` to the tenant's chain inside `tx` (the business transaction).
 pub async fn record(tx: &TenantTx, now: DateTime<Utc>, entry: AuditEntry) -> Result<()> {
     let ctx = tx.context();
+    append(tx.raw(), tx.org_id(), ctx.actor(), ctx.meta(), now, entry).await?;
+    Ok(())
+}
+
+/// Like [`record`], returning the new row's `seq`.
+pub(crate) async fn append_in(tx: &TenantTx, now: DateTime<Utc>, entry: AuditEntry) -> Result<i64> {
+    let ctx = tx.context();
     append(tx.raw(), tx.org_id(), ctx.actor(), ctx.meta(), now, entry).await
 }
 
@@ -74,7 +114,8 @@ pub async fn record_platform(
     now: DateTime<Utc>,
     entry: AuditEntry,
 ) -> Result<()> {
-    append(tx.raw(), org_id, tx.actor(), meta, now, entry).await
+    append(tx.raw(), org_id, tx.actor(), meta, now, entry).await?;
+    Ok(())
 }
 
 async fn append(
@@ -84,7 +125,7 @@ async fn append(
     meta: &RequestMeta,
     now: DateTime<Utc>,
     mut entry: AuditEntry,
-) -> Result<()> {
+) -> Result<i64> {
     crate::audit::redact::redact(&mut entry.data);
     let occurred_at = now.trunc_subsecs(6);
     let (seq, prev_hash) = chain::advance_head(conn, org_id).await?;
@@ -106,7 +147,7 @@ async fn append(
     let hash = row.hash.clone();
     sea_orm::ActiveModelTrait::insert(row.model, conn).await?;
     chain::set_head_hash(conn, org_id, &hash).await?;
-    Ok(())
+    Ok(seq)
 }
 
 pub mod redact;

@@ -1,9 +1,33 @@
 //! The transactional outbox: domain events written in the business transaction, delivered
 //! after commit by a dispatcher.
+//!
+//! - [`publish`] / [`publish_platform`] write an event row inside the caller's transaction:
+//!   a rolled-back transaction publishes nothing.
+//! - The [`Dispatcher`] fans each new event out into one delivery per [`Subscriber`] that
+//!   accepts its topic (`helix_outbox_deliveries`), claims due deliveries under a lease
+//!   (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several instances can run it), and runs the
+//!   handler in a transaction that also inserts the subscriber's idempotency record
+//!   (`helix_outbox_processed`): delivery is at least once, database effects happen once.
+//! - A failed attempt is retried with exponential backoff and jitter, computed from the
+//!   kernel's clock; after `max_attempts` (or a [`HandlerError::Permanent`]) the delivery is
+//!   a dead letter: [`list_dead_letters`], [`requeue_dead_letter`].
+//! - [`backlog`] and [`dead_letters`] feed `/metrics`.
 
+mod backoff;
+mod dead_letter;
+mod dispatcher;
 pub mod entity;
+mod store;
+mod subscriber;
 
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, Set};
+pub use backoff::Backoff;
+pub use dead_letter::{
+    DeadLetter, backlog, dead_letters, list_dead_letters, requeue_dead_letter,
+};
+pub use dispatcher::{Dispatcher, DispatcherBuilder, DispatcherConfig, RunStats};
+pub use subscriber::{HandlerError, OutboxEvent, Subscriber, topic_matches};
+
+use sea_orm::{DatabaseTransaction, EntityTrait, Set};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -23,7 +47,7 @@ async fn insert(
     }
     let payload = serde_json::to_value(payload).map_err(Error::internal)?;
     let id = Uuid::now_v7();
-    entity::ActiveModel {
+    let model = entity::ActiveModel {
         id: Set(id),
         org_id: Set(org_id),
         topic: Set(topic.to_owned()),
@@ -31,9 +55,9 @@ async fn insert(
         correlation_id: Set(correlation_id.to_owned()),
         created_at: Set(now),
         fanned_out: Set(false),
-    }
-    .insert(conn)
-    .await?;
+    };
+    // No `RETURNING`: the application role may only INSERT events, not read them back.
+    entity::Entity::insert(model).exec_without_returning(conn).await?;
     Ok(id)
 }
 

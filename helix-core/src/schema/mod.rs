@@ -3,6 +3,7 @@
 mod m0001_kernel;
 mod m0002_audit;
 mod m0003_outbox;
+mod m0004_idempotency;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -12,5 +13,6 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m0001_kernel::Migration),
         Box::new(m0002_audit::Migration),
         Box::new(m0003_outbox::Migration),
+        Box::new(m0004_idempotency::Migration),
     ]
 }

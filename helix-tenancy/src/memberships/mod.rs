@@ -1,0 +1,10 @@
+//! Memberships: users of an organization and their roles. An organization always keeps at
+//! least one owner.
+
+pub mod model;
+mod service;
+
+pub(crate) use service::{find_member, insert_membership};
+
+pub use model::{Model as Membership, Role};
+pub use service::NewMember;

@@ -1,0 +1,161 @@
+//! Adding, listing, re-roling and removing members.
+
+use helix_core::{TenantContext, TenantTx};
+use sea_orm::{ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::model::{self, Role};
+use crate::access::{Caller, ensure_other_owner, lock_organization};
+use crate::error::{Result, TenancyError};
+use crate::events::emit;
+use crate::service::TenancyService;
+use crate::teams::model::team_member;
+use crate::validate;
+
+/// A member to add directly (without an invitation).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMember {
+    /// The user (from the host's authentication layer).
+    pub user_id: Uuid,
+    /// The user's email; stored lowercased.
+    pub email: String,
+    /// The role to grant.
+    pub role: Role,
+}
+
+impl TenancyService {
+    /// Adds a member (owners and admins; only owners may add an owner). A user or email
+    /// that is already a member is [`TenancyError::AlreadyMember`].
+    pub async fn add_member(&self, ctx: &TenantContext, new: NewMember) -> Result<model::Model> {
+        let email = validate::email("email", &new.email)?;
+        let tx = self.tenant_tx(ctx).await?;
+        let caller = Caller::of(&tx).await?;
+        caller.require_manager()?;
+        caller.require_owner_for(&[new.role])?;
+        let now = self.kernel().now();
+        let member = insert_membership(&tx, self.kernel().new_id(), new.user_id, email, new.role, now).await?;
+        let data = json!({ "user_id": member.user_id, "email": member.email, "role": member.role });
+        emit(&tx, now, "member.added", "membership", member.id, data).await?;
+        tx.commit().await?;
+        Ok(member)
+    }
+
+    /// The organization's members, oldest first; any member may list them.
+    pub async fn list_members(&self, ctx: &TenantContext) -> Result<Vec<model::Model>> {
+        let tx = self.tenant_tx(ctx).await?;
+        Caller::of(&tx).await?;
+        let members = tx
+            .find::<model::Entity>()
+            .order_by_asc(model::Column::CreatedAt)
+            .order_by_asc(model::Column::Id)
+            .all(tx.raw())
+            .await?;
+        tx.commit().await?;
+        Ok(members)
+    }
+
+    /// One member by user id; any member may read it.
+    pub async fn get_member(&self, ctx: &TenantContext, user_id: Uuid) -> Result<model::Model> {
+        let tx = self.tenant_tx(ctx).await?;
+        Caller::of(&tx).await?;
+        let member = find_member(&tx, user_id).await?;
+        tx.commit().await?;
+        Ok(member)
+    }
+
+    /// Changes a member's role (owners and admins; only owners grant or revoke `owner`).
+    /// Demoting the last owner is [`TenancyError::LastOwner`].
+    pub async fn change_member_role(
+        &self,
+        ctx: &TenantContext,
+        user_id: Uuid,
+        role: Role,
+    ) -> Result<model::Model> {
+        let tx = self.tenant_tx(ctx).await?;
+        let caller = Caller::of(&tx).await?;
+        caller.require_manager()?;
+        lock_organization(&tx).await?;
+        let member = find_member(&tx, user_id).await?;
+        caller.require_owner_for(&[member.role, role])?;
+        if member.role == role {
+            tx.commit().await?;
+            return Ok(member);
+        }
+        if member.role == Role::Owner {
+            ensure_other_owner(&tx, user_id).await?;
+        }
+        let previous = member.role;
+        let mut am = member.into_active_model();
+        am.role = Set(role);
+        let member = tx.update(am).await?;
+        let now = self.kernel().now();
+        let data = json!({ "user_id": member.user_id, "role": role, "previous_role": previous });
+        emit(&tx, now, "member.role_changed", "membership", member.id, data).await?;
+        tx.commit().await?;
+        Ok(member)
+    }
+
+    /// Removes a member and their team memberships. Owners and admins remove others (only
+    /// owners remove an owner); any member may remove themselves. Removing the last owner
+    /// is [`TenancyError::LastOwner`].
+    pub async fn remove_member(&self, ctx: &TenantContext, user_id: Uuid) -> Result<()> {
+        let tx = self.tenant_tx(ctx).await?;
+        let caller = Caller::of(&tx).await?;
+        if caller.user_id != user_id {
+            caller.require_manager()?;
+        }
+        lock_organization(&tx).await?;
+        let member = find_member(&tx, user_id).await?;
+        caller.require_owner_for(&[member.role])?;
+        if member.role == Role::Owner {
+            ensure_other_owner(&tx, user_id).await?;
+        }
+        tx.delete_many::<team_member::Entity>()
+            .filter(team_member::Column::UserId.eq(user_id))
+            .exec(tx.raw())
+            .await?;
+        tx.delete_many::<model::Entity>()
+            .filter(model::Column::Id.eq(member.id))
+            .exec(tx.raw())
+            .await?;
+        let now = self.kernel().now();
+        let data = json!({ "user_id": member.user_id, "role": member.role });
+        emit(&tx, now, "member.removed", "membership", member.id, data).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// The member `user_id` of the transaction's organization.
+pub(crate) async fn find_member(tx: &TenantTx, user_id: Uuid) -> Result<model::Model> {
+    tx.find::<model::Entity>()
+        .filter(model::Column::UserId.eq(user_id))
+        .one(tx.raw())
+        .await?
+        .ok_or(TenancyError::NotFound("member"))
+}
+
+/// Inserts a membership; a duplicate user or email is [`TenancyError::AlreadyMember`].
+pub(crate) async fn insert_membership(
+    tx: &TenantTx,
+    id: Uuid,
+    user_id: Uuid,
+    email: String,
+    role: Role,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<model::Model> {
+    let am = model::ActiveModel {
+        id: Set(id),
+        org_id: Set(tx.org_id()),
+        user_id: Set(user_id),
+        email: Set(email),
+        role: Set(role),
+        created_at: Set(now),
+    };
+    tx.insert(am)
+        .await
+        .map_err(|e| TenancyError::on_unique(e, TenancyError::AlreadyMember))
+}

@@ -1,0 +1,52 @@
+//! [`TenancyService`]: the entry point of every tenancy operation.
+
+use chrono::Duration;
+use helix_core::{Kernel, TenantContext, TenantTx};
+
+use crate::error::Result;
+
+/// How long an invitation token stays valid by default: 7 days.
+pub const DEFAULT_INVITATION_TTL_DAYS: i64 = 7;
+
+/// Organizations, memberships, teams and invitations, without HTTP.
+///
+/// Cheap to clone (it holds a [`Kernel`]). Every method takes a context: a
+/// [`helix_core::TenantContext`] for work inside one organization, a
+/// [`helix_core::PlatformContext`] for the two platform-plane operations (creating an
+/// organization, accepting an invitation by token). Each mutation writes its audit entry
+/// and outbox event in the same transaction as the change.
+#[derive(Clone, Debug)]
+pub struct TenancyService {
+    kernel: Kernel,
+    invitation_ttl: Duration,
+}
+
+impl TenancyService {
+    /// A service over `kernel` (database, clock, ids).
+    pub fn new(kernel: Kernel) -> Self {
+        Self {
+            kernel,
+            invitation_ttl: Duration::days(DEFAULT_INVITATION_TTL_DAYS),
+        }
+    }
+
+    /// Replaces the invitation lifetime (default 7 days).
+    pub fn with_invitation_ttl(mut self, ttl: Duration) -> Self {
+        self.invitation_ttl = ttl;
+        self
+    }
+
+    /// The kernel.
+    pub fn kernel(&self) -> &Kernel {
+        &self.kernel
+    }
+
+    pub(crate) fn invitation_ttl(&self) -> Duration {
+        self.invitation_ttl
+    }
+
+    /// Opens a transaction scoped to the context's organization.
+    pub(crate) async fn tenant_tx(&self, ctx: &TenantContext) -> Result<TenantTx> {
+        Ok(self.kernel.db().tenant(ctx).await?)
+    }
+}

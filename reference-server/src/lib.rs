@@ -1,0 +1,129 @@
+//! # reference-server
+//!
+//! The Helix reference server: the crates composed into one binary, small and embeddable.
+//! [`launch`] takes settings, a bound listener and a shutdown future, so tests and other
+//! binaries can start it:
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let mut settings = reference_server::Settings::default();
+//! settings.database.url = "sqlite:./demo.db".into();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! reference_server::launch(settings, listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod openapi;
+pub mod settings;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use helix_core::http::{HealthState, HttpMetrics, MetricsState, health_router, metrics_router};
+use helix_core::http::idempotency::{IdempotencyState, idempotency};
+use helix_core::{Db, Helix, Kernel};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::limit::RequestBodyLimitLayer;
+
+pub use settings::Settings;
+
+/// Builds the composed platform and its router (no listener): what [`launch`] serves.
+pub async fn build_app(settings: &Settings) -> anyhow::Result<(Router, Arc<Helix>, Kernel)> {
+    settings.validate()?;
+    let db = Db::connect(&settings.database.url, &settings.database.pool).await?;
+    let kernel = Kernel::new(db.clone());
+    let helix = Arc::new(
+        Helix::builder(db.clone())
+            .module(helix_tenancy::TenancyModule)
+            .build()
+            .await?,
+    );
+    let metrics = Arc::new(HttpMetrics::new());
+    let idem = IdempotencyState::new(db.clone(), Arc::new(helix_core::SystemClock));
+    let api = helix
+        .router()
+        .layer(axum::middleware::from_fn_with_state(idem, idempotency));
+    let app = Router::new()
+        .merge(health_router(HealthState { helix: helix.clone() }))
+        .merge(metrics_router(MetricsState { metrics: metrics.clone(), db: db.clone() }))
+        .merge(openapi::router())
+        .merge(api)
+        .fallback(not_found)
+        .layer(RequestBodyLimitLayer::new(settings.server.body_limit_bytes))
+        .layer(axum::middleware::from_fn_with_state(metrics, helix_core::http::request_context));
+    Ok((app, helix, kernel))
+}
+
+async fn not_found() -> helix_core::Error {
+    helix_core::Error::NotFound { resource: "route" }
+}
+
+/// Serves the platform on `listener` until `shutdown` completes, then stops accepting,
+/// lets in-flight requests finish (bounded by `server.shutdown_grace_secs`) and stops the
+/// outbox dispatcher.
+pub async fn launch<F>(settings: Settings, listener: TcpListener, shutdown: F) -> anyhow::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let (app, helix, _kernel) = build_app(&settings).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(listen.addr = %addr, db.backend = ?helix.db().backend(), "helix reference server listening");
+
+    let stop = CancellationToken::new();
+    let stop_signal = stop.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stop_signal.cancel();
+    });
+
+    let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(stop.clone().cancelled_owned());
+    let mut server = tokio::spawn(async move { serve.await });
+
+    tokio::select! {
+        res = &mut server => {
+            res??;
+            return Ok(());
+        }
+        () = stop.cancelled() => {}
+    }
+    tracing::info!("shutdown requested: draining in-flight requests");
+    let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
+    match tokio::time::timeout(grace, &mut server).await {
+        Ok(res) => res??,
+        Err(_) => {
+            tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time; aborting them");
+            server.abort();
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves when the process receives SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

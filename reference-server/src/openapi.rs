@@ -1,0 +1,41 @@
+//! The OpenAPI 3.1 document of what the server exposes, generated from the code.
+
+use axum::Json;
+use axum::Router;
+use axum::routing::get;
+use utoipa::OpenApi;
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Helix reference server", description = "Multi-tenant SaaS platform: the Helix crates composed into one server."),
+    paths(helix_core::http::health::live, helix_core::http::health::ready, metrics_doc, openapi_doc),
+    components(schemas(
+        helix_core::ErrorEnvelope,
+        helix_core::error::ErrorBody,
+        helix_core::FieldError,
+        helix_core::list::PageMeta,
+        helix_core::http::health::Liveness,
+        helix_core::http::health::Readiness,
+    )),
+    tags((name = "health", description = "Liveness and readiness"), (name = "operations", description = "Metrics and API description"))
+)]
+pub struct ApiDoc;
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus/OpenMetrics text", content_type = "application/openmetrics-text")))]
+#[allow(dead_code)]
+fn metrics_doc() {}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
+#[allow(dead_code)]
+fn openapi_doc() {}
+
+/// `GET /api/v1/openapi.json`.
+pub fn router() -> Router {
+    let doc = ApiDoc::openapi();
+    Router::new().route("/api/v1/openapi.json", get(move || async move { Json(doc.clone()) }))
+}

@@ -1,0 +1,246 @@
+//! Configuration: defaults, then a TOML file, then `HELIX__...` environment variables.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use helix_core::PoolOptions;
+use serde::{Deserialize, Serialize};
+
+/// Everything the server can be told.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// HTTP listener.
+    pub server: ServerSettings,
+    /// Database connection.
+    pub database: DatabaseSettings,
+    /// Logging.
+    pub log: LogSettings,
+    /// Background outbox dispatcher.
+    pub outbox: OutboxSettings,
+}
+
+/// HTTP listener settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Listen address (`HELIX__SERVER__ADDR`); port 0 picks a free port.
+    pub addr: String,
+    /// How long in-flight requests may run after a shutdown signal, in seconds.
+    pub shutdown_grace_secs: u64,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Longest a request may run, in seconds.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            addr: "127.0.0.1:8080".into(),
+            shutdown_grace_secs: 20,
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+        }
+    }
+}
+
+/// Database settings.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite:` or `postgres:` URL (`HELIX__DATABASE__URL`). May hold a password: never
+    /// printed.
+    pub url: String,
+    /// Pool settings.
+    #[serde(skip_serializing)]
+    pub pool: PoolOptions,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite:./helix.db".into(),
+            pool: PoolOptions::default(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_url(&self.url))
+            .field("pool", &self.pool)
+            .finish()
+    }
+}
+
+/// Replaces the password of a `scheme://user:password@host` URL, and any `password=`
+/// query parameter, with `***`.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let rest = &out[scheme_end + 3..];
+        if let Some(at) = rest.find('@') {
+            if let Some(colon) = rest[..at].find(':') {
+                let start = scheme_end + 3 + colon + 1;
+                let end = scheme_end + 3 + at;
+                out.replace_range(start..end, "***");
+            }
+        }
+    }
+    if let Some(p) = out.find("password=") {
+        let start = p + "password=".len();
+        let end = out[start..].find('&').map(|i| start + i).unwrap_or(out.len());
+        out.replace_range(start..end, "***");
+    }
+    out
+}
+
+/// Log output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `json` (default) or `pretty`.
+    pub format: LogFormat,
+    /// A `tracing` filter (`info`, `helix_core=debug,info`).
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Json,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable.
+    Pretty,
+}
+
+/// Outbox dispatcher settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxSettings {
+    /// Run the dispatcher in this process.
+    pub enabled: bool,
+    /// Poll interval in milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            poll_interval_ms: 500,
+        }
+    }
+}
+
+/// A setting that stops the boot, with the name of the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The sources could not be read or did not fit the schema.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    /// A value is out of range or malformed.
+    #[error("invalid setting `{key}`: {reason}")]
+    Bad {
+        /// The dotted setting name (`server.addr`).
+        key: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (when given; it must exist), then `HELIX__...` variables
+    /// (`HELIX__SERVER__ADDR` sets `server.addr`).
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(SettingsError::Invalid(format!(
+                    "configuration file {} does not exist",
+                    path.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig.merge(Env::prefixed("HELIX__").split("__").lowercase(true));
+        let settings: Settings = fig.extract().map_err(|e| {
+            // figment's message names the key and the source, never a secret value of
+            // another key; the url is the only secret and a type error does not echo it.
+            SettingsError::Invalid(e.to_string())
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks values that the types alone do not.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.listen_addr()?;
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+            return Err(SettingsError::Bad {
+                key: "database.url",
+                reason: "must start with `sqlite:` or `postgres:`".into(),
+            });
+        }
+        if self.database.pool.max_connections == 0 {
+            return Err(SettingsError::Bad {
+                key: "database.pool.max_connections",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.server.body_limit_bytes == 0 {
+            return Err(SettingsError::Bad {
+                key: "server.body_limit_bytes",
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The parsed listen address.
+    pub fn listen_addr(&self) -> Result<SocketAddr, SettingsError> {
+        self.server.addr.parse().map_err(|_| SettingsError::Bad {
+            key: "server.addr",
+            reason: format!("`{}` is not a socket address such as 127.0.0.1:8080", self.server.addr),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("postgres://h/db?user=u&password=s&x=1"), "postgres://h/db?user=u&password=***&x=1");
+        let s = DatabaseSettings { url: "postgres://u:hunter2@h/db".into(), ..Default::default() };
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let mut s = Settings::default();
+        s.server.addr = "nope".into();
+        assert!(s.validate().unwrap_err().to_string().contains("server.addr"));
+        let mut s = Settings::default();
+        s.database.url = "mysql://x".into();
+        assert!(s.validate().unwrap_err().to_string().contains("database.url"));
+    }
+}

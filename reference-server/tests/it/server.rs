@@ -1,0 +1,115 @@
+use std::net::SocketAddr;
+
+use helix_core::backend_test;
+use helix_core::testing::TestDb;
+use reference_server::{Settings, launch};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+struct Running {
+    base: String,
+    stop: Option<oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start(t: &TestDb) -> Running {
+    let mut settings = Settings::default();
+    settings.database.url = t.url.clone();
+    settings.server.shutdown_grace_secs = 5;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(launch(settings, listener, async move {
+        let _ = rx.await;
+    }));
+    let base = format!("http://{addr}");
+    // Wait until it answers.
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(format!("{base}/health/live")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Running { base, stop: Some(tx), handle }
+}
+
+impl Running {
+    async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.handle.await.unwrap().unwrap();
+    }
+}
+
+async fn health_metrics_openapi_and_errors(t: TestDb) {
+    let srv = start(&t).await;
+    let c = reqwest::Client::new();
+
+    let live = c.get(format!("{}/health/live", srv.base)).send().await.unwrap();
+    assert_eq!(live.status(), 200);
+    let ready = c.get(format!("{}/health/ready", srv.base)).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["database"], true);
+    assert_eq!(body["migrations_current"], true);
+
+    // Correlation id: echoed when valid, made when absent.
+    let r = c
+        .get(format!("{}/health/live", srv.base))
+        .header("x-correlation-id", "test-corr-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-correlation-id"], "test-corr-1");
+    let r = c.get(format!("{}/health/live", srv.base)).send().await.unwrap();
+    assert!(!r.headers()["x-correlation-id"].is_empty());
+
+    // Unknown route: the standard envelope with the correlation id.
+    let r = c
+        .get(format!("{}/api/v1/nope", srv.base))
+        .header("x-correlation-id", "corr-404")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "NOT_FOUND");
+    assert_eq!(e["error"]["correlation_id"], "corr-404");
+    assert!(e["error"]["timestamp"].is_string());
+
+    // OpenAPI 3.1 describing what exists.
+    let doc: Value = c
+        .get(format!("{}/api/v1/openapi.json", srv.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(doc["paths"]["/health/ready"].is_object());
+    assert!(doc["components"]["schemas"]["ErrorEnvelope"].is_object());
+
+    // Metrics by route template and status.
+    let text = c.get(format!("{}/metrics", srv.base)).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("helix_http_requests_total{"), "{text}");
+    assert!(text.contains("route=\"/health/live\""), "{text}");
+    assert!(text.contains("status=\"404\""), "{text}");
+    assert!(text.contains("helix_http_request_duration_seconds_bucket"), "{text}");
+    assert!(text.contains("helix_outbox_backlog"), "{text}");
+
+    srv.stop().await;
+}
+backend_test!(health_metrics_openapi_and_errors_e2e, health_metrics_openapi_and_errors);
+
+async fn graceful_shutdown_finishes(t: TestDb) {
+    let srv = start(&t).await;
+    let base = srv.base.clone();
+    srv.stop().await;
+    // After shutdown the port no longer answers.
+    let r = reqwest::Client::new().get(format!("{base}/health/live")).send().await;
+    assert!(r.is_err());
+}
+backend_test!(graceful_shutdown_e2e, graceful_shutdown_finishes);
