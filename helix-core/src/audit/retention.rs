@@ -82,14 +82,14 @@ pub async fn retention(tx: &TenantTx) -> Result<RetentionSettings> {
 /// Sets how long the tenant's audit rows are kept (`None`: forever), in the tenant's
 /// transaction; the change is itself audited (`audit.retention_changed`).
 pub async fn set_retention(tx: &TenantTx, now: DateTime<Utc>, days: Option<u32>) -> Result<()> {
-    if let Some(d) = days {
-        if d == 0 || d > MAX_RETENTION_DAYS {
-            return Err(Error::invalid(
-                "retention_days",
-                "out_of_range",
-                format!("retention must be 1 to {MAX_RETENTION_DAYS} days, or unset"),
-            ));
-        }
+    if let Some(d) = days
+        && (d == 0 || d > MAX_RETENTION_DAYS)
+    {
+        return Err(Error::invalid(
+            "retention_days",
+            "out_of_range",
+            format!("retention must be 1 to {MAX_RETENTION_DAYS} days, or unset"),
+        ));
     }
     let before = retention(tx).await?.retention_days;
     let value = days.map(|d| d as i32);

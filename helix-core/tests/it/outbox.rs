@@ -381,13 +381,18 @@ async fn redelivery_after_commit_does_not_repeat_effects_body(t: TestDb) {
     let id = publish(&t.db, &tenant(), start(), "crm.deal.won", 1).await;
     assert_eq!(d.run_once().await.unwrap().delivered, 1);
     // The handler's transaction committed, but the delivery was not recorded as delivered
-    // (a crash between the two, or a lease lost to a slow handler): it is pending again.
+    // (a crash between the two, or a lease lost to a slow handler): it is still pending,
+    // leased by the dead owner, and becomes due again when the lease expires.
     t.db.connection()
-        .execute_unprepared(
-            "UPDATE helix_outbox_deliveries SET status = 'pending', delivered_at = NULL",
-        )
+        .execute_raw(Statement::from_sql_and_values(
+            t.db.connection().get_database_backend(),
+            "UPDATE helix_outbox_deliveries SET status = 'pending', delivered_at = NULL, locked_by = $1",
+            [Value::from(Uuid::now_v7())],
+        ))
         .await
         .unwrap();
+    assert_eq!(d.run_once().await.unwrap().claimed, 0, "lease still held");
+    clock.advance(chrono::Duration::seconds(121));
     let s = d.run_once().await.unwrap();
     assert_eq!((s.claimed, s.delivered, s.duplicates_skipped), (1, 0, 1));
     assert_eq!(sub.calls.load(Ordering::SeqCst), 1, "the handler is not run again");
