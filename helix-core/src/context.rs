@@ -183,7 +183,10 @@ tokio::task_local! {
 
 /// Runs `fut` with `correlation_id` as the current correlation id (read by error responses
 /// and log lines).
-pub async fn with_correlation_id<F: std::future::Future>(correlation_id: String, fut: F) -> F::Output {
+pub async fn with_correlation_id<F: std::future::Future>(
+    correlation_id: String,
+    fut: F,
+) -> F::Output {
     CORRELATION_ID.scope(correlation_id, fut).await
 }
 

@@ -184,7 +184,11 @@ impl ListQuery {
                 k if k.starts_with("filter[") => {
                     let Some(inner) = k.strip_prefix("filter[").and_then(|r| r.strip_suffix(']'))
                     else {
-                        errors.push(FieldError::new(k, "invalid", "expected `filter[field]` or `filter[field.op]`"));
+                        errors.push(FieldError::new(
+                            k,
+                            "invalid",
+                            "expected `filter[field]` or `filter[field.op]`",
+                        ));
                         continue;
                     };
                     let (field, op) = match inner.rsplit_once('.') {
@@ -202,7 +206,11 @@ impl ListQuery {
                         None => (inner, FilterOp::Eq),
                     };
                     if value.len() > MAX_VALUE {
-                        errors.push(FieldError::new(k, "too_long", format!("filter values are at most {MAX_VALUE} bytes")));
+                        errors.push(FieldError::new(
+                            k,
+                            "too_long",
+                            format!("filter values are at most {MAX_VALUE} bytes"),
+                        ));
                         continue;
                     }
                     q.filters.push(Filter {
@@ -315,7 +323,9 @@ pub struct ListSpec<E: EntityTrait> {
 impl<E: EntityTrait> std::fmt::Debug for ListSpec<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<&str> = self.fields.iter().map(|x| x.name).collect();
-        f.debug_struct("ListSpec").field("fields", &names).finish_non_exhaustive()
+        f.debug_struct("ListSpec")
+            .field("fields", &names)
+            .finish_non_exhaustive()
     }
 }
 
@@ -389,7 +399,11 @@ impl<E: EntityTrait> ListSpec<E> {
         for f in &q.filters {
             let key = format!("filter[{}]", f.field);
             let Some(spec) = self.lookup(&f.field).filter(|s| s.filterable) else {
-                errors.push(FieldError::new(key, "unknown_field", format!("`{}` cannot be filtered", f.field)));
+                errors.push(FieldError::new(
+                    key,
+                    "unknown_field",
+                    format!("`{}` cannot be filtered", f.field),
+                ));
                 continue;
             };
             if !spec.kind.allows(f.op) {
@@ -402,14 +416,22 @@ impl<E: EntityTrait> ListSpec<E> {
             }
             match build_condition(spec.column, spec.kind, f.op, &f.value) {
                 Ok(c) => cond = cond.add(c),
-                Err(msg) => errors.push(FieldError::new(key, "invalid_value", format!("`{}` {msg}", f.field))),
+                Err(msg) => errors.push(FieldError::new(
+                    key,
+                    "invalid_value",
+                    format!("`{}` {msg}", f.field),
+                )),
             }
         }
         let mut order: Vec<(E::Column, SortDir)> = Vec::new();
         for (name, dir) in &q.sort {
             match self.lookup(name).filter(|s| s.sortable) {
                 Some(spec) => order.push((spec.column, *dir)),
-                None => errors.push(FieldError::new("sort", "unknown_field", format!("`{name}` cannot be sorted"))),
+                None => errors.push(FieldError::new(
+                    "sort",
+                    "unknown_field",
+                    format!("`{name}` cannot be sorted"),
+                )),
             }
         }
         if !errors.is_empty() {
@@ -439,7 +461,12 @@ impl<E: EntityTrait> ListSpec<E> {
     }
 
     /// Applies the query, counts the total and fetches one page.
-    pub async fn fetch<C>(&self, q: &ListQuery, select: Select<E>, conn: &C) -> Result<Page<E::Model>>
+    pub async fn fetch<C>(
+        &self,
+        q: &ListQuery,
+        select: Select<E>,
+        conn: &C,
+    ) -> Result<Page<E::Model>>
     where
         C: ConnectionTrait,
         E::Model: Send + Sync,
@@ -579,7 +606,13 @@ mod tests {
         let q = ListQuery::parse("page=3&limit=50&sort=name:asc,created_at:desc&filter[role]=admin&filter[created_at.gte]=2026-01-01&search=ac%25me").unwrap();
         assert_eq!(q.page, 3);
         assert_eq!(q.limit, 50);
-        assert_eq!(q.sort, vec![("name".into(), SortDir::Asc), ("created_at".into(), SortDir::Desc)]);
+        assert_eq!(
+            q.sort,
+            vec![
+                ("name".into(), SortDir::Asc),
+                ("created_at".into(), SortDir::Desc)
+            ]
+        );
         assert_eq!(q.filters[1].op, FilterOp::Gte);
         assert_eq!(q.search.as_deref(), Some("ac%me"));
         assert_eq!(q.offset(), 100);
@@ -600,7 +633,11 @@ mod tests {
 
     #[test]
     fn page_meta() {
-        let q = ListQuery { page: 2, limit: 10, ..ListQuery::default() };
+        let q = ListQuery {
+            page: 2,
+            limit: 10,
+            ..ListQuery::default()
+        };
         let p = Page::new(vec![1], &q, 21);
         assert_eq!(p.meta.total_pages, 3);
         assert!(p.meta.has_next && p.meta.has_prev);

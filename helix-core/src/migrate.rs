@@ -35,9 +35,18 @@ async fn ensure_table(db: &Db) -> Result<()> {
     let stmt = Table::create()
         .table(Alias::new(MIGRATIONS_TABLE))
         .if_not_exists()
-        .col(ColumnDef::new(Alias::new("name")).string().not_null().primary_key())
+        .col(
+            ColumnDef::new(Alias::new("name"))
+                .string()
+                .not_null()
+                .primary_key(),
+        )
         .col(ColumnDef::new(Alias::new("module")).string().not_null())
-        .col(ColumnDef::new(Alias::new("applied_at")).timestamp_with_time_zone().not_null())
+        .col(
+            ColumnDef::new(Alias::new("applied_at"))
+                .timestamp_with_time_zone()
+                .not_null(),
+        )
         .to_owned();
     db.connection().execute(&stmt).await?;
     Ok(())
@@ -64,7 +73,9 @@ pub async fn run(db: &Db, modules: &[ModuleMigrations]) -> Result<Vec<String>> {
         for m in &module.migrations {
             let name = m.name().to_owned();
             if !seen.insert(name.clone()) {
-                return Err(Error::Config(format!("migration `{name}` is defined twice")));
+                return Err(Error::Config(format!(
+                    "migration `{name}` is defined twice"
+                )));
             }
             if done.contains(&name) {
                 continue;
@@ -73,12 +84,19 @@ pub async fn run(db: &Db, modules: &[ModuleMigrations]) -> Result<Vec<String>> {
             {
                 let manager = SchemaManager::new(&tx);
                 m.up(&manager).await.map_err(|e| {
-                    Error::Config(format!("migration `{name}` of {} failed: {e}", module.module))
+                    Error::Config(format!(
+                        "migration `{name}` of {} failed: {e}",
+                        module.module
+                    ))
                 })?;
             }
             let insert = Query::insert()
                 .into_table(Alias::new(MIGRATIONS_TABLE))
-                .columns([Alias::new("name"), Alias::new("module"), Alias::new("applied_at")])
+                .columns([
+                    Alias::new("name"),
+                    Alias::new("module"),
+                    Alias::new("applied_at"),
+                ])
                 .values_panic([
                     Expr::value(name.clone()),
                     Expr::value(module.module),
@@ -106,8 +124,15 @@ pub async fn pending(db: &Db, modules: &[ModuleMigrations]) -> Result<Vec<String
 }
 
 /// Executes raw SQL in a migration; a shorthand for statements sea-query cannot build.
-pub async fn exec(manager: &SchemaManager<'_>, sql: &str) -> std::result::Result<(), sea_orm::DbErr> {
-    manager.get_connection().execute_unprepared(sql).await.map(|_| ())
+pub async fn exec(
+    manager: &SchemaManager<'_>,
+    sql: &str,
+) -> std::result::Result<(), sea_orm::DbErr> {
+    manager
+        .get_connection()
+        .execute_unprepared(sql)
+        .await
+        .map(|_| ())
 }
 
 /// Executes one of two raw SQL texts depending on the backend.
@@ -121,4 +146,3 @@ pub async fn exec_for(
         _ => exec(manager, sqlite).await,
     }
 }
-

@@ -46,7 +46,9 @@ pub struct HelixBuilder {
 impl std::fmt::Debug for HelixBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<&str> = self.modules.iter().map(|m| m.name()).collect();
-        f.debug_struct("HelixBuilder").field("modules", &names).finish()
+        f.debug_struct("HelixBuilder")
+            .field("modules", &names)
+            .finish()
     }
 }
 
@@ -61,7 +63,9 @@ pub struct Helix {
 
 impl std::fmt::Debug for Helix {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Helix").field("modules", &self.order).finish_non_exhaustive()
+        f.debug_struct("Helix")
+            .field("modules", &self.order)
+            .finish_non_exhaustive()
     }
 }
 
@@ -151,7 +155,10 @@ fn dependency_order(modules: &[Box<dyn Module>]) -> Result<Vec<usize>> {
     let mut index = std::collections::HashMap::new();
     for (i, m) in modules.iter().enumerate() {
         if m.name() == CORE_MODULE || index.insert(m.name(), i).is_some() {
-            return Err(Error::Config(format!("module `{}` is registered twice", m.name())));
+            return Err(Error::Config(format!(
+                "module `{}` is registered twice",
+                m.name()
+            )));
         }
     }
     for m in modules {
@@ -225,7 +232,10 @@ mod tests {
     fn missing_dependency_is_a_clear_error() {
         let mods: Vec<Box<dyn Module>> = vec![Box::new(M("helix-crm", &["helix-iam"]))];
         let err = dependency_order(&mods).unwrap_err().to_string();
-        assert!(err.contains("helix-crm") && err.contains("helix-iam"), "{err}");
+        assert!(
+            err.contains("helix-crm") && err.contains("helix-iam"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -24,7 +24,9 @@ pub struct TestDb {
 
 impl std::fmt::Debug for TestDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestDb").field("backend", &self.db.backend()).finish()
+        f.debug_struct("TestDb")
+            .field("backend", &self.db.backend())
+            .finish()
     }
 }
 
@@ -63,11 +65,22 @@ impl TestDb {
     pub async fn postgres() -> Option<Self> {
         let admin_url =
             std::env::var("HELIX_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_ADMIN_URL.into());
-        let admin = match Db::connect(&admin_url, &PoolOptions { max_connections: 1, min_connections: 0, ..PoolOptions::default() }).await {
+        let admin = match Db::connect(
+            &admin_url,
+            &PoolOptions {
+                max_connections: 1,
+                min_connections: 0,
+                ..PoolOptions::default()
+            },
+        )
+        .await
+        {
             Ok(db) => db,
             Err(e) => {
                 if std::env::var_os("CI").is_some() {
-                    panic!("PostgreSQL is required under CI but unreachable ({e}); set HELIX_TEST_PG_URL");
+                    panic!(
+                        "PostgreSQL is required under CI but unreachable ({e}); set HELIX_TEST_PG_URL"
+                    );
                 }
                 eprintln!("SKIPPED postgres half: PostgreSQL unreachable ({e})");
                 return None;
@@ -100,16 +113,25 @@ impl Drop for TestDb {
             let name = name.clone();
             // Drop runs inside the test's runtime; do the async cleanup on a fresh thread.
             let handle = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
                     return;
                 };
                 rt.block_on(async move {
                     use sea_orm::ConnectionTrait;
-                    let opts = PoolOptions { max_connections: 1, min_connections: 0, ..PoolOptions::default() };
+                    let opts = PoolOptions {
+                        max_connections: 1,
+                        min_connections: 0,
+                        ..PoolOptions::default()
+                    };
                     if let Ok(admin) = Db::connect(&admin_url, &opts).await {
                         let _ = admin
                             .connection()
-                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
                             .await;
                         let _ = admin.close().await;
                     }
@@ -183,6 +205,9 @@ mod tests {
             super::replace_db_name("postgres://u@h:5432/postgres?sslmode=disable", "x"),
             "postgres://u@h:5432/x?sslmode=disable"
         );
-        assert_eq!(super::replace_db_name("postgres://u@h", "x"), "postgres://u@h/x");
+        assert_eq!(
+            super::replace_db_name("postgres://u@h", "x"),
+            "postgres://u@h/x"
+        );
     }
 }

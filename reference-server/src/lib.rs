@@ -30,6 +30,7 @@ use helix_core::{Db, Helix, Kernel};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 
 pub use settings::Settings;
 
@@ -56,6 +57,11 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<(Router, Arc<Helix
         .merge(api)
         .fallback(not_found)
         .layer(RequestBodyLimitLayer::new(settings.server.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(settings.server.request_timeout_secs.max(1)),
+        ))
+        .layer(axum::middleware::from_fn(helix_core::http::envelope_errors))
         .layer(axum::middleware::from_fn_with_state(metrics, helix_core::http::request_context));
     Ok((app, helix, kernel))
 }

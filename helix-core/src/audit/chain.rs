@@ -49,13 +49,24 @@ pub(crate) fn compute_hash(row: &Canonical<'_>) -> String {
 
 /// Locks the tenant's chain head and moves it one step: returns the new row's `seq` and the
 /// previous row's hash. Concurrent appenders of one tenant queue on the head row.
-pub(crate) async fn advance_head(conn: &DatabaseTransaction, org_id: Uuid) -> Result<(i64, String)> {
+pub(crate) async fn advance_head(
+    conn: &DatabaseTransaction,
+    org_id: Uuid,
+) -> Result<(i64, String)> {
     let backend = conn.get_database_backend();
     let init = Query::insert()
         .into_table(Alias::new(HEADS))
         .columns([Alias::new("org_id"), Alias::new("seq"), Alias::new("hash")])
-        .values_panic([Expr::value(org_id), Expr::value(0i64), Expr::value(GENESIS_HASH)])
-        .on_conflict(OnConflict::column(Alias::new("org_id")).do_nothing().to_owned())
+        .values_panic([
+            Expr::value(org_id),
+            Expr::value(0i64),
+            Expr::value(GENESIS_HASH),
+        ])
+        .on_conflict(
+            OnConflict::column(Alias::new("org_id"))
+                .do_nothing()
+                .to_owned(),
+        )
         .to_owned();
     conn.execute_raw(backend.build(&init)).await?;
     let bump = Query::update()
@@ -74,7 +85,11 @@ pub(crate) async fn advance_head(conn: &DatabaseTransaction, org_id: Uuid) -> Re
 }
 
 /// Records `hash` as the tenant's chain head.
-pub(crate) async fn set_head_hash(conn: &DatabaseTransaction, org_id: Uuid, hash: &str) -> Result<()> {
+pub(crate) async fn set_head_hash(
+    conn: &DatabaseTransaction,
+    org_id: Uuid,
+    hash: &str,
+) -> Result<()> {
     let backend = conn.get_database_backend();
     let upd = Query::update()
         .table(Alias::new(HEADS))

@@ -1,8 +1,8 @@
 //! The `helix_audit_log` table.
 
 use chrono::{DateTime, Utc};
-use sea_orm::entity::prelude::*;
 use sea_orm::Set;
+use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
 /// One audit row.

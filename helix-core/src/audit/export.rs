@@ -175,9 +175,7 @@ fn csv_row(out: &mut String, row: &Model) {
         &row.id.to_string(),
         &row.org_id.to_string(),
         &row.seq.to_string(),
-        &row
-            .occurred_at
-            .to_rfc3339_opts(SecondsFormat::Micros, true),
+        &row.occurred_at.to_rfc3339_opts(SecondsFormat::Micros, true),
         &row.actor,
         &row.action,
         &row.entity_type,
@@ -249,7 +247,10 @@ mod tests {
         assert_eq!(cell("-2"), "'-2");
         assert_eq!(cell("@cmd"), "'@cmd");
         assert_eq!(cell("\tx"), "'\tx");
-        assert_eq!(cell("=HYPERLINK(\"x\",\"y\")"), "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\"");
+        assert_eq!(
+            cell("=HYPERLINK(\"x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\""
+        );
         assert_eq!(cell("a=b"), "a=b");
     }
 }

@@ -12,8 +12,17 @@ use serde_json::Value;
 pub const REDACTED: &str = "[REDACTED]";
 
 const BUILTIN: &[&str] = &[
-    "password", "secret", "token", "api_key", "apikey", "authorization", "cookie", "private_key",
-    "otp", "totp", "credential",
+    "password",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "authorization",
+    "cookie",
+    "private_key",
+    "otp",
+    "totp",
+    "credential",
 ];
 
 static EXTRA: RwLock<Vec<String>> = RwLock::new(Vec::new());
@@ -61,7 +70,8 @@ mod tests {
 
     #[test]
     fn redacts_nested_secrets() {
-        let mut v = json!({"email": "a@b.c", "nested": {"password_hash": "x", "list": [{"token": "t"}]}});
+        let mut v =
+            json!({"email": "a@b.c", "nested": {"password_hash": "x", "list": [{"token": "t"}]}});
         super::redact(&mut v);
         assert_eq!(v["nested"]["password_hash"], super::REDACTED);
         assert_eq!(v["nested"]["list"][0]["token"], super::REDACTED);

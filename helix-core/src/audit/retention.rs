@@ -54,7 +54,11 @@ async fn read_settings(
     lock: bool,
 ) -> Result<Option<RetentionSettings>> {
     let mut stmt = Query::select()
-        .columns([col("retention_days"), col("legal_hold"), col("legal_hold_reason")])
+        .columns([
+            col("retention_days"),
+            col("legal_hold"),
+            col("legal_hold_reason"),
+        ])
         .from(col(RETENTION))
         .and_where(Expr::col(col("org_id")).eq(org_id))
         .to_owned();
@@ -127,7 +131,12 @@ pub async fn set_legal_hold(
     let reason = reason.map(str::to_owned);
     let stmt = Query::insert()
         .into_table(col(RETENTION))
-        .columns([col("org_id"), col("legal_hold"), col("legal_hold_reason"), col("updated_at")])
+        .columns([
+            col("org_id"),
+            col("legal_hold"),
+            col("legal_hold_reason"),
+            col("updated_at"),
+        ])
         .values_panic([
             Expr::value(org_id),
             Expr::value(hold),
@@ -136,7 +145,11 @@ pub async fn set_legal_hold(
         ])
         .on_conflict(
             OnConflict::column(col("org_id"))
-                .update_columns([col("legal_hold"), col("legal_hold_reason"), col("updated_at")])
+                .update_columns([
+                    col("legal_hold"),
+                    col("legal_hold_reason"),
+                    col("updated_at"),
+                ])
                 .to_owned(),
         )
         .to_owned();
@@ -146,7 +159,8 @@ pub async fn set_legal_hold(
     } else {
         "audit.legal_hold_lifted"
     };
-    let entry = AuditEntry::new(action, "audit_retention", org_id).data(json!({ "reason": reason }));
+    let entry =
+        AuditEntry::new(action, "audit_retention", org_id).data(json!({ "reason": reason }));
     record_platform(tx, meta, org_id, now, entry).await
 }
 
@@ -321,7 +335,9 @@ async fn purge_tenant(
         // The eligible prefix ends just before the oldest-numbered row still in retention.
         let target = match edge_seq(conn, org_id, Some(cutoff), Order::Asc).await? {
             Some(first_kept) => first_kept - 1,
-            None => edge_seq(conn, org_id, None, Order::Desc).await?.unwrap_or(0),
+            None => edge_seq(conn, org_id, None, Order::Desc)
+                .await?
+                .unwrap_or(0),
         };
         let through = Ord::min(target, start.seq.saturating_add(PURGE_BATCH));
         if through <= start.seq {
@@ -390,7 +406,11 @@ async fn delete_prefix(
     let open = Query::insert()
         .into_table(col(GUARD))
         .columns([col("org_id"), col("through_seq"), col("run_id")])
-        .values_panic([Expr::value(org_id), Expr::value(anchor.seq), Expr::value(run_id)])
+        .values_panic([
+            Expr::value(org_id),
+            Expr::value(anchor.seq),
+            Expr::value(run_id),
+        ])
         .to_owned();
     conn.execute(&open).await?;
     let delete = Query::delete()
@@ -406,7 +426,13 @@ async fn delete_prefix(
     conn.execute(&close).await?;
     let upsert = Query::insert()
         .into_table(col(ANCHORS))
-        .columns([col("org_id"), col("seq"), col("hash"), col("run_id"), col("anchored_at")])
+        .columns([
+            col("org_id"),
+            col("seq"),
+            col("hash"),
+            col("run_id"),
+            col("anchored_at"),
+        ])
         .values_panic([
             Expr::value(org_id),
             Expr::value(anchor.seq),
@@ -458,12 +484,13 @@ async fn record_run(db: &Db, ctx: &PlatformContext, report: &PurgeReport) -> Res
         ])
         .to_owned();
     tx.raw().execute(&insert).await?;
-    let entry = AuditEntry::new("audit.purge_completed", "audit_purge_run", report.run_id).data(json!({
-        "rows_deleted": report.rows_deleted,
-        "tenants_purged": report.purged.iter().map(|p| p.org_id).collect::<Vec<_>>(),
-        "tenants_held": report.held,
-        "tenants_failed": report.failed.iter().map(|f| f.org_id).collect::<Vec<_>>(),
-    }));
+    let entry =
+        AuditEntry::new("audit.purge_completed", "audit_purge_run", report.run_id).data(json!({
+            "rows_deleted": report.rows_deleted,
+            "tenants_purged": report.purged.iter().map(|p| p.org_id).collect::<Vec<_>>(),
+            "tenants_held": report.held,
+            "tenants_failed": report.failed.iter().map(|f| f.org_id).collect::<Vec<_>>(),
+        }));
     record_platform(&tx, ctx.meta(), PLATFORM_CHAIN, report.started_at, entry).await?;
     tx.commit().await
 }

@@ -250,11 +250,7 @@ pub async fn verify(db: &Db, ctx: &TenantContext) -> Result<VerifyReport> {
 
 /// Verifies the chain of `org_id` on the platform path (any tenant, or
 /// [`super::PLATFORM_CHAIN`]).
-pub async fn verify_platform(
-    db: &Db,
-    ctx: &PlatformContext,
-    org_id: Uuid,
-) -> Result<VerifyReport> {
+pub async fn verify_platform(db: &Db, ctx: &PlatformContext, org_id: Uuid) -> Result<VerifyReport> {
     run(db, Reader::Platform(ctx), org_id).await
 }
 
@@ -265,9 +261,7 @@ async fn run(db: &Db, reader: Reader<'_>, org_id: Uuid) -> Result<VerifyReport> 
     let head = read_head(tx.raw(), org_id).await?;
     tx.finish().await?;
     // Without a head nothing was ever appended: any row found is a forgery.
-    let (head_seq, head_hash) = head
-        .clone()
-        .unwrap_or((0, GENESIS_HASH.to_owned()));
+    let (head_seq, head_hash) = head.clone().unwrap_or((0, GENESIS_HASH.to_owned()));
     let through = if head.is_some() { head_seq } else { i64::MAX };
 
     let mut cursor = ChainCursor::from_anchor(&anchor);

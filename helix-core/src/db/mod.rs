@@ -76,7 +76,9 @@ pub struct Db {
 
 impl fmt::Debug for Db {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Db").field("backend", &self.backend).finish_non_exhaustive()
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
     }
 }
 
@@ -109,7 +111,10 @@ impl Db {
         }
         let conn = Database::connect(opts).await.map_err(|e| {
             // The URL may hold a password: name the backend, not the URL.
-            Error::Config(format!("cannot connect to the {backend:?} database: {}", redact_db_error(&e)))
+            Error::Config(format!(
+                "cannot connect to the {backend:?} database: {}",
+                redact_db_error(&e)
+            ))
         })?;
         Ok(Self { conn, backend })
     }

@@ -30,7 +30,9 @@ pub struct TenantTx {
 
 impl std::fmt::Debug for TenantTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TenantTx").field("org_id", &self.ctx.org_id()).finish_non_exhaustive()
+        f.debug_struct("TenantTx")
+            .field("org_id", &self.ctx.org_id())
+            .finish_non_exhaustive()
     }
 }
 
@@ -174,7 +176,9 @@ pub struct PlatformTx {
 
 impl std::fmt::Debug for PlatformTx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PlatformTx").field("actor", &self.actor).finish_non_exhaustive()
+        f.debug_struct("PlatformTx")
+            .field("actor", &self.actor)
+            .finish_non_exhaustive()
     }
 }
 

@@ -73,6 +73,10 @@ pub async fn ready(State(state): State<HealthState>) -> Response {
         database,
         migrations_current,
     };
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body)).into_response()
 }

@@ -140,10 +140,15 @@ fn replay(stored: &Stored) -> Response {
         .unwrap_or(StatusCode::OK);
     let mut resp = Response::new(Body::from(stored.body.clone().unwrap_or_default()));
     *resp.status_mut() = status;
-    if let Some(ct) = stored.content_type.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+    if let Some(ct) = stored
+        .content_type
+        .as_deref()
+        .and_then(|c| HeaderValue::from_str(c).ok())
+    {
         resp.headers_mut().insert(header::CONTENT_TYPE, ct);
     }
-    resp.headers_mut().insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    resp.headers_mut()
+        .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
     resp
 }
 
@@ -161,7 +166,10 @@ pub async fn idempotency(
 }
 
 async fn handle(state: IdempotencyState, req: Request, next: Next) -> Result<Response, Error> {
-    let mutating = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
+    let mutating = matches!(
+        *req.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
     let Some(raw_key) = req.headers().get(IDEMPOTENCY_HEADER) else {
         return Ok(next.run(req).await);
     };
@@ -233,7 +241,13 @@ async fn handle(state: IdempotencyState, req: Request, next: Next) -> Result<Res
         }
         let insert = Query::insert()
             .into_table(a(TABLE))
-            .columns([a("scope"), a("idem_key"), a("request_hash"), a("created_at"), a("expires_at")])
+            .columns([
+                a("scope"),
+                a("idem_key"),
+                a("request_hash"),
+                a("created_at"),
+                a("expires_at"),
+            ])
             .values_panic([
                 Expr::value(scope.clone()),
                 Expr::value(key.clone()),
@@ -258,7 +272,12 @@ async fn handle(state: IdempotencyState, req: Request, next: Next) -> Result<Res
     ))
 }
 
-async fn finish(state: &IdempotencyState, scope: &str, key: &str, resp: Response) -> Result<Response, Error> {
+async fn finish(
+    state: &IdempotencyState,
+    scope: &str,
+    key: &str,
+    resp: Response,
+) -> Result<Response, Error> {
     let conn = state.db.connection();
     let status = resp.status();
     if status.is_server_error() {
@@ -270,7 +289,9 @@ async fn finish(state: &IdempotencyState, scope: &str, key: &str, resp: Response
         Ok(b) => b,
         Err(_) => {
             delete(conn, scope, key).await?;
-            return Err(Error::internal_msg("response too large to store for Idempotency-Key"));
+            return Err(Error::internal_msg(
+                "response too large to store for Idempotency-Key",
+            ));
         }
     };
     let content_type = parts

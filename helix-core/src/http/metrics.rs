@@ -44,7 +44,9 @@ pub struct HttpMetrics {
 }
 
 fn latency_histogram() -> Histogram {
-    Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+    Histogram::new([
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ])
 }
 
 impl Default for HttpMetrics {
@@ -58,18 +60,31 @@ impl HttpMetrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("helix");
         let requests = Family::<RequestLabels, Counter>::default();
-        let latency =
-            Family::<LatencyLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let latency = Family::<LatencyLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
         let outbox_backlog = Gauge::default();
         let outbox_dead = Gauge::default();
-        registry.register("http_requests", "HTTP requests by route template and status", requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route template and status",
+            requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route template",
             latency.clone(),
         );
-        registry.register("outbox_backlog", "Outbox deliveries not yet made", outbox_backlog.clone());
-        registry.register("outbox_dead_letters", "Outbox deliveries that gave up", outbox_dead.clone());
+        registry.register(
+            "outbox_backlog",
+            "Outbox deliveries not yet made",
+            outbox_backlog.clone(),
+        );
+        registry.register(
+            "outbox_dead_letters",
+            "Outbox deliveries that gave up",
+            outbox_dead.clone(),
+        );
         Self {
             registry,
             requests,
@@ -115,7 +130,9 @@ pub struct MetricsState {
 
 /// `GET /metrics` in the Prometheus text format.
 pub fn metrics_router(state: MetricsState) -> Router {
-    Router::new().route("/metrics", get(scrape)).with_state(state)
+    Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(state)
 }
 
 async fn scrape(State(state): State<MetricsState>) -> Response {
@@ -124,7 +141,10 @@ async fn scrape(State(state): State<MetricsState>) -> Response {
     let _ = &state.db;
     match state.metrics.render() {
         Ok(body) => (
-            [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
             body,
         )
             .into_response(),

@@ -19,7 +19,8 @@ pub const CORRELATION_HEADER: &str = "x-correlation-id";
 fn valid_correlation_id(v: &str) -> bool {
     !v.is_empty()
         && v.len() <= 128
-        && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 /// Middleware: takes the correlation id from `X-Correlation-Id` (or makes one), puts a
@@ -78,7 +79,13 @@ pub async fn request_context(
     let elapsed = start.elapsed();
     span.record("http.status", status);
     span.record("duration_ms", elapsed.as_millis() as u64);
-    span.in_scope(|| tracing::info!(http.status = status, duration_ms = elapsed.as_millis() as u64, "request completed"));
+    span.in_scope(|| {
+        tracing::info!(
+            http.status = status,
+            duration_ms = elapsed.as_millis() as u64,
+            "request completed"
+        )
+    });
     metrics.observe(method.as_str(), &route, status, elapsed.as_secs_f64());
     if let Ok(v) = HeaderValue::from_str(&correlation_id) {
         response.headers_mut().insert(CORRELATION_HEADER, v);

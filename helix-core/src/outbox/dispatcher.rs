@@ -106,7 +106,14 @@ pub struct DispatcherBuilder {
 impl fmt::Debug for DispatcherBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DispatcherBuilder")
-            .field("subscribers", &self.subscribers.iter().map(|s| s.name()).collect::<Vec<_>>())
+            .field(
+                "subscribers",
+                &self
+                    .subscribers
+                    .iter()
+                    .map(|s| s.name())
+                    .collect::<Vec<_>>(),
+            )
             .field("config", &self.config)
             .finish()
     }
@@ -203,7 +210,11 @@ impl DispatcherBuilder {
                 )));
             }
         }
-        let names = self.subscribers.iter().map(|s| s.name().to_owned()).collect();
+        let names = self
+            .subscribers
+            .iter()
+            .map(|s| s.name().to_owned())
+            .collect();
         Ok(Dispatcher {
             inner: Arc::new(Inner {
                 owner: self.kernel.new_id(),
@@ -321,7 +332,9 @@ impl Dispatcher {
         )
         .await?;
         stats.claimed = claimed.len() as u64;
-        let concurrency = usize::try_from(inner.config.concurrency).unwrap_or(1).max(1);
+        let concurrency = usize::try_from(inner.config.concurrency)
+            .unwrap_or(1)
+            .max(1);
         let outcomes: Vec<Outcome> = futures::stream::iter(claimed)
             .map(|c| self.process(c))
             .buffer_unordered(concurrency)
@@ -398,7 +411,9 @@ impl Dispatcher {
         let inner = &*self.inner;
         let db = inner.kernel.db();
         let Some(event) = &c.event else {
-            return self.fail(c, &HandlerError::permanent("event not found")).await;
+            return self
+                .fail(c, &HandlerError::permanent("event not found"))
+                .await;
         };
         let Some(sub) = inner.subscribers.iter().find(|s| s.name() == c.subscriber) else {
             return Ok(Outcome::Abandoned);
@@ -407,9 +422,15 @@ impl Dispatcher {
         // The idempotency record goes first, in the handler's transaction: if the subscriber
         // already committed its effects for this event, skip the handler.
         if !store::mark_processed(tx.raw(), &c.subscriber, event.id, inner.kernel.now()).await? {
-            let settled = store::mark_delivered(tx.raw(), c.delivery_id, inner.owner, inner.kernel.now()).await?;
+            let settled =
+                store::mark_delivered(tx.raw(), c.delivery_id, inner.owner, inner.kernel.now())
+                    .await?;
             tx.commit().await?;
-            return Ok(if settled { Outcome::Duplicate } else { Outcome::Abandoned });
+            return Ok(if settled {
+                Outcome::Duplicate
+            } else {
+                Outcome::Abandoned
+            });
         }
         let timeout = Duration::from_millis(inner.config.handler_timeout_ms);
         let run = AssertUnwindSafe(sub.handle(event, tx.raw())).catch_unwind();
@@ -423,11 +444,14 @@ impl Dispatcher {
             tx.rollback().await?;
             return self.fail(c, &err).await;
         }
-        let settled = store::mark_delivered(tx.raw(), c.delivery_id, inner.owner, inner.kernel.now()).await;
+        let settled =
+            store::mark_delivered(tx.raw(), c.delivery_id, inner.owner, inner.kernel.now()).await;
         match settled {
             Ok(true) => {
                 if tx.commit().await.is_err() {
-                    return self.fail(c, &HandlerError::retryable("commit failed: database error")).await;
+                    return self
+                        .fail(c, &HandlerError::retryable("commit failed: database error"))
+                        .await;
                 }
                 tracing::debug!(
                     outbox.event_id = %event.id,
@@ -446,7 +470,11 @@ impl Dispatcher {
             // any error the handler swallowed).
             Err(_) => {
                 tx.rollback().await?;
-                self.fail(c, &HandlerError::retryable("could not record delivery: database error")).await
+                self.fail(
+                    c,
+                    &HandlerError::retryable("could not record delivery: database error"),
+                )
+                .await
             }
         }
     }
@@ -455,9 +483,8 @@ impl Dispatcher {
         let inner = &*self.inner;
         let now = inner.kernel.now();
         let dead = err.is_permanent() || c.attempts >= inner.config.max_attempts;
-        let retry_at = (!dead).then(|| {
-            after(now, millis(inner.backoff.delay(c.delivery_id, c.attempts)))
-        });
+        let retry_at =
+            (!dead).then(|| after(now, millis(inner.backoff.delay(c.delivery_id, c.attempts))));
         let settled = store::record_failure(
             inner.kernel.db(),
             &inner.ctx,

@@ -21,9 +21,7 @@ mod store;
 mod subscriber;
 
 pub use backoff::Backoff;
-pub use dead_letter::{
-    DeadLetter, backlog, dead_letters, list_dead_letters, requeue_dead_letter,
-};
+pub use dead_letter::{DeadLetter, backlog, dead_letters, list_dead_letters, requeue_dead_letter};
 pub use dispatcher::{Dispatcher, DispatcherBuilder, DispatcherConfig, RunStats};
 pub use subscriber::{HandlerError, OutboxEvent, Subscriber, topic_matches};
 
@@ -43,7 +41,11 @@ async fn insert(
     payload: &impl Serialize,
 ) -> Result<Uuid> {
     if topic.is_empty() || topic.len() > 200 {
-        return Err(Error::invalid("topic", "invalid", "topic must be 1 to 200 characters"));
+        return Err(Error::invalid(
+            "topic",
+            "invalid",
+            "topic must be 1 to 200 characters",
+        ));
     }
     let payload = serde_json::to_value(payload).map_err(Error::internal)?;
     let id = Uuid::now_v7();
@@ -57,7 +59,9 @@ async fn insert(
         fanned_out: Set(false),
     };
     // No `RETURNING`: the application role may only INSERT events, not read them back.
-    entity::Entity::insert(model).exec_without_returning(conn).await?;
+    entity::Entity::insert(model)
+        .exec_without_returning(conn)
+        .await?;
     Ok(id)
 }
 

@@ -32,7 +32,10 @@ pub(crate) fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Stateme
 
 /// `$first, $first+1, ...` for `n` values (`$n` placeholders work on both backends).
 fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(crate) fn truncate_error(message: &str) -> String {
@@ -111,7 +114,11 @@ pub(crate) async fn fan_out(
         placeholders(1, event_ids.len())
     );
     let values = event_ids.iter().map(|id| Value::from(*id)).collect();
-    let fanned = tx.raw().execute_raw(stmt(backend, &sql, values)).await?.rows_affected();
+    let fanned = tx
+        .raw()
+        .execute_raw(stmt(backend, &sql, values))
+        .await?
+        .rows_affected();
     tx.commit().await?;
     Ok((fanned, created))
 }
@@ -185,15 +192,18 @@ pub(crate) async fn claim(
     Ok(claimed
         .into_iter()
         .map(|(event_id, mut c)| {
-            c.event = events.iter().find(|e| e.id == event_id).map(|e| OutboxEvent {
-                id: e.id,
-                org_id: e.org_id,
-                topic: e.topic.clone(),
-                payload: e.payload.clone(),
-                correlation_id: e.correlation_id.clone(),
-                created_at: e.created_at,
-                attempt: c.attempts,
-            });
+            c.event = events
+                .iter()
+                .find(|e| e.id == event_id)
+                .map(|e| OutboxEvent {
+                    id: e.id,
+                    org_id: e.org_id,
+                    topic: e.topic.clone(),
+                    payload: e.payload.clone(),
+                    correlation_id: e.correlation_id.clone(),
+                    created_at: e.created_at,
+                    attempt: c.attempts,
+                });
             c
         })
         .collect())
@@ -288,7 +298,9 @@ pub(crate) async fn record_failure(
 /// Runs a `SELECT ... AS n` count on the platform path.
 pub(crate) async fn count(db: &Db, sql: &str, values: Vec<Value>) -> Result<u64> {
     let backend = db.connection().get_database_backend();
-    let tx = db.platform(&PlatformContext::system("outbox-metrics")).await?;
+    let tx = db
+        .platform(&PlatformContext::system("outbox-metrics"))
+        .await?;
     let row = tx.raw().query_one_raw(stmt(backend, sql, values)).await?;
     tx.commit().await?;
     let n: i64 = match row {

@@ -121,8 +121,11 @@ pub trait Subscriber: Send + Sync + 'static {
     /// Handles one event, writing its effects in `tx` (a platform-plane transaction: on
     /// PostgreSQL it may cross tenants, so scope writes by [`OutboxEvent::org_id`]). An error
     /// or a panic rolls `tx` back and schedules a retry.
-    async fn handle(&self, event: &OutboxEvent, tx: &DatabaseTransaction)
-    -> Result<(), HandlerError>;
+    async fn handle(
+        &self,
+        event: &OutboxEvent,
+        tx: &DatabaseTransaction,
+    ) -> Result<(), HandlerError>;
 }
 
 /// Matches a topic against a pattern: exact (`crm.deal.won`), a prefix wildcard
@@ -142,9 +145,9 @@ pub fn topic_matches(pattern: &str, topic: &str) -> bool {
 /// Whether `name` is a valid subscriber name.
 pub(crate) fn valid_name(name: &str) -> bool {
     (1..=100).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        })
 }
 
 #[cfg(test)]

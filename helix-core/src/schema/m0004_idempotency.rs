@@ -47,6 +47,11 @@ CREATE INDEX helix_idempotency_keys_expiry ON helix_idempotency_keys (expires_at
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         exec_for(manager, SQLITE, POSTGRES).await?;
-        grant_shared_table(manager, "helix_idempotency_keys", "SELECT, INSERT, UPDATE, DELETE").await
+        grant_shared_table(
+            manager,
+            "helix_idempotency_keys",
+            "SELECT, INSERT, UPDATE, DELETE",
+        )
+        .await
     }
 }

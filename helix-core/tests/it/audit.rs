@@ -9,7 +9,9 @@ use helix_core::list::ListQuery;
 use helix_core::testing::TestDb;
 use helix_core::{Actor, Backend, Db, Helix, PlatformContext, TenantContext, backend_test};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -49,7 +51,10 @@ async fn rows_of(db: &Db, org_id: Uuid) -> Vec<Model> {
 }
 
 fn err_text<T: std::fmt::Debug>(r: helix_core::Result<T>) -> String {
-    format!("{:?}", r.expect_err("the database accepted a change to the audit log"))
+    format!(
+        "{:?}",
+        r.expect_err("the database accepted a change to the audit log")
+    )
 }
 
 fn update_all(org_id: Uuid) -> sea_orm::sea_query::UpdateStatement {
@@ -82,7 +87,11 @@ async fn records_chain_in_business_transaction(t: TestDb) {
         tx.commit().await.unwrap();
     }
     let tx = t.db.tenant(&ctx).await.unwrap();
-    let rows = tx.find::<audit::entity::Entity>().all(tx.raw()).await.unwrap();
+    let rows = tx
+        .find::<audit::entity::Entity>()
+        .all(tx.raw())
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 3);
     let mut rows = rows;
     rows.sort_by_key(|r| r.seq);
@@ -106,7 +115,10 @@ async fn update_and_delete_are_refused_body(t: TestDb) {
     // Through the platform transaction.
     let tx = t.db.platform(&platform()).await.unwrap();
     let e = err_text(tx.raw().execute(&update_all(org)).await.map_err(Into::into));
-    assert!(e.contains("append-only") || e.contains("permission denied"), "{e}");
+    assert!(
+        e.contains("append-only") || e.contains("permission denied"),
+        "{e}"
+    );
     drop(tx);
     let tx = t.db.platform(&platform()).await.unwrap();
     let e = err_text(tx.raw().execute(&delete_all(org)).await.map_err(Into::into));
@@ -153,7 +165,10 @@ async fn update_and_delete_are_refused_body(t: TestDb) {
     assert_eq!(rows_of(&t.db, org).await.len(), 2);
     assert!(audit::verify(&t.db, &ctx).await.unwrap().is_valid());
 }
-backend_test!(update_and_delete_are_refused, update_and_delete_are_refused_body);
+backend_test!(
+    update_and_delete_are_refused,
+    update_and_delete_are_refused_body
+);
 
 /// Runs `stmt` with the append-only triggers out of the way, as an attacker with owner
 /// access would.
@@ -207,16 +222,22 @@ async fn verify_pinpoints_tampering_body(t: TestDb) {
     // A removed row in the middle: a seq gap at the next row.
     let rows = rows_of(&t.db, gap.org_id()).await;
     let mut del = Query::delete();
-    del.from_table(Alias::new("helix_audit_log")).and_where(by_id(rows[1].id));
+    del.from_table(Alias::new("helix_audit_log"))
+        .and_where(by_id(rows[1].id));
     tamper(&t.db, &del).await;
-    let brk = audit::verify(&t.db, &gap).await.unwrap().first_break.unwrap();
+    let brk = audit::verify(&t.db, &gap)
+        .await
+        .unwrap()
+        .first_break
+        .unwrap();
     assert_eq!((brk.seq, brk.row_id), (3, Some(rows[2].id)));
     assert_eq!(brk.kind, BreakKind::SeqGap { expected: 2 });
 
     // A removed last row: the head still remembers it.
     let rows = rows_of(&t.db, tail.org_id()).await;
     let mut del = Query::delete();
-    del.from_table(Alias::new("helix_audit_log")).and_where(by_id(rows[4].id));
+    del.from_table(Alias::new("helix_audit_log"))
+        .and_where(by_id(rows[4].id));
     tamper(&t.db, &del).await;
     let brk = audit::verify_platform(&t.db, &platform(), tail.org_id())
         .await
@@ -237,7 +258,11 @@ async fn verify_pinpoints_tampering_body(t: TestDb) {
         .value(Alias::new("hash"), Expr::value(new_hash.clone()))
         .and_where(by_id(rows[1].id));
     tamper(&t.db, &upd).await;
-    let brk = audit::verify(&t.db, &rehashed).await.unwrap().first_break.unwrap();
+    let brk = audit::verify(&t.db, &rehashed)
+        .await
+        .unwrap()
+        .first_break
+        .unwrap();
     assert_eq!((brk.seq, brk.row_id), (3, Some(rows[2].id)));
     assert_eq!(
         brk.kind,
@@ -259,12 +284,18 @@ async fn concurrent_appends_body(t: TestDb) {
     let mut tasks = Vec::new();
     for _ in 0..6 {
         let (db, ctx) = (t.db.clone(), ctx.clone());
-        tasks.push(tokio::spawn(async move { append(&db, &ctx, 10, Utc::now()).await }));
+        tasks.push(tokio::spawn(async move {
+            append(&db, &ctx, 10, Utc::now()).await
+        }));
     }
     for task in tasks {
         task.await.unwrap();
     }
-    let seqs: Vec<i64> = rows_of(&t.db, ctx.org_id()).await.iter().map(|r| r.seq).collect();
+    let seqs: Vec<i64> = rows_of(&t.db, ctx.org_id())
+        .await
+        .iter()
+        .map(|r| r.seq)
+        .collect();
     assert_eq!(seqs, (1..=60).collect::<Vec<_>>());
     let r = audit::verify(&t.db, &ctx).await.unwrap();
     assert!(r.is_valid(), "{r:?}");
@@ -280,22 +311,38 @@ async fn tenant_isolation_body(t: TestDb) {
 
     let tx = t.db.tenant(&b).await.unwrap();
     assert!(tx.find::<Entity>().all(tx.raw()).await.unwrap().is_empty());
-    assert!(tx.find_by_id::<Entity, _>(a_row.id).await.unwrap().is_none());
-    let page = audit::query(&tx, &AuditFilter::default(), 1, 100).await.unwrap();
+    assert!(
+        tx.find_by_id::<Entity, _>(a_row.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let page = audit::query(&tx, &AuditFilter::default(), 1, 100)
+        .await
+        .unwrap();
     assert_eq!(page.meta.total, 0);
     if t.db.backend() == Backend::Postgres {
         // Row Level Security holds even for an unfiltered query.
         assert!(Entity::find().all(tx.raw()).await.unwrap().is_empty());
     }
     drop(tx);
-    let out = collect(audit::export(&t.db, &b, AuditFilter::default(), ExportFormat::JsonLines, Utc::now())).await;
+    let out = collect(audit::export(
+        &t.db,
+        &b,
+        AuditFilter::default(),
+        ExportFormat::JsonLines,
+        Utc::now(),
+    ))
+    .await;
     assert!(out.is_empty(), "{out}");
     // B's chain holds only B's own `audit.exported` entry.
     let r = audit::verify(&t.db, &b).await.unwrap();
     assert!(r.is_valid());
     assert_eq!(r.rows_checked, 1);
     let tx = t.db.tenant(&b).await.unwrap();
-    let page = audit::query(&tx, &AuditFilter::default(), 1, 100).await.unwrap();
+    let page = audit::query(&tx, &AuditFilter::default(), 1, 100)
+        .await
+        .unwrap();
     assert_eq!(page.data.len(), 1);
     assert_eq!(page.data[0].action, "audit.exported");
 }
@@ -315,23 +362,40 @@ async fn query_filters_body(t: TestDb) {
     ];
     for (ctx, h, action, ty, id) in entries {
         let tx = t.db.tenant(ctx).await.unwrap();
-        audit::record(&tx, base + Duration::hours(h), AuditEntry::new(action, ty, id))
-            .await
-            .unwrap();
+        audit::record(
+            &tx,
+            base + Duration::hours(h),
+            AuditEntry::new(action, ty, id),
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
     }
     let tx = t.db.tenant(&alice).await.unwrap();
-    let actions = |p: &helix_core::list::Page<Model>| p.data.iter().map(|r| r.action.clone()).collect::<Vec<_>>();
+    let actions = |p: &helix_core::list::Page<Model>| {
+        p.data.iter().map(|r| r.action.clone()).collect::<Vec<_>>()
+    };
 
-    let p = audit::query(&tx, &AuditFilter::entity("invoice", "1"), 1, 25).await.unwrap();
-    assert_eq!(actions(&p), ["invoice.paid", "invoice.sent", "invoice.created"]);
+    let p = audit::query(&tx, &AuditFilter::entity("invoice", "1"), 1, 25)
+        .await
+        .unwrap();
+    assert_eq!(
+        actions(&p),
+        ["invoice.paid", "invoice.sent", "invoice.created"]
+    );
     assert_eq!(p.meta.total, 3);
 
-    let f = AuditFilter { actor: Some(bob.actor().as_ref_string()), ..Default::default() };
+    let f = AuditFilter {
+        actor: Some(bob.actor().as_ref_string()),
+        ..Default::default()
+    };
     let p = audit::query(&tx, &f, 1, 25).await.unwrap();
     assert_eq!(actions(&p), ["contact.created", "invoice.created"]);
 
-    let f = AuditFilter { action: Some("invoice.created".into()), ..Default::default() };
+    let f = AuditFilter {
+        action: Some("invoice.created".into()),
+        ..Default::default()
+    };
     assert_eq!(audit::query(&tx, &f, 1, 25).await.unwrap().meta.total, 2);
 
     let f = AuditFilter {
@@ -340,12 +404,20 @@ async fn query_filters_body(t: TestDb) {
         ..Default::default()
     };
     let p = audit::query(&tx, &f, 1, 25).await.unwrap();
-    assert_eq!(actions(&p), ["contact.created", "invoice.created", "invoice.sent"]);
+    assert_eq!(
+        actions(&p),
+        ["contact.created", "invoice.created", "invoice.sent"]
+    );
 
     // Paging: newest first, total across pages.
-    let p = audit::query(&tx, &AuditFilter::default(), 2, 2).await.unwrap();
+    let p = audit::query(&tx, &AuditFilter::default(), 2, 2)
+        .await
+        .unwrap();
     assert_eq!(actions(&p), ["invoice.created", "invoice.sent"]);
-    assert_eq!((p.meta.total, p.meta.total_pages, p.meta.has_next), (5, 3, true));
+    assert_eq!(
+        (p.meta.total, p.meta.total_pages, p.meta.has_next),
+        (5, 3, true)
+    );
 
     // The standard list query, with its allow-list.
     let gte = (base + Duration::hours(2)).to_rfc3339();
@@ -395,26 +467,48 @@ async fn export_body(t: TestDb) {
     }
     tx.commit().await.unwrap();
 
-    let csv = collect(audit::export(&t.db, &ctx, AuditFilter::entity("note", "=HYPERLINK(\"http://x\")"), ExportFormat::Csv, now)).await;
+    let csv = collect(audit::export(
+        &t.db,
+        &ctx,
+        AuditFilter::entity("note", "=HYPERLINK(\"http://x\")"),
+        ExportFormat::Csv,
+        now,
+    ))
+    .await;
     let mut lines = csv.split("\r\n");
     assert_eq!(
         lines.next().unwrap(),
         "id,org_id,seq,occurred_at,actor,action,entity_type,entity_id,correlation_id,ip,user_agent,data,prev_hash,hash"
     );
     let row = lines.next().unwrap();
-    assert!(row.contains(",note.created,note,\"'=HYPERLINK(\"\"http://x\"\")\","), "{row}");
-    assert!(row.contains(r#""{""text"":""a, \""quoted\""\nline""}""#), "{row}");
+    assert!(
+        row.contains(",note.created,note,\"'=HYPERLINK(\"\"http://x\"\")\","),
+        "{row}"
+    );
+    assert!(
+        row.contains(r#""{""text"":""a, \""quoted\""\nline""}""#),
+        "{row}"
+    );
     assert_eq!(lines.collect::<Vec<_>>(), [""]);
 
     // JSON Lines over several batches, in chain order; the export itself is audited after.
-    let stream = audit::export(&t.db, &ctx, AuditFilter::default(), ExportFormat::JsonLines, now);
+    let stream = audit::export(
+        &t.db,
+        &ctx,
+        AuditFilter::default(),
+        ExportFormat::JsonLines,
+        now,
+    );
     let chunks: Vec<_> = stream.collect().await;
     assert!(chunks.len() >= 3);
     let text: String = chunks
         .into_iter()
         .map(|c| String::from_utf8(c.unwrap().to_vec()).unwrap())
         .collect();
-    let rows: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     // 1101 rows plus the first export's own entry.
     assert_eq!(rows.len(), 1102);
     for (i, r) in rows.iter().enumerate() {
@@ -423,7 +517,10 @@ async fn export_body(t: TestDb) {
     assert_eq!(rows[0]["data"]["text"], "a, \"quoted\"\nline");
     assert_eq!(rows[1101]["action"], "audit.exported");
     let tx = t.db.tenant(&ctx).await.unwrap();
-    let f = AuditFilter { action: Some("audit.exported".into()), ..Default::default() };
+    let f = AuditFilter {
+        action: Some("audit.exported".into()),
+        ..Default::default()
+    };
     assert_eq!(audit::query(&tx, &f, 1, 10).await.unwrap().meta.total, 2);
     drop(tx);
     assert!(audit::verify(&t.db, &ctx).await.unwrap().is_valid());
@@ -464,18 +561,31 @@ async fn purge_body(t: TestDb) {
     assert_eq!(report.held, [held.org_id()]);
     assert!(report.failed.is_empty());
     assert_eq!(report.purged.len(), 1);
-    assert_eq!((report.purged[0].org_id, report.purged[0].rows_deleted), (a.org_id(), 3));
+    assert_eq!(
+        (report.purged[0].org_id, report.purged[0].rows_deleted),
+        (a.org_id(), 3)
+    );
     assert_eq!(report.purged[0].anchor.seq, 3);
     assert_eq!(count_runs(&t.db, report.run_id).await, 1);
 
     let rows = rows_of(&t.db, a.org_id()).await;
     let actions: Vec<_> = rows.iter().map(|r| (r.seq, r.action.as_str())).collect();
-    assert_eq!(actions, [(4, "thing.created"), (5, "audit.retention_changed"), (6, "audit.purged")]);
+    assert_eq!(
+        actions,
+        [
+            (4, "thing.created"),
+            (5, "audit.retention_changed"),
+            (6, "audit.purged")
+        ]
+    );
     assert_eq!(rows[2].data["run_id"], report.run_id.to_string());
     assert_eq!(rows_of(&t.db, held.org_id()).await.len(), 6); // 4 + retention + hold
     assert_eq!(rows_of(&t.db, forever.org_id()).await.len(), 4);
     let platform_rows = rows_of(&t.db, PLATFORM_CHAIN).await;
-    assert_eq!(platform_rows.last().unwrap().action, "audit.purge_completed");
+    assert_eq!(
+        platform_rows.last().unwrap().action,
+        "audit.purge_completed"
+    );
 
     let r = audit::verify(&t.db, &a).await.unwrap();
     assert!(r.is_valid(), "{r:?}");
@@ -483,10 +593,21 @@ async fn purge_body(t: TestDb) {
     for ctx in [&held, &forever] {
         assert!(audit::verify(&t.db, ctx).await.unwrap().is_valid());
     }
-    assert!(audit::verify_platform(&t.db, &pctx, PLATFORM_CHAIN).await.unwrap().is_valid());
+    assert!(
+        audit::verify_platform(&t.db, &pctx, PLATFORM_CHAIN)
+            .await
+            .unwrap()
+            .is_valid()
+    );
 
     // Nothing more to do now; 25 days later the 10-day-old row has aged out too.
-    assert!(audit::purge(&t.db, &pctx, now).await.unwrap().purged.is_empty());
+    assert!(
+        audit::purge(&t.db, &pctx, now)
+            .await
+            .unwrap()
+            .purged
+            .is_empty()
+    );
     let later = now + Duration::days(25);
     let report = audit::purge(&t.db, &pctx, later).await.unwrap();
     assert_eq!(report.purged[0].rows_deleted, 1);
@@ -502,7 +623,10 @@ async fn purge_body(t: TestDb) {
     tx.commit().await.unwrap();
     let report = audit::purge(&t.db, &pctx, later).await.unwrap();
     assert_eq!(report.purged.len(), 1);
-    assert_eq!((report.purged[0].org_id, report.purged[0].rows_deleted), (held.org_id(), 4));
+    assert_eq!(
+        (report.purged[0].org_id, report.purged[0].rows_deleted),
+        (held.org_id(), 4)
+    );
     assert!(audit::verify(&t.db, &held).await.unwrap().is_valid());
 }
 backend_test!(purge_respects_retention_and_legal_hold, purge_body);
@@ -525,20 +649,43 @@ async fn purge_refuses_broken_prefix_body(t: TestDb) {
     let report = audit::purge(&t.db, &platform(), now).await.unwrap();
     assert!(report.purged.is_empty());
     assert_eq!(report.failed.len(), 1);
-    assert_eq!((report.failed[0].chain_break.seq, report.failed[0].chain_break.row_id), (2, Some(row2.id)));
+    assert_eq!(
+        (
+            report.failed[0].chain_break.seq,
+            report.failed[0].chain_break.row_id
+        ),
+        (2, Some(row2.id))
+    );
     // The evidence is kept.
     assert_eq!(rows_of(&t.db, ctx.org_id()).await.len(), 4);
 }
-backend_test!(purge_refuses_broken_prefix, purge_refuses_broken_prefix_body);
+backend_test!(
+    purge_refuses_broken_prefix,
+    purge_refuses_broken_prefix_body
+);
 
 async fn retention_settings_body(t: TestDb) {
     setup(&t).await;
     let ctx = tenant();
     let tx = t.db.tenant(&ctx).await.unwrap();
     assert_eq!(audit::retention(&tx).await.unwrap(), Default::default());
-    assert_eq!(audit::set_retention(&tx, Utc::now(), Some(0)).await.unwrap_err().status(), 400);
-    assert_eq!(audit::set_retention(&tx, Utc::now(), Some(40_000)).await.unwrap_err().status(), 400);
-    audit::set_retention(&tx, Utc::now(), Some(365)).await.unwrap();
+    assert_eq!(
+        audit::set_retention(&tx, Utc::now(), Some(0))
+            .await
+            .unwrap_err()
+            .status(),
+        400
+    );
+    assert_eq!(
+        audit::set_retention(&tx, Utc::now(), Some(40_000))
+            .await
+            .unwrap_err()
+            .status(),
+        400
+    );
+    audit::set_retention(&tx, Utc::now(), Some(365))
+        .await
+        .unwrap();
     audit::set_retention(&tx, Utc::now(), None).await.unwrap();
     assert_eq!(audit::retention(&tx).await.unwrap().retention_days, None);
     tx.commit().await.unwrap();
@@ -559,4 +706,7 @@ async fn retention_settings_body(t: TestDb) {
         assert!(e.contains("permission denied"), "{e}");
     }
 }
-backend_test!(retention_settings_are_validated_and_audited, retention_settings_body);
+backend_test!(
+    retention_settings_are_validated_and_audited,
+    retention_settings_body
+);

@@ -21,12 +21,17 @@ struct Counter(Arc<AtomicUsize>);
 async fn create(State(c): State<Counter>, body: String) -> Response {
     let n = c.0.fetch_add(1, Ordering::SeqCst) + 1;
     if body.contains("fail") {
-        return axum::response::IntoResponse::into_response(helix_core::Error::internal_msg("boom"));
+        return axum::response::IntoResponse::into_response(helix_core::Error::internal_msg(
+            "boom",
+        ));
     }
     if body.contains("slow") {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
-    axum::response::IntoResponse::into_response((axum::http::StatusCode::CREATED, axum::Json(json!({"n": n, "body": body}))))
+    axum::response::IntoResponse::into_response((
+        axum::http::StatusCode::CREATED,
+        axum::Json(json!({"n": n, "body": body})),
+    ))
 }
 
 /// Stands in for authentication: `x-test-user` becomes the actor.
@@ -51,11 +56,19 @@ async fn serve(t: &TestDb, clock: ManualClock) -> (String, Counter) {
         .with_state(counter.clone())
         .layer(axum::middleware::from_fn_with_state(idem, idempotency))
         .layer(axum::middleware::from_fn(fake_auth))
-        .layer(axum::middleware::from_fn_with_state(Arc::new(HttpMetrics::new()), request_context));
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(HttpMetrics::new()),
+            request_context,
+        ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
     });
     (format!("http://{addr}"), counter)
 }
@@ -121,9 +134,12 @@ async fn idempotency_key_semantics(t: TestDb) {
     assert_eq!(after.status(), 201);
     assert!(after.headers().get("idempotency-replayed").is_none());
     assert_eq!(counter.0.load(Ordering::SeqCst), 7);
-    let purged = helix_core::http::idempotency::purge_expired(&t.db, clock.now() + chrono::Duration::hours(25))
-        .await
-        .unwrap();
+    let purged = helix_core::http::idempotency::purge_expired(
+        &t.db,
+        clock.now() + chrono::Duration::hours(25),
+    )
+    .await
+    .unwrap();
     assert!(purged >= 1);
 }
 backend_test!(idempotency_key, idempotency_key_semantics);
@@ -134,14 +150,22 @@ async fn concurrent_first_use_runs_once(t: TestDb) {
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let base = base.clone();
-        tasks.push(tokio::spawn(async move { post(&base, USER_A, Some("race"), "slow").await.status().as_u16() }));
+        tasks.push(tokio::spawn(async move {
+            post(&base, USER_A, Some("race"), "slow")
+                .await
+                .status()
+                .as_u16()
+        }));
     }
     let mut statuses = Vec::new();
     for t in tasks {
         statuses.push(t.await.unwrap());
     }
     assert_eq!(counter.0.load(Ordering::SeqCst), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
 }
 backend_test!(idempotency_concurrent, concurrent_first_use_runs_once);
 

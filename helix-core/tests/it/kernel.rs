@@ -8,18 +8,20 @@ async fn builder_runs_kernel_migrations(t: TestDb) {
     // Idempotent: a second build applies nothing and still succeeds.
     Helix::builder(t.db.clone()).build().await.unwrap();
     if t.db.backend() == Backend::Postgres {
-        let row = t
-            .db
-            .connection()
-            .query_one_raw(Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'helix_app'",
-            ))
-            .await
-            .unwrap()
-            .expect("helix_app exists");
+        let row =
+            t.db.connection()
+                .query_one_raw(Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'helix_app'",
+                ))
+                .await
+                .unwrap()
+                .expect("helix_app exists");
         assert!(!row.try_get::<bool>("", "rolsuper").unwrap());
         assert!(!row.try_get::<bool>("", "rolbypassrls").unwrap());
     }
 }
-backend_test!(builder_runs_kernel_migrations_test, builder_runs_kernel_migrations);
+backend_test!(
+    builder_runs_kernel_migrations_test,
+    builder_runs_kernel_migrations
+);

@@ -43,16 +43,30 @@ fn spec() -> ListSpec<widget::Entity> {
 async fn setup(t: &TestDb) {
     Helix::builder(t.db.clone()).build().await.unwrap();
     let ddl = match t.db.backend() {
-        helix_core::Backend::Postgres => "CREATE TABLE widgets (id uuid PRIMARY KEY, name text NOT NULL, kind text NOT NULL, size bigint NOT NULL, active boolean NOT NULL, created_at timestamptz NOT NULL)",
-        helix_core::Backend::Sqlite => "CREATE TABLE widgets (id BLOB PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, size INTEGER NOT NULL, active INTEGER NOT NULL, created_at TEXT NOT NULL)",
+        helix_core::Backend::Postgres => {
+            "CREATE TABLE widgets (id uuid PRIMARY KEY, name text NOT NULL, kind text NOT NULL, size bigint NOT NULL, active boolean NOT NULL, created_at timestamptz NOT NULL)"
+        }
+        helix_core::Backend::Sqlite => {
+            "CREATE TABLE widgets (id BLOB PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, size INTEGER NOT NULL, active INTEGER NOT NULL, created_at TEXT NOT NULL)"
+        }
     };
     t.db.connection().execute_unprepared(ddl).await.unwrap();
-    let base = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().to_utc();
+    let base = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
     for i in 0..30i64 {
         widget::ActiveModel {
             id: Set(Uuid::now_v7()),
-            name: Set(if i == 7 { "Special_100%".into() } else { format!("Widget {i:02}") }),
-            kind: Set(if i % 2 == 0 { "gear".into() } else { "bolt".into() }),
+            name: Set(if i == 7 {
+                "Special_100%".into()
+            } else {
+                format!("Widget {i:02}")
+            }),
+            kind: Set(if i % 2 == 0 {
+                "gear".into()
+            } else {
+                "bolt".into()
+            }),
             size: Set(i),
             active: Set(i % 3 == 0),
             created_at: Set(base + chrono::Duration::days(i)),
@@ -65,7 +79,9 @@ async fn setup(t: &TestDb) {
 
 async fn fetch(t: &TestDb, qs: &str) -> helix_core::Result<helix_core::list::Page<widget::Model>> {
     let q = ListQuery::parse(qs)?;
-    spec().fetch(&q, widget::Entity::find(), t.db.connection()).await
+    spec()
+        .fetch(&q, widget::Entity::find(), t.db.connection())
+        .await
 }
 
 async fn list_query_filters_sorts_searches_pages(t: TestDb) {
@@ -78,13 +94,23 @@ async fn list_query_filters_sorts_searches_pages(t: TestDb) {
     assert!(p.meta.has_next && !p.meta.has_prev);
 
     let p = fetch(&t, "page=2&limit=10&sort=size:asc").await.unwrap();
-    assert_eq!(p.data.iter().map(|w| w.size).collect::<Vec<_>>(), (10..20).collect::<Vec<_>>());
+    assert_eq!(
+        p.data.iter().map(|w| w.size).collect::<Vec<_>>(),
+        (10..20).collect::<Vec<_>>()
+    );
     assert_eq!(p.meta.total_pages, 3);
 
-    let p = fetch(&t, "filter[kind]=gear&filter[size.gte]=20&sort=size:desc").await.unwrap();
-    assert_eq!(p.data.iter().map(|w| w.size).collect::<Vec<_>>(), vec![28, 26, 24, 22, 20]);
+    let p = fetch(&t, "filter[kind]=gear&filter[size.gte]=20&sort=size:desc")
+        .await
+        .unwrap();
+    assert_eq!(
+        p.data.iter().map(|w| w.size).collect::<Vec<_>>(),
+        vec![28, 26, 24, 22, 20]
+    );
 
-    let p = fetch(&t, "filter[size.in]=1,2,3&filter[active]=true").await.unwrap();
+    let p = fetch(&t, "filter[size.in]=1,2,3&filter[active]=true")
+        .await
+        .unwrap();
     assert_eq!(p.data.iter().map(|w| w.size).collect::<Vec<_>>(), vec![3]);
 
     let p = fetch(&t, "filter[created_at.lt]=2026-01-03").await.unwrap();
@@ -102,7 +128,10 @@ async fn list_query_filters_sorts_searches_pages(t: TestDb) {
     let p = fetch(&t, "page=9").await.unwrap();
     assert!(p.data.is_empty() && !p.meta.has_next && p.meta.has_prev);
 }
-backend_test!(list_query_end_to_end, list_query_filters_sorts_searches_pages);
+backend_test!(
+    list_query_end_to_end,
+    list_query_filters_sorts_searches_pages
+);
 
 async fn list_query_rejects_what_the_allow_list_does_not_name(t: TestDb) {
     setup(&t).await;
@@ -110,7 +139,11 @@ async fn list_query_rejects_what_the_allow_list_does_not_name(t: TestDb) {
         .await
         .unwrap_err();
     assert_eq!(err.status(), 400);
-    let codes: Vec<_> = err.details().iter().map(|d| (d.field.as_str(), d.code.as_str())).collect();
+    let codes: Vec<_> = err
+        .details()
+        .iter()
+        .map(|d| (d.field.as_str(), d.code.as_str()))
+        .collect();
     assert_eq!(
         codes,
         vec![
@@ -122,4 +155,7 @@ async fn list_query_rejects_what_the_allow_list_does_not_name(t: TestDb) {
         ]
     );
 }
-backend_test!(list_query_allow_list, list_query_rejects_what_the_allow_list_does_not_name);
+backend_test!(
+    list_query_allow_list,
+    list_query_rejects_what_the_allow_list_does_not_name
+);

@@ -2,6 +2,6 @@
 
 mod audit;
 mod http;
-mod list;
 mod kernel;
+mod list;
 mod outbox;

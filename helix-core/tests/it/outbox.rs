@@ -58,7 +58,11 @@ impl Subscriber for Recorder {
         topic_matches(self.pattern, topic)
     }
 
-    async fn handle(&self, event: &OutboxEvent, tx: &DatabaseTransaction) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        event: &OutboxEvent,
+        tx: &DatabaseTransaction,
+    ) -> Result<(), HandlerError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if self.panicking.load(Ordering::SeqCst) {
             panic!("subscriber bug");
@@ -82,9 +86,11 @@ impl Subscriber for Recorder {
 async fn setup(t: &TestDb) {
     Helix::builder(t.db.clone()).build().await.unwrap();
     let c = t.db.connection();
-    c.execute_unprepared("CREATE TABLE test_outbox_effects (subscriber TEXT NOT NULL, event_id TEXT NOT NULL)")
-        .await
-        .unwrap();
+    c.execute_unprepared(
+        "CREATE TABLE test_outbox_effects (subscriber TEXT NOT NULL, event_id TEXT NOT NULL)",
+    )
+    .await
+    .unwrap();
     if t.db.backend() == Backend::Postgres {
         c.execute_unprepared("GRANT SELECT, INSERT ON test_outbox_effects TO helix_platform")
             .await
@@ -102,7 +108,9 @@ fn tenant() -> TenantContext {
 
 async fn publish(db: &Db, ctx: &TenantContext, now: DateTime<Utc>, topic: &str, n: i64) -> Uuid {
     let tx = db.tenant(ctx).await.unwrap();
-    let id = outbox::publish(&tx, now, topic, &json!({ "n": n })).await.unwrap();
+    let id = outbox::publish(&tx, now, topic, &json!({ "n": n }))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     id
 }
@@ -110,7 +118,10 @@ async fn publish(db: &Db, ctx: &TenantContext, now: DateTime<Utc>, topic: &str, 
 async fn scalar(db: &Db, sql: &str) -> i64 {
     let row = db
         .connection()
-        .query_one_raw(Statement::from_string(db.connection().get_database_backend(), sql))
+        .query_one_raw(Statement::from_string(
+            db.connection().get_database_backend(),
+            sql,
+        ))
         .await
         .unwrap()
         .unwrap();
@@ -118,7 +129,11 @@ async fn scalar(db: &Db, sql: &str) -> i64 {
 }
 
 async fn effects(db: &Db, subscriber: &str) -> i64 {
-    scalar(db, &format!("SELECT COUNT(*) AS n FROM test_outbox_effects WHERE subscriber = '{subscriber}'")).await
+    scalar(
+        db,
+        &format!("SELECT COUNT(*) AS n FROM test_outbox_effects WHERE subscriber = '{subscriber}'"),
+    )
+    .await
 }
 
 async fn delivery_status(db: &Db, event_id: Uuid, subscriber: &str) -> String {
@@ -151,7 +166,10 @@ async fn committed_event_is_delivered_body(t: TestDb) {
 
     let stats = d.run_once().await.unwrap();
     assert_eq!(stats.events_fanned_out, 1);
-    assert_eq!(stats.deliveries_created, 1, "only the accepting subscriber gets a delivery");
+    assert_eq!(
+        stats.deliveries_created, 1,
+        "only the accepting subscriber gets a delivery"
+    );
     assert_eq!(stats.delivered, 1);
     assert_eq!(effects(&t.db, "test.crm").await, 1);
     assert_eq!(effects(&t.db, "test.other").await, 0);
@@ -177,28 +195,41 @@ async fn committed_event_is_delivered_body(t: TestDb) {
         assert!(denied.is_err(), "app role must not read deliveries");
     }
 }
-backend_test!(committed_event_is_delivered, committed_event_is_delivered_body);
+backend_test!(
+    committed_event_is_delivered,
+    committed_event_is_delivered_body
+);
 
 async fn rolled_back_event_is_not_delivered_body(t: TestDb) {
     setup(&t).await;
     let clock = ManualClock::new(start());
     let sub = Recorder::new("test.all", "*");
-    let d = Dispatcher::builder(kernel(&t.db, &clock)).subscriber(sub.clone()).build().unwrap();
+    let d = Dispatcher::builder(kernel(&t.db, &clock))
+        .subscriber(sub.clone())
+        .build()
+        .unwrap();
     let ctx = tenant();
     let tx = t.db.tenant(&ctx).await.unwrap();
-    outbox::publish(&tx, start(), "crm.deal.won", &json!({})).await.unwrap();
+    outbox::publish(&tx, start(), "crm.deal.won", &json!({}))
+        .await
+        .unwrap();
     tx.rollback().await.unwrap();
     {
         // Dropped without commit: rolled back too.
         let tx = t.db.tenant(&ctx).await.unwrap();
-        outbox::publish(&tx, start(), "crm.deal.lost", &json!({})).await.unwrap();
+        outbox::publish(&tx, start(), "crm.deal.lost", &json!({}))
+            .await
+            .unwrap();
     }
     assert_eq!(outbox::backlog(&t.db).await.unwrap(), 0);
     assert!(d.run_once().await.unwrap().is_idle());
     assert_eq!(sub.calls.load(Ordering::SeqCst), 0);
     assert_eq!(effects(&t.db, "test.all").await, 0);
 }
-backend_test!(rolled_back_event_is_not_delivered, rolled_back_event_is_not_delivered_body);
+backend_test!(
+    rolled_back_event_is_not_delivered,
+    rolled_back_event_is_not_delivered_body
+);
 
 async fn event_survives_restart_body(t: TestDb) {
     setup(&t).await;
@@ -219,7 +250,10 @@ async fn event_survives_restart_body(t: TestDb) {
     // "Process 2".
     let db = Db::connect(&t.url, &PoolOptions::default()).await.unwrap();
     let sub = Recorder::new("test.all", "*");
-    let d = Dispatcher::builder(kernel(&db, &clock)).subscriber(sub.clone()).build().unwrap();
+    let d = Dispatcher::builder(kernel(&db, &clock))
+        .subscriber(sub.clone())
+        .build()
+        .unwrap();
     assert_eq!(d.run_once().await.unwrap().delivered, 1);
     assert_eq!(sub.seen.lock().unwrap()[0].id, id);
     assert_eq!(effects(&db, "test.all").await, 1);
@@ -245,7 +279,11 @@ async fn expired_lease_is_reclaimed_body(t: TestDb) {
             t.db.connection().get_database_backend(),
             "UPDATE helix_outbox_deliveries SET status = 'pending', attempts = 1, locked_by = $1, \
              locked_until = $2, next_attempt_at = $2, delivered_at = NULL WHERE event_id = $3",
-            [Value::from(Uuid::now_v7()), Value::from(lease_end), Value::from(id)],
+            [
+                Value::from(Uuid::now_v7()),
+                Value::from(lease_end),
+                Value::from(id),
+            ],
         ))
         .await
         .unwrap();
@@ -253,7 +291,10 @@ async fn expired_lease_is_reclaimed_body(t: TestDb) {
         .execute_unprepared("DELETE FROM helix_outbox_processed")
         .await
         .unwrap();
-    t.db.connection().execute_unprepared("DELETE FROM test_outbox_effects").await.unwrap();
+    t.db.connection()
+        .execute_unprepared("DELETE FROM test_outbox_effects")
+        .await
+        .unwrap();
     assert_eq!(d.run_once().await.unwrap().claimed, 0, "lease still held");
     clock.advance(chrono::Duration::seconds(61));
     let stats = d.run_once().await.unwrap();
@@ -278,7 +319,11 @@ async fn failures_back_off_into_dead_letters_body(t: TestDb) {
 
     let s = d.run_once().await.unwrap();
     assert_eq!((s.claimed, s.retried), (1, 1));
-    assert_eq!(effects(&t.db, "test.flaky").await, 0, "a failed handler's effects roll back");
+    assert_eq!(
+        effects(&t.db, "test.flaky").await,
+        0,
+        "a failed handler's effects roll back"
+    );
     // Not due before the backoff (at least half of the 10 s base) has passed.
     assert_eq!(d.run_once().await.unwrap().claimed, 0);
     clock.advance(chrono::Duration::seconds(4));
@@ -294,18 +339,28 @@ async fn failures_back_off_into_dead_letters_body(t: TestDb) {
     assert_eq!((s.claimed, s.dead), (1, 1), "max attempts reached");
     assert_eq!(sub.calls.load(Ordering::SeqCst), 3);
     clock.advance(chrono::Duration::hours(1));
-    assert!(d.run_once().await.unwrap().is_idle(), "dead letters are not retried");
+    assert!(
+        d.run_once().await.unwrap().is_idle(),
+        "dead letters are not retried"
+    );
 
     assert_eq!(outbox::dead_letters(&t.db).await.unwrap(), 1);
     assert_eq!(outbox::backlog(&t.db).await.unwrap(), 0);
     let admin = PlatformContext::system("test");
-    let dead = outbox::list_dead_letters(&t.db, &admin, Some("test.flaky"), 10).await.unwrap();
+    let dead = outbox::list_dead_letters(&t.db, &admin, Some("test.flaky"), 10)
+        .await
+        .unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].event_id, id);
     assert_eq!(dead[0].attempts, 3);
     assert_eq!(dead[0].topic, "crm.deal.won");
     assert!(dead[0].last_error.as_deref().unwrap().contains("boom"));
-    assert!(outbox::list_dead_letters(&t.db, &admin, Some("nobody"), 10).await.unwrap().is_empty());
+    assert!(
+        outbox::list_dead_letters(&t.db, &admin, Some("nobody"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Fixed downstream: requeue delivers it.
     sub.failing.store(false, Ordering::SeqCst);
@@ -320,7 +375,10 @@ async fn failures_back_off_into_dead_letters_body(t: TestDb) {
     let again = outbox::requeue_dead_letter(&t.db, &admin, dead[0].delivery_id, clock.now()).await;
     assert!(matches!(again, Err(Error::NotFound { .. })));
 }
-backend_test!(failures_back_off_into_dead_letters, failures_back_off_into_dead_letters_body);
+backend_test!(
+    failures_back_off_into_dead_letters,
+    failures_back_off_into_dead_letters_body
+);
 
 /// A subscriber that always fails permanently.
 struct Rejecting;
@@ -357,7 +415,9 @@ async fn panics_and_permanent_errors_do_not_stop_the_dispatcher_body(t: TestDb) 
     assert_eq!(s.delivered, 1);
     assert_eq!(s.retried, 1, "a panic is a retryable failure");
     assert_eq!(s.dead, 1, "a permanent error dead-letters at once");
-    let dead = outbox::list_dead_letters(&t.db, &PlatformContext::system("test"), None, 10).await.unwrap();
+    let dead = outbox::list_dead_letters(&t.db, &PlatformContext::system("test"), None, 10)
+        .await
+        .unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].subscriber, "test.rejecting");
     assert_eq!(dead[0].attempts, 1);
@@ -377,7 +437,10 @@ async fn redelivery_after_commit_does_not_repeat_effects_body(t: TestDb) {
     setup(&t).await;
     let clock = ManualClock::new(start());
     let sub = Recorder::new("test.once", "*");
-    let d = Dispatcher::builder(kernel(&t.db, &clock)).subscriber(sub.clone()).build().unwrap();
+    let d = Dispatcher::builder(kernel(&t.db, &clock))
+        .subscriber(sub.clone())
+        .build()
+        .unwrap();
     let id = publish(&t.db, &tenant(), start(), "crm.deal.won", 1).await;
     assert_eq!(d.run_once().await.unwrap().delivered, 1);
     // The handler's transaction committed, but the delivery was not recorded as delivered
@@ -395,7 +458,11 @@ async fn redelivery_after_commit_does_not_repeat_effects_body(t: TestDb) {
     clock.advance(chrono::Duration::seconds(121));
     let s = d.run_once().await.unwrap();
     assert_eq!((s.claimed, s.delivered, s.duplicates_skipped), (1, 0, 1));
-    assert_eq!(sub.calls.load(Ordering::SeqCst), 1, "the handler is not run again");
+    assert_eq!(
+        sub.calls.load(Ordering::SeqCst),
+        1,
+        "the handler is not run again"
+    );
     assert_eq!(effects(&t.db, "test.once").await, 1);
     assert_eq!(delivery_status(&t.db, id, "test.once").await, "delivered");
 }
@@ -429,9 +496,20 @@ async fn concurrent_dispatchers_deliver_exactly_once_body(t: TestDb) {
     const EVENTS: i64 = 200;
     let tenants: Vec<TenantContext> = (0..4).map(|_| tenant()).collect();
     for n in 0..EVENTS {
-        publish(&t.db, &tenants[n as usize % 4], Utc::now(), "crm.deal.won", n).await;
+        publish(
+            &t.db,
+            &tenants[n as usize % 4],
+            Utc::now(),
+            "crm.deal.won",
+            n,
+        )
+        .await;
     }
-    let concurrency = if t.db.backend() == Backend::Postgres { 4 } else { 1 };
+    let concurrency = if t.db.backend() == Backend::Postgres {
+        4
+    } else {
+        1
+    };
     let mut tasks = Vec::new();
     for _ in 0..2 {
         // A separate pool per dispatcher: two server instances.
@@ -452,7 +530,11 @@ async fn concurrent_dispatchers_deliver_exactly_once_body(t: TestDb) {
         delivered += s.delivered;
         per_dispatcher.push(s.delivered);
     }
-    assert_eq!(delivered, 2 * EVENTS as u64, "per dispatcher: {per_dispatcher:?}");
+    assert_eq!(
+        delivered,
+        2 * EVENTS as u64,
+        "per dispatcher: {per_dispatcher:?}"
+    );
     for sub in ["test.a", "test.b"] {
         assert_eq!(effects(&t.db, sub).await, EVENTS);
         let distinct = scalar(
@@ -494,7 +576,10 @@ async fn run_loop_stops_on_shutdown_body(t: TestDb) {
     }
     assert_eq!(effects(&t.db, "test.loop").await, 1);
     shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(10), task).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
 }
 backend_test!(run_loop_stops_on_shutdown, run_loop_stops_on_shutdown_body);
 
@@ -507,10 +592,22 @@ async fn builder_rejects_bad_settings() {
         .subscriber(Recorder::new("test.same", "*"))
         .build();
     assert!(matches!(dup, Err(Error::Config(_))));
-    let bad_name = Dispatcher::builder(k.clone()).subscriber(Recorder::new("Bad Name", "*")).build();
+    let bad_name = Dispatcher::builder(k.clone())
+        .subscriber(Recorder::new("Bad Name", "*"))
+        .build();
     assert!(bad_name.is_err());
-    assert!(Dispatcher::builder(k.clone()).batch_size(0).build().is_err());
-    assert!(Dispatcher::builder(k.clone()).max_attempts(0).build().is_err());
+    assert!(
+        Dispatcher::builder(k.clone())
+            .batch_size(0)
+            .build()
+            .is_err()
+    );
+    assert!(
+        Dispatcher::builder(k.clone())
+            .max_attempts(0)
+            .build()
+            .is_err()
+    );
     assert!(
         Dispatcher::builder(k.clone())
             .lease(Duration::from_secs(10), Duration::from_secs(10))

@@ -113,3 +113,27 @@ async fn graceful_shutdown_finishes(t: TestDb) {
     assert!(r.is_err());
 }
 backend_test!(graceful_shutdown_e2e, graceful_shutdown_finishes);
+
+async fn framework_errors_use_the_envelope(t: TestDb) {
+    let srv = start(&t).await;
+    let c = reqwest::Client::new();
+    // Wrong method on a known route.
+    let r = c.post(format!("{}/health/live", srv.base)).header("x-correlation-id", "m1").send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "METHOD_NOT_ALLOWED");
+    assert_eq!(e["error"]["correlation_id"], "m1");
+    // Body over the limit (1 MiB by default).
+    let r = c
+        .post(format!("{}/api/v1/anything", srv.base))
+        .header("content-length", (2 * 1024 * 1024).to_string())
+        .body(vec![b'x'; 2 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "PAYLOAD_TOO_LARGE");
+    srv.stop().await;
+}
+backend_test!(framework_errors_e2e, framework_errors_use_the_envelope);
