@@ -279,10 +279,10 @@ mod http_impl {
                 StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let envelope = ErrorEnvelope::from_error(&self, correlation_id);
             let mut response = (status, axum::Json(envelope)).into_response();
-            if let Error::RateLimited { retry_after_secs } = self {
-                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                    response.headers_mut().insert(header::RETRY_AFTER, v);
-                }
+            if let Error::RateLimited { retry_after_secs } = self
+                && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+            {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
             }
             response
         }

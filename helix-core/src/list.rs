@@ -438,15 +438,15 @@ impl<E: EntityTrait> ListSpec<E> {
             return Err(Error::Validation { details: errors });
         }
         let mut select = select.filter(cond);
-        if let Some(term) = &q.search {
-            if !self.search.is_empty() {
-                let pattern = like_pattern(term);
-                let mut any = Condition::any();
-                for col in &self.search {
-                    any = any.add(lower(*col).like(LikeExpr::new(pattern.clone()).escape('\\')));
-                }
-                select = select.filter(any);
+        if let Some(term) = &q.search
+            && !self.search.is_empty()
+        {
+            let pattern = like_pattern(term);
+            let mut any = Condition::any();
+            for col in &self.search {
+                any = any.add(lower(*col).like(LikeExpr::new(pattern.clone()).escape('\\')));
             }
+            select = select.filter(any);
         }
         if order.is_empty() {
             order = self.default_sort.clone();

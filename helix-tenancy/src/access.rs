@@ -44,14 +44,18 @@ impl Caller {
         if self.role.can_manage() {
             Ok(())
         } else {
-            Err(TenancyError::Forbidden("only owners and admins may do this"))
+            Err(TenancyError::Forbidden(
+                "only owners and admins may do this",
+            ))
         }
     }
 
     /// Only owners grant or revoke the owner role.
     pub(crate) fn require_owner_for(&self, roles: &[Role]) -> Result<()> {
         if roles.contains(&Role::Owner) && self.role != Role::Owner {
-            return Err(TenancyError::Forbidden("only owners may grant or revoke the owner role"));
+            return Err(TenancyError::Forbidden(
+                "only owners may grant or revoke the owner role",
+            ));
         }
         Ok(())
     }

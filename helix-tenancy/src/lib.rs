@@ -69,7 +69,9 @@ mod validate;
 pub use error::{Result, TenancyError};
 pub use helix_core::db::{TenantEntity, TenantTx};
 pub use helix_core::rls::TenantTable;
-pub use invitations::{Invitation, InvitationStatus, InvitationToken, IssuedInvitation, NewInvitation};
+pub use invitations::{
+    Invitation, InvitationStatus, InvitationToken, IssuedInvitation, NewInvitation,
+};
 pub use memberships::{Membership, NewMember, Role};
 pub use migrations::migrations;
 pub use module::{MODULE_NAME, TenancyModule};

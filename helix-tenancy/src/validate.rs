@@ -6,9 +6,16 @@ use crate::error::{Result, TenancyError};
 pub(crate) fn slug(field: &str, value: &str) -> Result<()> {
     let len = value.chars().count();
     if !(3..=63).contains(&len) {
-        return Err(TenancyError::invalid(field, "length", "must be 3 to 63 characters"));
+        return Err(TenancyError::invalid(
+            field,
+            "length",
+            "must be 3 to 63 characters",
+        ));
     }
-    if !value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
         return Err(TenancyError::invalid(
             field,
             "invalid_characters",
@@ -16,7 +23,11 @@ pub(crate) fn slug(field: &str, value: &str) -> Result<()> {
         ));
     }
     if value.starts_with('-') || value.ends_with('-') {
-        return Err(TenancyError::invalid(field, "invalid_hyphen", "may not start or end with a hyphen"));
+        return Err(TenancyError::invalid(
+            field,
+            "invalid_hyphen",
+            "may not start or end with a hyphen",
+        ));
     }
     Ok(())
 }
@@ -25,13 +36,25 @@ pub(crate) fn slug(field: &str, value: &str) -> Result<()> {
 pub(crate) fn name(field: &str, value: &str) -> Result<String> {
     let value = value.trim();
     if value.is_empty() {
-        return Err(TenancyError::invalid(field, "required", "must not be empty"));
+        return Err(TenancyError::invalid(
+            field,
+            "required",
+            "must not be empty",
+        ));
     }
     if value.chars().count() > 200 {
-        return Err(TenancyError::invalid(field, "too_long", "must be at most 200 characters"));
+        return Err(TenancyError::invalid(
+            field,
+            "too_long",
+            "must be at most 200 characters",
+        ));
     }
     if value.chars().any(char::is_control) {
-        return Err(TenancyError::invalid(field, "invalid_characters", "may not contain control characters"));
+        return Err(TenancyError::invalid(
+            field,
+            "invalid_characters",
+            "may not contain control characters",
+        ));
     }
     Ok(value.to_owned())
 }
@@ -40,11 +63,17 @@ pub(crate) fn name(field: &str, value: &str) -> Result<String> {
 pub(crate) fn plan(field: &str, value: &str) -> Result<()> {
     let ok = !value.is_empty()
         && value.len() <= 64
-        && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if ok {
         Ok(())
     } else {
-        Err(TenancyError::invalid(field, "invalid", "must be 1 to 64 characters of [a-z0-9_-]"))
+        Err(TenancyError::invalid(
+            field,
+            "invalid",
+            "must be 1 to 64 characters of [a-z0-9_-]",
+        ))
     }
 }
 
@@ -54,11 +83,21 @@ const MAX_SETTINGS_BYTES: usize = 64 * 1024;
 /// Checks that settings are a JSON object of reasonable size.
 pub(crate) fn settings(field: &str, value: &serde_json::Value) -> Result<()> {
     if !value.is_object() {
-        return Err(TenancyError::invalid(field, "invalid_type", "must be a JSON object"));
+        return Err(TenancyError::invalid(
+            field,
+            "invalid_type",
+            "must be a JSON object",
+        ));
     }
-    let size = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(value)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size > MAX_SETTINGS_BYTES {
-        return Err(TenancyError::invalid(field, "too_large", "must be at most 64 KiB of JSON"));
+        return Err(TenancyError::invalid(
+            field,
+            "too_large",
+            "must be at most 64 KiB of JSON",
+        ));
     }
     Ok(())
 }
@@ -70,14 +109,21 @@ pub(crate) fn email(field: &str, value: &str) -> Result<String> {
         && !value.chars().any(|c| c.is_whitespace() || c.is_control())
         && match value.split_once('@') {
             Some((local, domain)) => {
-                !local.is_empty() && local.len() <= 64 && !domain.is_empty() && !domain.contains('@')
+                !local.is_empty()
+                    && local.len() <= 64
+                    && !domain.is_empty()
+                    && !domain.contains('@')
             }
             None => false,
         };
     if valid {
         Ok(value)
     } else {
-        Err(TenancyError::invalid(field, "invalid_email", "must be a valid email address"))
+        Err(TenancyError::invalid(
+            field,
+            "invalid_email",
+            "must be a valid email address",
+        ))
     }
 }
 
@@ -100,7 +146,10 @@ mod tests {
 
     #[test]
     fn emails_are_normalized() {
-        assert_eq!(email("email", " Alice@Example.COM ").ok().as_deref(), Some("alice@example.com"));
+        assert_eq!(
+            email("email", " Alice@Example.COM ").ok().as_deref(),
+            Some("alice@example.com")
+        );
         assert!(email("email", "no-at-sign").is_err());
         assert!(email("email", "a@b@c").is_err());
         assert!(email("email", "@example.com").is_err());

@@ -24,8 +24,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use helix_core::http::{HealthState, HttpMetrics, MetricsState, health_router, metrics_router};
 use helix_core::http::idempotency::{IdempotencyState, idempotency};
+use helix_core::http::{HealthState, HttpMetrics, MetricsState, health_router, metrics_router};
 use helix_core::{Db, Helix, Kernel};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -51,8 +51,13 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<(Router, Arc<Helix
         .router()
         .layer(axum::middleware::from_fn_with_state(idem, idempotency));
     let app = Router::new()
-        .merge(health_router(HealthState { helix: helix.clone() }))
-        .merge(metrics_router(MetricsState { metrics: metrics.clone(), db: db.clone() }))
+        .merge(health_router(HealthState {
+            helix: helix.clone(),
+        }))
+        .merge(metrics_router(MetricsState {
+            metrics: metrics.clone(),
+            db: db.clone(),
+        }))
         .merge(openapi::router())
         .merge(api)
         .fallback(not_found)
@@ -62,7 +67,10 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<(Router, Arc<Helix
             Duration::from_secs(settings.server.request_timeout_secs.max(1)),
         ))
         .layer(axum::middleware::from_fn(helix_core::http::envelope_errors))
-        .layer(axum::middleware::from_fn_with_state(metrics, helix_core::http::request_context));
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            helix_core::http::request_context,
+        ));
     Ok((app, helix, kernel))
 }
 
@@ -88,8 +96,11 @@ where
         stop_signal.cancel();
     });
 
-    let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(stop.clone().cancelled_owned());
+    let serve = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop.clone().cancelled_owned());
     let mut server = tokio::spawn(async move { serve.await });
 
     tokio::select! {
@@ -104,7 +115,10 @@ where
     match tokio::time::timeout(grace, &mut server).await {
         Ok(res) => res??,
         Err(_) => {
-            tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time; aborting them");
+            tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "in-flight requests did not finish in time; aborting them"
+            );
             server.abort();
         }
     }

@@ -18,10 +18,16 @@ async fn run() -> anyhow::Result<()> {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--config" | "-c" => {
-                config = Some(args.next().map(PathBuf::from).ok_or_else(|| anyhow::anyhow!("--config needs a path"))?);
+                config = Some(
+                    args.next()
+                        .map(PathBuf::from)
+                        .ok_or_else(|| anyhow::anyhow!("--config needs a path"))?,
+                );
             }
             "--help" | "-h" => {
-                println!("usage: reference-server [--config FILE]\n\nSettings: defaults, then FILE (or $HELIX_CONFIG), then HELIX__SECTION__KEY variables,\ne.g. HELIX__SERVER__ADDR=127.0.0.1:0 HELIX__DATABASE__URL=postgres://...");
+                println!(
+                    "usage: reference-server [--config FILE]\n\nSettings: defaults, then FILE (or $HELIX_CONFIG), then HELIX__SECTION__KEY variables,\ne.g. HELIX__SERVER__ADDR=127.0.0.1:0 HELIX__DATABASE__URL=postgres://..."
+                );
                 return Ok(());
             }
             other => anyhow::bail!("unknown argument `{other}` (try --help)"),
@@ -31,7 +37,12 @@ async fn run() -> anyhow::Result<()> {
     telemetry::init(&settings.log)?;
     let listener = tokio::net::TcpListener::bind(settings.listen_addr()?)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on `server.addr` {}: {e}", settings.server.addr))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on `server.addr` {}: {e}",
+                settings.server.addr
+            )
+        })?;
     let addr = listener.local_addr()?;
     println!("helix reference server listening on http://{addr}");
     launch(settings, listener, shutdown_signal()).await

@@ -37,5 +37,8 @@ fn openapi_doc() {}
 /// `GET /api/v1/openapi.json`.
 pub fn router() -> Router {
     let doc = ApiDoc::openapi();
-    Router::new().route("/api/v1/openapi.json", get(move || async move { Json(doc.clone()) }))
+    Router::new().route(
+        "/api/v1/openapi.json",
+        get(move || async move { Json(doc.clone()) }),
+    )
 }

@@ -84,17 +84,20 @@ pub fn redact_url(url: &str) -> String {
     let mut out = url.to_owned();
     if let Some(scheme_end) = out.find("://") {
         let rest = &out[scheme_end + 3..];
-        if let Some(at) = rest.find('@') {
-            if let Some(colon) = rest[..at].find(':') {
-                let start = scheme_end + 3 + colon + 1;
-                let end = scheme_end + 3 + at;
-                out.replace_range(start..end, "***");
-            }
+        if let Some(at) = rest.find('@')
+            && let Some(colon) = rest[..at].find(':')
+        {
+            let start = scheme_end + 3 + colon + 1;
+            let end = scheme_end + 3 + at;
+            out.replace_range(start..end, "***");
         }
     }
     if let Some(p) = out.find("password=") {
         let start = p + "password=".len();
-        let end = out[start..].find('&').map(|i| start + i).unwrap_or(out.len());
+        let end = out[start..]
+            .find('&')
+            .map(|i| start + i)
+            .unwrap_or(out.len());
         out.replace_range(start..end, "***");
     }
     out
@@ -192,7 +195,10 @@ impl Settings {
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.listen_addr()?;
         let url = &self.database.url;
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres:")
+            || url.starts_with("postgresql:"))
+        {
             return Err(SettingsError::Bad {
                 key: "database.url",
                 reason: "must start with `sqlite:` or `postgres:`".into(),
@@ -217,7 +223,10 @@ impl Settings {
     pub fn listen_addr(&self) -> Result<SocketAddr, SettingsError> {
         self.server.addr.parse().map_err(|_| SettingsError::Bad {
             key: "server.addr",
-            reason: format!("`{}` is not a socket address such as 127.0.0.1:8080", self.server.addr),
+            reason: format!(
+                "`{}` is not a socket address such as 127.0.0.1:8080",
+                self.server.addr
+            ),
         })
     }
 }
@@ -228,9 +237,18 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
-        assert_eq!(redact_url("postgres://h/db?user=u&password=s&x=1"), "postgres://h/db?user=u&password=***&x=1");
-        let s = DatabaseSettings { url: "postgres://u:hunter2@h/db".into(), ..Default::default() };
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(
+            redact_url("postgres://h/db?user=u&password=s&x=1"),
+            "postgres://h/db?user=u&password=***&x=1"
+        );
+        let s = DatabaseSettings {
+            url: "postgres://u:hunter2@h/db".into(),
+            ..Default::default()
+        };
         assert!(!format!("{s:?}").contains("hunter2"));
     }
 
@@ -238,9 +256,19 @@ mod tests {
     fn bad_values_name_the_setting() {
         let mut s = Settings::default();
         s.server.addr = "nope".into();
-        assert!(s.validate().unwrap_err().to_string().contains("server.addr"));
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("server.addr")
+        );
         let mut s = Settings::default();
         s.database.url = "mysql://x".into();
-        assert!(s.validate().unwrap_err().to_string().contains("database.url"));
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("database.url")
+        );
     }
 }

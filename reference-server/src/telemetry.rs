@@ -9,7 +9,9 @@ use crate::settings::{LogFormat, LogSettings};
 pub fn init(log: &LogSettings) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(&log.level)
         .map_err(|e| anyhow::anyhow!("invalid setting `log.level` ({}): {e}", log.level))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let result = match log.format {
         LogFormat::Json => builder
             .json()

@@ -94,9 +94,7 @@ impl AuditEntry {
 
 /// Appends `entry` to the tenant's chain inside `tx` (the business transaction).
 pub async fn record(tx: &TenantTx, now: DateTime<Utc>, entry: AuditEntry) -> Result<()> {
-    let ctx = tx.context();
-    append(tx.raw(), tx.org_id(), ctx.actor(), ctx.meta(), now, entry).await?;
-    Ok(())
+    append_in(tx, now, entry).await.map(|_| ())
 }
 
 /// Like [`record`], returning the new row's `seq`.

@@ -315,8 +315,18 @@ async fn purge_tenant(
     loop {
         let tx = db.platform(ctx).await?;
         let conn = tx.raw();
-        // Locks the settings row (PostgreSQL): a legal hold placed meanwhile waits for this
-        // batch, and the next batch sees it.
+        // Locks the settings row: a legal hold placed meanwhile waits for this batch, and
+        // the next batch sees it. PostgreSQL locks the row with `FOR UPDATE`; SQLite takes
+        // its (database-wide) write lock up front with a no-op write, so the transaction
+        // never has to upgrade from reading to writing under concurrent appends.
+        if conn.get_database_backend() == sea_orm::DbBackend::Sqlite {
+            let touch = Query::update()
+                .table(col(RETENTION))
+                .value(col("updated_at"), Expr::col(col("updated_at")))
+                .and_where(Expr::col(col("org_id")).eq(org_id))
+                .to_owned();
+            conn.execute(&touch).await?;
+        }
         let settings = read_settings(conn, org_id, true).await?.unwrap_or_default();
         let Some(days) = settings.retention_days else {
             tx.rollback().await?;

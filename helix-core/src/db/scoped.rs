@@ -6,9 +6,10 @@
 //! transaction, so Row Level Security holds even when application code forgets a filter.
 
 use sea_orm::sea_query::IntoCondition;
+use sea_orm::{AccessMode, SqliteTransactionMode, TransactionOptions, TransactionTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DeleteMany, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, Select, TransactionTrait, UpdateMany, Value,
+    IntoActiveModel, PaginatorTrait, QueryFilter, Select, UpdateMany, Value,
 };
 use uuid::Uuid;
 
@@ -37,9 +38,37 @@ impl std::fmt::Debug for TenantTx {
 }
 
 impl Db {
+    async fn begin_tx(&self, read_only: bool) -> Result<DatabaseTransaction> {
+        let options = match (self.backend(), read_only) {
+            // A write transaction takes SQLite's write lock up front, so a transaction that
+            // reads before it writes cannot fail to upgrade under concurrent writers.
+            (Backend::Sqlite, false) => TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            },
+            (Backend::Sqlite, true) => TransactionOptions::default(),
+            (Backend::Postgres, true) => TransactionOptions {
+                access_mode: Some(AccessMode::ReadOnly),
+                ..TransactionOptions::default()
+            },
+            (Backend::Postgres, false) => TransactionOptions::default(),
+        };
+        Ok(self.connection().begin_with_options(options).await?)
+    }
+
     /// Opens a transaction scoped to the context's tenant.
     pub async fn tenant(&self, ctx: &TenantContext) -> Result<TenantTx> {
-        let tx = self.connection().begin().await?;
+        self.open_tenant(ctx, false).await
+    }
+
+    /// Opens a read-only transaction scoped to the context's tenant (`READ ONLY` on
+    /// PostgreSQL; a deferred transaction on SQLite, so readers do not queue behind writers).
+    pub async fn tenant_read(&self, ctx: &TenantContext) -> Result<TenantTx> {
+        self.open_tenant(ctx, true).await
+    }
+
+    async fn open_tenant(&self, ctx: &TenantContext, read_only: bool) -> Result<TenantTx> {
+        let tx = self.begin_tx(read_only).await?;
         if self.backend() == Backend::Postgres {
             let sql = format!(
                 "SET LOCAL ROLE {APP_ROLE}; SELECT set_config('helix.org_id', '{}', true), set_config('helix.actor', {}, true)",
@@ -57,7 +86,7 @@ impl Db {
     /// Opens a platform-plane transaction that may cross tenants. Use it only for work that
     /// must (creating organizations, dispatchers, retention), and audit what it does.
     pub async fn platform(&self, ctx: &PlatformContext) -> Result<PlatformTx> {
-        let tx = self.connection().begin().await?;
+        let tx = self.begin_tx(false).await?;
         if self.backend() == Backend::Postgres {
             let sql = format!(
                 "SET LOCAL ROLE {PLATFORM_ROLE}; SELECT set_config('helix.actor', {}, true)",

@@ -137,8 +137,18 @@ pub fn metrics_router(state: MetricsState) -> Router {
 
 async fn scrape(State(state): State<MetricsState>) -> Response {
     // Gauges that a failing database cannot refresh keep their last value.
-    // OUTBOX-GAUGES-PENDING
-    let _ = &state.db;
+    if let Ok(n) = crate::outbox::backlog(&state.db).await {
+        state
+            .metrics
+            .outbox_backlog
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+    if let Ok(n) = crate::outbox::dead_letters(&state.db).await {
+        state
+            .metrics
+            .outbox_dead
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
     match state.metrics.render() {
         Ok(body) => (
             [(

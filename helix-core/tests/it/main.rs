@@ -1,4 +1,5 @@
 //! Integration tests of helix-core, on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit;
 mod http;

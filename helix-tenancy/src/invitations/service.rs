@@ -183,7 +183,8 @@ impl TenancyService {
             .update(am)
             .await
             .map_err(|e| TenancyError::on_unique(e, TenancyError::InvitationPending))?;
-        let data = json!({ "invitation_id": row.id, "email": row.email, "expires_at": row.expires_at });
+        let data =
+            json!({ "invitation_id": row.id, "email": row.email, "expires_at": row.expires_at });
         emit(&tx, now, "invitation.resent", "invitation", row.id, data).await?;
         tx.commit().await?;
         Ok(IssuedInvitation {
@@ -207,7 +208,9 @@ impl TenancyService {
         user_email: &str,
     ) -> Result<Membership> {
         let Some(user_id) = ctx.actor().user_id() else {
-            return Err(TenancyError::Forbidden("only a signed-in user can accept an invitation"));
+            return Err(TenancyError::Forbidden(
+                "only a signed-in user can accept an invitation",
+            ));
         };
         let email = validate::email("email", user_email)?;
         let hash = token.hash();
@@ -238,7 +241,10 @@ impl TenancyService {
         // Single use, even under concurrent acceptance: only one update wins.
         let claimed = tx
             .update_many::<model::Entity>()
-            .col_expr(model::Column::Status, Expr::value(InvitationStatus::Accepted))
+            .col_expr(
+                model::Column::Status,
+                Expr::value(InvitationStatus::Accepted),
+            )
             .col_expr(model::Column::AcceptedBy, Expr::value(user_id))
             .col_expr(model::Column::AcceptedAt, Expr::value(now))
             .col_expr(model::Column::UpdatedAt, Expr::value(now))
@@ -250,7 +256,8 @@ impl TenancyService {
         if claimed.rows_affected != 1 {
             return Err(TenancyError::InvitationUsed);
         }
-        let member = insert_membership(&tx, self.kernel().new_id(), user_id, email, row.role, now).await?;
+        let member =
+            insert_membership(&tx, self.kernel().new_id(), user_id, email, row.role, now).await?;
         let invitation = Invitation::from(row);
         let mut joined = Vec::new();
         for team_id in &invitation.team_ids {
@@ -260,8 +267,17 @@ impl TenancyService {
                 joined.push(*team_id);
             }
         }
-        let data = json!({ "invitation_id": invitation.id, "user_id": user_id, "team_ids": joined });
-        emit(&tx, now, "invitation.accepted", "invitation", invitation.id, data).await?;
+        let data =
+            json!({ "invitation_id": invitation.id, "user_id": user_id, "team_ids": joined });
+        emit(
+            &tx,
+            now,
+            "invitation.accepted",
+            "invitation",
+            invitation.id,
+            data,
+        )
+        .await?;
         let data = json!({ "user_id": user_id, "email": member.email, "role": member.role, "invitation_id": invitation.id });
         emit(&tx, now, "member.added", "membership", member.id, data).await?;
         tx.commit().await?;

@@ -56,7 +56,11 @@ mod tests {
     fn tokens_are_256_bit_base64url_and_redacted() {
         let t = InvitationToken::generate();
         assert_eq!(t.expose().len(), 43);
-        assert!(t.expose().chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            t.expose()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
         assert_ne!(t, InvitationToken::generate());
         assert!(!format!("{t:?}").contains(t.expose()));
         assert_eq!(t.hash().len(), 64);

@@ -36,7 +36,15 @@ impl TenancyService {
         caller.require_manager()?;
         caller.require_owner_for(&[new.role])?;
         let now = self.kernel().now();
-        let member = insert_membership(&tx, self.kernel().new_id(), new.user_id, email, new.role, now).await?;
+        let member = insert_membership(
+            &tx,
+            self.kernel().new_id(),
+            new.user_id,
+            email,
+            new.role,
+            now,
+        )
+        .await?;
         let data = json!({ "user_id": member.user_id, "email": member.email, "role": member.role });
         emit(&tx, now, "member.added", "membership", member.id, data).await?;
         tx.commit().await?;
@@ -93,7 +101,15 @@ impl TenancyService {
         let member = tx.update(am).await?;
         let now = self.kernel().now();
         let data = json!({ "user_id": member.user_id, "role": role, "previous_role": previous });
-        emit(&tx, now, "member.role_changed", "membership", member.id, data).await?;
+        emit(
+            &tx,
+            now,
+            "member.role_changed",
+            "membership",
+            member.id,
+            data,
+        )
+        .await?;
         tx.commit().await?;
         Ok(member)
     }

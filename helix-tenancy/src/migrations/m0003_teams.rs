@@ -65,6 +65,8 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         exec_for(manager, SQLITE, POSTGRES).await?;
         TenantTable::new("tenancy_teams").apply(manager).await?;
-        TenantTable::new("tenancy_team_members").apply(manager).await
+        TenantTable::new("tenancy_team_members")
+            .apply(manager)
+            .await
     }
 }

@@ -101,7 +101,8 @@ impl TenancyService {
             "owner_user_id": owner.user_id,
             "owner_membership_id": owner.id,
         });
-        let entry = AuditEntry::new("organization.created", "organization", org_id).data(data.clone());
+        let entry =
+            AuditEntry::new("organization.created", "organization", org_id).data(data.clone());
         audit::record_platform(&tx, ctx.meta(), org_id, now, entry).await?;
         let member_entry = AuditEntry::new("member.added", "membership", owner.id)
             .data(json!({ "user_id": owner.user_id, "role": Role::Owner }));
@@ -109,8 +110,15 @@ impl TenancyService {
         let mut payload = data;
         payload["org_id"] = json!(org_id);
         let cid = &ctx.meta().correlation_id;
-        outbox::publish_platform(&tx, cid, Some(org_id), now, "tenancy.organization.created", &payload)
-            .await?;
+        outbox::publish_platform(
+            &tx,
+            cid,
+            Some(org_id),
+            now,
+            "tenancy.organization.created",
+            &payload,
+        )
+        .await?;
         tx.commit().await?;
         Ok(org)
     }
@@ -133,7 +141,11 @@ impl TenancyService {
         ctx: &TenantContext,
         update: OrganizationUpdate,
     ) -> Result<model::Model> {
-        let name = update.name.as_deref().map(|n| validate::name("name", n)).transpose()?;
+        let name = update
+            .name
+            .as_deref()
+            .map(|n| validate::name("name", n))
+            .transpose()?;
         if let Some(plan) = &update.plan {
             validate::plan("plan", plan)?;
         }
@@ -164,7 +176,15 @@ impl TenancyService {
         am.updated_at = Set(now);
         let org = tx.update(am).await?;
         let data = json!({ "changed": changed, "name": org.name, "plan": org.plan });
-        emit(&tx, now, "organization.updated", "organization", org.id, data).await?;
+        emit(
+            &tx,
+            now,
+            "organization.updated",
+            "organization",
+            org.id,
+            data,
+        )
+        .await?;
         tx.commit().await?;
         Ok(org)
     }

@@ -64,7 +64,11 @@ impl TenancyService {
     pub async fn list_teams(&self, ctx: &TenantContext) -> Result<Vec<team::Model>> {
         let tx = self.tenant_tx(ctx).await?;
         Caller::of(&tx).await?;
-        let teams = tx.find::<team::Entity>().order_by_asc(team::Column::Slug).all(tx.raw()).await?;
+        let teams = tx
+            .find::<team::Entity>()
+            .order_by_asc(team::Column::Slug)
+            .all(tx.raw())
+            .await?;
         tx.commit().await?;
         Ok(teams)
     }
@@ -85,7 +89,11 @@ impl TenancyService {
         team_id: Uuid,
         update: TeamUpdate,
     ) -> Result<team::Model> {
-        let name = update.name.as_deref().map(|n| validate::name("name", n)).transpose()?;
+        let name = update
+            .name
+            .as_deref()
+            .map(|n| validate::name("name", n))
+            .transpose()?;
         if let Some(slug) = &update.slug {
             validate::slug("slug", slug)?;
         }

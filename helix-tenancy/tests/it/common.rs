@@ -67,7 +67,12 @@ pub async fn create_org(svc: &TenancyService) -> Org {
     let owner = Uuid::now_v7();
     let platform = PlatformContext::new(Actor::User(owner));
     let org = svc
-        .create_organization(&platform, new_org(&slug()), owner, &format!("owner-{owner}@example.test"))
+        .create_organization(
+            &platform,
+            new_org(&slug()),
+            owner,
+            &format!("owner-{owner}@example.test"),
+        )
         .await
         .expect("create organization");
     let ctx = user_ctx(org.id, owner);

@@ -1,6 +1,8 @@
 //! Integration tests of helix-tenancy: every database test runs on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod concurrency;
 mod invitations;
 mod isolation;
 mod memberships;

@@ -1,37 +1,76 @@
 use helix_core::TenantContext;
+use helix_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use helix_core::testing::TestDb;
 use helix_core::{Actor, outbox::entity as outbox};
-use helix_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use helix_tenancy::{NewMember, Role};
 use uuid::Uuid;
 
 use crate::common::*;
 
 fn member(email: &str, role: Role) -> NewMember {
-    NewMember { user_id: Uuid::now_v7(), email: email.into(), role }
+    NewMember {
+        user_id: Uuid::now_v7(),
+        email: email.into(),
+        role,
+    }
 }
 
 async fn add_change_remove(t: TestDb) {
     let fx = setup(&t).await;
     let org = create_org(&fx.svc).await;
-    let added = fx.svc.add_member(&org.ctx, member(" Bob@Example.TEST ", Role::Member)).await.unwrap();
+    let added = fx
+        .svc
+        .add_member(&org.ctx, member(" Bob@Example.TEST ", Role::Member))
+        .await
+        .unwrap();
     assert_eq!(added.email, "bob@example.test");
     assert_eq!(added.org_id, org.org.id);
-    let dup = NewMember { user_id: Uuid::now_v7(), email: "bob@example.test".into(), role: Role::Member };
-    assert_eq!(code(fx.svc.add_member(&org.ctx, dup).await), "ALREADY_MEMBER");
-    let same_user = NewMember { user_id: added.user_id, email: "other@example.test".into(), role: Role::Member };
-    assert_eq!(code(fx.svc.add_member(&org.ctx, same_user).await), "ALREADY_MEMBER");
+    let dup = NewMember {
+        user_id: Uuid::now_v7(),
+        email: "bob@example.test".into(),
+        role: Role::Member,
+    };
+    assert_eq!(
+        code(fx.svc.add_member(&org.ctx, dup).await),
+        "ALREADY_MEMBER"
+    );
+    let same_user = NewMember {
+        user_id: added.user_id,
+        email: "other@example.test".into(),
+        role: Role::Member,
+    };
+    assert_eq!(
+        code(fx.svc.add_member(&org.ctx, same_user).await),
+        "ALREADY_MEMBER"
+    );
 
-    let changed = fx.svc.change_member_role(&org.ctx, added.user_id, Role::Admin).await.unwrap();
+    let changed = fx
+        .svc
+        .change_member_role(&org.ctx, added.user_id, Role::Admin)
+        .await
+        .unwrap();
     assert_eq!(changed.role, Role::Admin);
-    assert_eq!(fx.svc.get_member(&org.ctx, added.user_id).await.unwrap().role, Role::Admin);
+    assert_eq!(
+        fx.svc
+            .get_member(&org.ctx, added.user_id)
+            .await
+            .unwrap()
+            .role,
+        Role::Admin
+    );
     assert_eq!(fx.svc.list_members(&org.ctx).await.unwrap().len(), 2);
 
     fx.svc.remove_member(&org.ctx, added.user_id).await.unwrap();
-    assert_eq!(code(fx.svc.get_member(&org.ctx, added.user_id).await), "NOT_FOUND");
+    assert_eq!(
+        code(fx.svc.get_member(&org.ctx, added.user_id).await),
+        "NOT_FOUND"
+    );
     assert_eq!(fx.svc.list_members(&org.ctx).await.unwrap().len(), 1);
     // The removed user is no longer a member: the organization is not found for them.
-    assert_eq!(code(fx.svc.get_organization(&org.ctx_of(added.user_id)).await), "NOT_FOUND");
+    assert_eq!(
+        code(fx.svc.get_organization(&org.ctx_of(added.user_id)).await),
+        "NOT_FOUND"
+    );
 
     let topics: Vec<String> = outbox::Entity::find()
         .filter(outbox::Column::OrgId.eq(org.org.id))
@@ -56,15 +95,41 @@ helix_core::backend_test!(member_add_change_remove, add_change_remove);
 async fn last_owner(t: TestDb) {
     let fx = setup(&t).await;
     let org = create_org(&fx.svc).await;
-    assert_eq!(code(fx.svc.change_member_role(&org.ctx, org.owner, Role::Admin).await), "LAST_OWNER");
-    assert_eq!(code(fx.svc.remove_member(&org.ctx, org.owner).await), "LAST_OWNER");
+    assert_eq!(
+        code(
+            fx.svc
+                .change_member_role(&org.ctx, org.owner, Role::Admin)
+                .await
+        ),
+        "LAST_OWNER"
+    );
+    assert_eq!(
+        code(fx.svc.remove_member(&org.ctx, org.owner).await),
+        "LAST_OWNER"
+    );
     let second = add_user(&fx.svc, &org, Role::Owner).await;
-    fx.svc.change_member_role(&org.ctx, org.owner, Role::Admin).await.unwrap();
+    fx.svc
+        .change_member_role(&org.ctx, org.owner, Role::Admin)
+        .await
+        .unwrap();
     // Now `second` is the last owner.
     let ctx2 = org.ctx_of(second);
-    assert_eq!(code(fx.svc.remove_member(&ctx2, second).await), "LAST_OWNER");
-    assert_eq!(code(fx.svc.change_member_role(&ctx2, second, Role::Member).await), "LAST_OWNER");
-    let owners = fx.svc.list_members(&ctx2).await.unwrap().into_iter().filter(|m| m.role == Role::Owner).count();
+    assert_eq!(
+        code(fx.svc.remove_member(&ctx2, second).await),
+        "LAST_OWNER"
+    );
+    assert_eq!(
+        code(fx.svc.change_member_role(&ctx2, second, Role::Member).await),
+        "LAST_OWNER"
+    );
+    let owners = fx
+        .svc
+        .list_members(&ctx2)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.role == Role::Owner)
+        .count();
     assert_eq!(owners, 1);
 }
 helix_core::backend_test!(member_last_owner_is_kept, last_owner);
@@ -78,31 +143,95 @@ async fn role_rules(t: TestDb) {
     let admin_ctx = org.ctx_of(admin);
 
     // Admins manage non-owners but never grant or revoke ownership.
-    fx.svc.add_member(&admin_ctx, member("m1@example.test", Role::Member)).await.unwrap();
-    assert_eq!(code(fx.svc.add_member(&admin_ctx, member("o1@example.test", Role::Owner)).await), "FORBIDDEN");
-    assert_eq!(code(fx.svc.change_member_role(&admin_ctx, plain, Role::Owner).await), "FORBIDDEN");
-    assert_eq!(code(fx.svc.change_member_role(&admin_ctx, org.owner, Role::Member).await), "FORBIDDEN");
-    assert_eq!(code(fx.svc.remove_member(&admin_ctx, org.owner).await), "FORBIDDEN");
-    fx.svc.change_member_role(&admin_ctx, plain, Role::ReadOnly).await.unwrap();
-    fx.svc.change_member_role(&admin_ctx, plain, Role::Member).await.unwrap();
+    fx.svc
+        .add_member(&admin_ctx, member("m1@example.test", Role::Member))
+        .await
+        .unwrap();
+    assert_eq!(
+        code(
+            fx.svc
+                .add_member(&admin_ctx, member("o1@example.test", Role::Owner))
+                .await
+        ),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        code(
+            fx.svc
+                .change_member_role(&admin_ctx, plain, Role::Owner)
+                .await
+        ),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        code(
+            fx.svc
+                .change_member_role(&admin_ctx, org.owner, Role::Member)
+                .await
+        ),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        code(fx.svc.remove_member(&admin_ctx, org.owner).await),
+        "FORBIDDEN"
+    );
+    fx.svc
+        .change_member_role(&admin_ctx, plain, Role::ReadOnly)
+        .await
+        .unwrap();
+    fx.svc
+        .change_member_role(&admin_ctx, plain, Role::Member)
+        .await
+        .unwrap();
 
     // Members and read-only members read but do not write.
     for user in [plain, reader] {
         let ctx = org.ctx_of(user);
         assert_eq!(fx.svc.list_members(&ctx).await.unwrap().len(), 5);
-        assert_eq!(code(fx.svc.add_member(&ctx, member("x@example.test", Role::Member)).await), "FORBIDDEN");
-        assert_eq!(code(fx.svc.change_member_role(&ctx, admin, Role::Member).await), "FORBIDDEN");
+        assert_eq!(
+            code(
+                fx.svc
+                    .add_member(&ctx, member("x@example.test", Role::Member))
+                    .await
+            ),
+            "FORBIDDEN"
+        );
+        assert_eq!(
+            code(fx.svc.change_member_role(&ctx, admin, Role::Member).await),
+            "FORBIDDEN"
+        );
         assert_eq!(code(fx.svc.remove_member(&ctx, admin).await), "FORBIDDEN");
     }
     // Anyone may leave.
-    fx.svc.remove_member(&org.ctx_of(reader), reader).await.unwrap();
+    fx.svc
+        .remove_member(&org.ctx_of(reader), reader)
+        .await
+        .unwrap();
 
     // Non-members, API keys and anonymous actors see nothing.
-    for actor in [Actor::User(Uuid::now_v7()), Actor::ApiKey(Uuid::now_v7()), Actor::Anonymous] {
+    for actor in [
+        Actor::User(Uuid::now_v7()),
+        Actor::ApiKey(Uuid::now_v7()),
+        Actor::Anonymous,
+    ] {
         let ctx = TenantContext::new(org.org.id, actor);
         assert_eq!(code(fx.svc.list_members(&ctx).await), "NOT_FOUND");
-        assert_eq!(code(fx.svc.add_member(&ctx, member("y@example.test", Role::Member)).await), "NOT_FOUND");
+        assert_eq!(
+            code(
+                fx.svc
+                    .add_member(&ctx, member("y@example.test", Role::Member))
+                    .await
+            ),
+            "NOT_FOUND"
+        );
     }
-    assert_eq!(code(fx.svc.add_member(&org.ctx, member("not-an-email", Role::Member)).await), "VALIDATION_ERROR");
+    assert_eq!(
+        code(
+            fx.svc
+                .add_member(&org.ctx, member("not-an-email", Role::Member))
+                .await
+        ),
+        "VALIDATION_ERROR"
+    );
 }
 helix_core::backend_test!(member_role_rules, role_rules);

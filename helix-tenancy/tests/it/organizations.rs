@@ -47,7 +47,14 @@ async fn create_get_update(t: TestDb) {
         .into_iter()
         .map(|r| r.action)
         .collect();
-    assert_eq!(actions, ["organization.created", "member.added", "organization.updated"]);
+    assert_eq!(
+        actions,
+        [
+            "organization.created",
+            "member.added",
+            "organization.updated"
+        ]
+    );
     let topics: Vec<String> = outbox::Entity::find()
         .filter(outbox::Column::OrgId.eq(org.org.id))
         .all(db)
@@ -56,7 +63,13 @@ async fn create_get_update(t: TestDb) {
         .into_iter()
         .map(|r| r.topic)
         .collect();
-    assert_eq!(topics, ["tenancy.organization.created", "tenancy.organization.updated"]);
+    assert_eq!(
+        topics,
+        [
+            "tenancy.organization.created",
+            "tenancy.organization.updated"
+        ]
+    );
 }
 helix_core::backend_test!(create_get_update_organization, create_get_update);
 
@@ -65,12 +78,21 @@ async fn slug_rules(t: TestDb) {
     let owner = Uuid::now_v7();
     let platform = PlatformContext::new(Actor::User(owner));
     for bad in ["ab", "Acme", "ac_me", "-acme", &"a".repeat(64)] {
-        let r = fx.svc.create_organization(&platform, new_org(bad), owner, "o@example.test").await;
+        let r = fx
+            .svc
+            .create_organization(&platform, new_org(bad), owner, "o@example.test")
+            .await;
         assert_eq!(code(r), "VALIDATION_ERROR", "{bad}");
     }
     let s = slug();
-    fx.svc.create_organization(&platform, new_org(&s), owner, "o@example.test").await.unwrap();
-    let r = fx.svc.create_organization(&platform, new_org(&s), owner, "o@example.test").await;
+    fx.svc
+        .create_organization(&platform, new_org(&s), owner, "o@example.test")
+        .await
+        .unwrap();
+    let r = fx
+        .svc
+        .create_organization(&platform, new_org(&s), owner, "o@example.test")
+        .await;
     assert_eq!(code(r), "SLUG_TAKEN");
 }
 helix_core::backend_test!(organization_slug_rules, slug_rules);
@@ -88,7 +110,10 @@ async fn region_immutable(t: TestDb) {
     let got = fx.svc.get_organization(&org.ctx).await.unwrap();
     assert_eq!(got.region, Region::Eu);
     // Other columns still update.
-    let sql = format!("UPDATE tenancy_organizations SET name = 'x' WHERE slug = '{}'", org.org.slug);
+    let sql = format!(
+        "UPDATE tenancy_organizations SET name = 'x' WHERE slug = '{}'",
+        org.org.slug
+    );
     db.execute_unprepared(&sql).await.unwrap();
 }
 helix_core::backend_test!(organization_region_is_immutable, region_immutable);
@@ -99,17 +124,45 @@ async fn update_permissions(t: TestDb) {
     let admin = add_user(&fx.svc, &org, Role::Admin).await;
     let member = add_user(&fx.svc, &org, Role::Member).await;
     let reader = add_user(&fx.svc, &org, Role::ReadOnly).await;
-    let upd = || OrganizationUpdate { plan: Some("team".into()), ..Default::default() };
-    fx.svc.update_organization(&org.ctx_of(admin), upd()).await.unwrap();
-    assert_eq!(code(fx.svc.update_organization(&org.ctx_of(member), upd()).await), "FORBIDDEN");
-    assert_eq!(code(fx.svc.update_organization(&org.ctx_of(reader), upd()).await), "FORBIDDEN");
+    let upd = || OrganizationUpdate {
+        plan: Some("team".into()),
+        ..Default::default()
+    };
+    fx.svc
+        .update_organization(&org.ctx_of(admin), upd())
+        .await
+        .unwrap();
+    assert_eq!(
+        code(fx.svc.update_organization(&org.ctx_of(member), upd()).await),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        code(fx.svc.update_organization(&org.ctx_of(reader), upd()).await),
+        "FORBIDDEN"
+    );
     // Read-only members read.
     fx.svc.get_organization(&org.ctx_of(reader)).await.unwrap();
     // Non-members do not learn the organization exists.
     let stranger = Uuid::now_v7();
-    assert_eq!(code(fx.svc.get_organization(&org.ctx_of(stranger)).await), "NOT_FOUND");
-    assert_eq!(code(fx.svc.update_organization(&org.ctx_of(stranger), upd()).await), "NOT_FOUND");
-    let bad = OrganizationUpdate { settings: Some(json!([1])), ..Default::default() };
-    assert_eq!(code(fx.svc.update_organization(&org.ctx, bad).await), "VALIDATION_ERROR");
+    assert_eq!(
+        code(fx.svc.get_organization(&org.ctx_of(stranger)).await),
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        code(
+            fx.svc
+                .update_organization(&org.ctx_of(stranger), upd())
+                .await
+        ),
+        "NOT_FOUND"
+    );
+    let bad = OrganizationUpdate {
+        settings: Some(json!([1])),
+        ..Default::default()
+    };
+    assert_eq!(
+        code(fx.svc.update_organization(&org.ctx, bad).await),
+        "VALIDATION_ERROR"
+    );
 }
 helix_core::backend_test!(organization_update_permissions, update_permissions);

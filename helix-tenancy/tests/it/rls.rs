@@ -22,7 +22,10 @@ fn stmt(sql: impl Into<String>) -> Statement {
 }
 
 async fn count(conn: &impl ConnectionTrait, sql: String) -> i64 {
-    let row = conn.query_one_raw(stmt(sql.clone())).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let row = conn
+        .query_one_raw(stmt(sql.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
     row.expect("one row").try_get::<i64>("", "n").expect("n")
 }
 
@@ -32,10 +35,27 @@ async fn populated(t: &TestDb) -> (Fixture, Org, Org) {
     let mut orgs = Vec::new();
     for _ in 0..2 {
         let org = create_org(&fx.svc).await;
-        let team = fx.svc.create_team(&org.ctx, NewTeam { name: "Eng".into(), slug: "eng".into() }).await.unwrap();
+        let team = fx
+            .svc
+            .create_team(
+                &org.ctx,
+                NewTeam {
+                    name: "Eng".into(),
+                    slug: "eng".into(),
+                },
+            )
+            .await
+            .unwrap();
         let user = add_user(&fx.svc, &org, Role::Member).await;
-        fx.svc.add_team_member(&org.ctx, team.id, user).await.unwrap();
-        let invite = NewInvitation { email: "z@example.test".into(), role: Role::Member, team_ids: vec![team.id] };
+        fx.svc
+            .add_team_member(&org.ctx, team.id, user)
+            .await
+            .unwrap();
+        let invite = NewInvitation {
+            email: "z@example.test".into(),
+            role: Role::Member,
+            team_ids: vec![team.id],
+        };
         fx.svc.create_invitation(&org.ctx, invite).await.unwrap();
         orgs.push(org);
     }
@@ -54,18 +74,31 @@ async fn raw_sql_in_tenant_b(t: TestDb) {
         // No application filter here: only RLS stands between B and A's rows.
         let all = count(tx.raw(), format!("SELECT count(*) AS n FROM {table}")).await;
         assert!(all > 0, "{table}: B sees its own rows");
-        let foreign = count(tx.raw(), format!("SELECT count(*) AS n FROM {table} WHERE {key} <> '{}'", b.org.id)).await;
+        let foreign = count(
+            tx.raw(),
+            format!(
+                "SELECT count(*) AS n FROM {table} WHERE {key} <> '{}'",
+                b.org.id
+            ),
+        )
+        .await;
         assert_eq!(foreign, 0, "{table}: B sees another tenant's rows");
         let upd = tx
             .raw()
-            .execute_raw(stmt(format!("UPDATE {table} SET {key} = {key} WHERE {key} = '{}'", a.org.id)))
+            .execute_raw(stmt(format!(
+                "UPDATE {table} SET {key} = {key} WHERE {key} = '{}'",
+                a.org.id
+            )))
             .await
             .unwrap();
         assert_eq!(upd.rows_affected(), 0, "{table}: B updates A's rows");
     }
     let del = tx
         .raw()
-        .execute_raw(stmt(format!("DELETE FROM tenancy_teams WHERE org_id = '{}'", a.org.id)))
+        .execute_raw(stmt(format!(
+            "DELETE FROM tenancy_teams WHERE org_id = '{}'",
+            a.org.id
+        )))
         .await
         .unwrap();
     assert_eq!(del.rows_affected(), 0);
@@ -87,7 +120,11 @@ async fn raw_sql_in_tenant_b(t: TestDb) {
     ];
     for sql in inserts {
         let tx = t.db.tenant(&b.ctx).await.unwrap();
-        let err = tx.raw().execute_raw(stmt(sql.clone())).await.expect_err(&sql);
+        let err = tx
+            .raw()
+            .execute_raw(stmt(sql.clone()))
+            .await
+            .expect_err(&sql);
         assert!(err.to_string().contains("row-level security"), "{err}");
         tx.rollback().await.unwrap();
     }
@@ -103,7 +140,10 @@ async fn tenant_tables(conn: &impl ConnectionTrait) -> Vec<String> {
         ))
         .await
         .unwrap();
-    let mut tables: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", "t").unwrap()).collect();
+    let mut tables: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get::<String>("", "t").unwrap())
+        .collect();
     tables.push("tenancy_organizations".into());
     tables
 }
@@ -123,7 +163,9 @@ async fn no_org_setting(t: TestDb) {
             continue; // the application role cannot read it at all
         }
         let tx = conn.begin().await.unwrap();
-        tx.execute_unprepared("SET LOCAL ROLE helix_app").await.unwrap();
+        tx.execute_unprepared("SET LOCAL ROLE helix_app")
+            .await
+            .unwrap();
         let n = count(&tx, format!("SELECT count(*) AS n FROM {table}")).await;
         assert_eq!(n, 0, "{table} returns rows without helix.org_id");
         tx.rollback().await.unwrap();
@@ -137,7 +179,11 @@ async fn app_role(t: TestDb) {
     if t.db.backend() != Backend::Postgres {
         return;
     }
-    Helix::builder(t.db.clone()).module(TenancyModule).build().await.unwrap();
+    Helix::builder(t.db.clone())
+        .module(TenancyModule)
+        .build()
+        .await
+        .unwrap();
     let conn = t.db.connection();
     for role in ["helix_app", "helix_platform"] {
         let privileged = count(
@@ -146,7 +192,11 @@ async fn app_role(t: TestDb) {
         )
         .await;
         assert_eq!(privileged, 0, "{role} is superuser or BYPASSRLS");
-        let exists = count(conn, format!("SELECT count(*) AS n FROM pg_roles WHERE rolname = '{role}'")).await;
+        let exists = count(
+            conn,
+            format!("SELECT count(*) AS n FROM pg_roles WHERE rolname = '{role}'"),
+        )
+        .await;
         assert_eq!(exists, 1);
         let owned = count(
             conn,
@@ -162,11 +212,18 @@ async fn catalog(t: TestDb) {
     if t.db.backend() != Backend::Postgres {
         return;
     }
-    Helix::builder(t.db.clone()).module(TenancyModule).build().await.unwrap();
+    Helix::builder(t.db.clone())
+        .module(TenancyModule)
+        .build()
+        .await
+        .unwrap();
     let conn = t.db.connection();
     let tables = tenant_tables(conn).await;
     for (table, _) in TENANCY_TABLES {
-        assert!(tables.iter().any(|t| t == table), "{table} missing from the catalog walk");
+        assert!(
+            tables.iter().any(|t| t == table),
+            "{table} missing from the catalog walk"
+        );
     }
     let mut failures = Vec::new();
     for table in &tables {
@@ -185,9 +242,14 @@ async fn catalog(t: TestDb) {
         )
         .await;
         if protected != 1 || policies == 0 {
-            failures.push(format!("{table}: rls+force={protected}, policies={policies}"));
+            failures.push(format!(
+                "{table}: rls+force={protected}, policies={policies}"
+            ));
         }
     }
-    assert!(failures.is_empty(), "tenant tables without enforced RLS: {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "tenant tables without enforced RLS: {failures:?}"
+    );
 }
 helix_core::backend_test!(rls_catalog_every_tenant_table_is_protected, catalog);

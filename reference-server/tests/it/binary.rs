@@ -12,18 +12,27 @@ fn bin() -> Command {
 
 #[test]
 fn bad_setting_stops_the_boot_and_names_it() {
-    let out = bin().env("HELIX__SERVER__ADDR", "not-an-address").output().unwrap();
+    let out = bin()
+        .env("HELIX__SERVER__ADDR", "not-an-address")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("server.addr"), "{err}");
 
-    let out = bin().env("HELIX__DATABASE__URL", "mysql://root:hunter2@localhost/x").output().unwrap();
+    let out = bin()
+        .env("HELIX__DATABASE__URL", "mysql://root:hunter2@localhost/x")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("database.url"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 
-    let out = bin().env("HELIX__SERVER__NO_SUCH_KEY", "1").output().unwrap();
+    let out = bin()
+        .env("HELIX__SERVER__NO_SUCH_KEY", "1")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no_such_key"), "{err}");
@@ -31,7 +40,10 @@ fn bad_setting_stops_the_boot_and_names_it() {
 
 #[test]
 fn missing_config_file_is_named() {
-    let out = bin().args(["--config", "/nonexistent/helix.toml"]).output().unwrap();
+    let out = bin()
+        .args(["--config", "/nonexistent/helix.toml"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/helix.toml"));
 }
@@ -52,25 +64,36 @@ fn starts_on_sqlite_prints_address_and_stops_on_sigterm() {
     let stdout = child.stdout.take().unwrap();
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).unwrap();
-    assert!(line.starts_with("helix reference server listening on http://127.0.0.1:"), "{line}");
+    assert!(
+        line.starts_with("helix reference server listening on http://127.0.0.1:"),
+        "{line}"
+    );
     let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let r = reqwest::get(format!("http://{addr}/health/ready")).await.unwrap();
+        let r = reqwest::get(format!("http://{addr}/health/ready"))
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
     });
     // The default database file was created in the working directory.
     assert!(dir.path().join("helix.db").exists());
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let mut waited = Duration::ZERO;
     let exit = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(waited < Duration::from_secs(20), "server did not stop on SIGTERM");
+        assert!(
+            waited < Duration::from_secs(20),
+            "server did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
         waited += Duration::from_millis(50);
     };
@@ -78,5 +101,9 @@ fn starts_on_sqlite_prints_address_and_stops_on_sigterm() {
     // JSON logs on stderr, with the route template, never the database URL.
     let mut logs = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
-    assert!(logs.lines().any(|l| l.starts_with('{') && l.contains("\"http.route\":\"/health/ready\"")), "{logs}");
+    assert!(
+        logs.lines()
+            .any(|l| l.starts_with('{') && l.contains("\"http.route\":\"/health/ready\"")),
+        "{logs}"
+    );
 }

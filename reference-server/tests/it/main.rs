@@ -1,4 +1,5 @@
 //! End-to-end tests of the reference server over real HTTP on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod binary;
 mod server;

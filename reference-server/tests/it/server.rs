@@ -26,12 +26,21 @@ async fn start(t: &TestDb) -> Running {
     // Wait until it answers.
     let client = reqwest::Client::new();
     for _ in 0..100 {
-        if client.get(format!("{base}/health/live")).send().await.is_ok() {
+        if client
+            .get(format!("{base}/health/live"))
+            .send()
+            .await
+            .is_ok()
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    Running { base, stop: Some(tx), handle }
+    Running {
+        base,
+        stop: Some(tx),
+        handle,
+    }
 }
 
 impl Running {
@@ -47,9 +56,17 @@ async fn health_metrics_openapi_and_errors(t: TestDb) {
     let srv = start(&t).await;
     let c = reqwest::Client::new();
 
-    let live = c.get(format!("{}/health/live", srv.base)).send().await.unwrap();
+    let live = c
+        .get(format!("{}/health/live", srv.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(live.status(), 200);
-    let ready = c.get(format!("{}/health/ready", srv.base)).send().await.unwrap();
+    let ready = c
+        .get(format!("{}/health/ready", srv.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 200);
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["database"], true);
@@ -63,7 +80,11 @@ async fn health_metrics_openapi_and_errors(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.headers()["x-correlation-id"], "test-corr-1");
-    let r = c.get(format!("{}/health/live", srv.base)).send().await.unwrap();
+    let r = c
+        .get(format!("{}/health/live", srv.base))
+        .send()
+        .await
+        .unwrap();
     assert!(!r.headers()["x-correlation-id"].is_empty());
 
     // Unknown route: the standard envelope with the correlation id.
@@ -93,23 +114,39 @@ async fn health_metrics_openapi_and_errors(t: TestDb) {
     assert!(doc["components"]["schemas"]["ErrorEnvelope"].is_object());
 
     // Metrics by route template and status.
-    let text = c.get(format!("{}/metrics", srv.base)).send().await.unwrap().text().await.unwrap();
+    let text = c
+        .get(format!("{}/metrics", srv.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("helix_http_requests_total{"), "{text}");
     assert!(text.contains("route=\"/health/live\""), "{text}");
     assert!(text.contains("status=\"404\""), "{text}");
-    assert!(text.contains("helix_http_request_duration_seconds_bucket"), "{text}");
+    assert!(
+        text.contains("helix_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
     assert!(text.contains("helix_outbox_backlog"), "{text}");
 
     srv.stop().await;
 }
-backend_test!(health_metrics_openapi_and_errors_e2e, health_metrics_openapi_and_errors);
+backend_test!(
+    health_metrics_openapi_and_errors_e2e,
+    health_metrics_openapi_and_errors
+);
 
 async fn graceful_shutdown_finishes(t: TestDb) {
     let srv = start(&t).await;
     let base = srv.base.clone();
     srv.stop().await;
     // After shutdown the port no longer answers.
-    let r = reqwest::Client::new().get(format!("{base}/health/live")).send().await;
+    let r = reqwest::Client::new()
+        .get(format!("{base}/health/live"))
+        .send()
+        .await;
     assert!(r.is_err());
 }
 backend_test!(graceful_shutdown_e2e, graceful_shutdown_finishes);
@@ -118,7 +155,12 @@ async fn framework_errors_use_the_envelope(t: TestDb) {
     let srv = start(&t).await;
     let c = reqwest::Client::new();
     // Wrong method on a known route.
-    let r = c.post(format!("{}/health/live", srv.base)).header("x-correlation-id", "m1").send().await.unwrap();
+    let r = c
+        .post(format!("{}/health/live", srv.base))
+        .header("x-correlation-id", "m1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 405);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"]["code"], "METHOD_NOT_ALLOWED");
