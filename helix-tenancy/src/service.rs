@@ -49,4 +49,9 @@ impl TenancyService {
     pub(crate) async fn tenant_tx(&self, ctx: &TenantContext) -> Result<TenantTx> {
         Ok(self.kernel.db().tenant(ctx).await?)
     }
+
+    /// Opens a read-only transaction scoped to the context's organization.
+    pub(crate) async fn tenant_read_tx(&self, ctx: &TenantContext) -> Result<TenantTx> {
+        Ok(self.kernel.db().tenant_read(ctx).await?)
+    }
 }

@@ -26,6 +26,7 @@ use std::time::Duration;
 use axum::Router;
 use helix_core::http::idempotency::{IdempotencyState, idempotency};
 use helix_core::http::{HealthState, HttpMetrics, MetricsState, health_router, metrics_router};
+use helix_core::outbox::Dispatcher;
 use helix_core::{Db, Helix, Kernel};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -85,9 +86,20 @@ pub async fn launch<F>(settings: Settings, listener: TcpListener, shutdown: F) -
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let (app, helix, _kernel) = build_app(&settings).await?;
+    let (app, helix, kernel) = build_app(&settings).await?;
     let addr = listener.local_addr()?;
     tracing::info!(listen.addr = %addr, db.backend = ?helix.db().backend(), "helix reference server listening");
+
+    let dispatcher_stop = CancellationToken::new();
+    let dispatcher = if settings.outbox.enabled {
+        let dispatcher = Dispatcher::builder(kernel)
+            .poll_interval(Duration::from_millis(settings.outbox.poll_interval_ms.max(10)))
+            .build()?;
+        let token = dispatcher_stop.clone();
+        Some(tokio::spawn(async move { dispatcher.run(token).await }))
+    } else {
+        None
+    };
 
     let stop = CancellationToken::new();
     let stop_signal = stop.clone();
@@ -105,6 +117,7 @@ where
 
     tokio::select! {
         res = &mut server => {
+            dispatcher_stop.cancel();
             res??;
             return Ok(());
         }
@@ -121,6 +134,11 @@ where
             );
             server.abort();
         }
+    }
+    dispatcher_stop.cancel();
+    if let Some(handle) = dispatcher {
+        // The dispatcher finishes its in-flight batch, then returns.
+        let _ = handle.await;
     }
     tracing::info!("stopped");
     Ok(())

@@ -39,7 +39,6 @@ pub async fn list_dead_letters(
     subscriber: Option<&str>,
     limit: u64,
 ) -> Result<Vec<DeadLetter>> {
-    let backend = db.connection().get_database_backend();
     let limit = i64::try_from(limit.min(1_000)).unwrap_or(1_000);
     let mut values: Vec<Value> = vec![DEAD.into(), limit.into()];
     let filter = match subscriber {
@@ -55,9 +54,7 @@ pub async fn list_dead_letters(
          FROM helix_outbox_deliveries d JOIN helix_outbox_events e ON e.id = d.event_id \
          WHERE d.status = $1{filter} ORDER BY d.updated_at DESC, d.id LIMIT $2"
     );
-    let tx = db.platform(ctx).await?;
-    let rows = tx.raw().query_all_raw(stmt(backend, &sql, values)).await?;
-    tx.commit().await?;
+    let rows = store::read_all(db, ctx, &sql, values).await?;
     rows.iter()
         .map(|r| {
             let attempts: i32 = r.try_get("", "attempts")?;

@@ -258,8 +258,7 @@ struct Inner {
 ///
 /// ```no_run
 /// # async fn demo(kernel: helix_core::Kernel) -> helix_core::Result<()> {
-/// use helix_core::outbox::Dispatcher;
-/// use tokio_util::sync::CancellationToken;
+/// use helix_core::outbox::{CancellationToken, Dispatcher};
 ///
 /// let dispatcher = Dispatcher::builder(kernel).batch_size(50).build()?;
 /// let shutdown = CancellationToken::new();

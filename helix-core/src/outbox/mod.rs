@@ -24,6 +24,8 @@ pub use backoff::Backoff;
 pub use dead_letter::{DeadLetter, backlog, dead_letters, list_dead_letters, requeue_dead_letter};
 pub use dispatcher::{Dispatcher, DispatcherBuilder, DispatcherConfig, RunStats};
 pub use subscriber::{HandlerError, OutboxEvent, Subscriber, topic_matches};
+/// The shutdown signal [`Dispatcher::run`] takes (re-exported from `tokio-util`).
+pub use tokio_util::sync::CancellationToken;
 
 use sea_orm::{DatabaseTransaction, EntityTrait, Set};
 use serde::Serialize;

@@ -1,14 +1,15 @@
 //! The SQL of the dispatcher: fan-out, claim, settle. Every statement runs in a platform
 //! transaction (role `helix_platform` on PostgreSQL).
 //!
-//! SQLite note: a deferred transaction that reads and then writes fails at once with
-//! `SQLITE_BUSY_SNAPSHOT` when another connection wrote in between, so on SQLite every
-//! transaction here starts with a write (reads that pick work happen before it).
+//! SQLite note: platform transactions take the write lock up front (`BEGIN IMMEDIATE`), so
+//! the fan-out picks its events before opening one, and read-only queries (metrics, dead
+//! letters) skip the transaction: SQLite has no roles, and readers should not queue behind
+//! the dispatcher's writes.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
-    Statement, Value,
+    QueryResult, Statement, Value,
 };
 use uuid::Uuid;
 
@@ -295,15 +296,34 @@ pub(crate) async fn record_failure(
     Ok(res.rows_affected() == 1)
 }
 
+/// Runs a read-only query on the platform path: a platform transaction on PostgreSQL (for
+/// the role), the bare pool on SQLite (no roles; no write lock).
+pub(crate) async fn read_all(
+    db: &Db,
+    ctx: &PlatformContext,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<Vec<QueryResult>> {
+    let backend = db.connection().get_database_backend();
+    match db.backend() {
+        Backend::Postgres => {
+            let tx = db.platform(ctx).await?;
+            let rows = tx.raw().query_all_raw(stmt(backend, sql, values)).await?;
+            tx.commit().await?;
+            Ok(rows)
+        }
+        Backend::Sqlite => Ok(db
+            .connection()
+            .query_all_raw(stmt(backend, sql, values))
+            .await?),
+    }
+}
+
 /// Runs a `SELECT ... AS n` count on the platform path.
 pub(crate) async fn count(db: &Db, sql: &str, values: Vec<Value>) -> Result<u64> {
-    let backend = db.connection().get_database_backend();
-    let tx = db
-        .platform(&PlatformContext::system("outbox-metrics"))
-        .await?;
-    let row = tx.raw().query_one_raw(stmt(backend, sql, values)).await?;
-    tx.commit().await?;
-    let n: i64 = match row {
+    let ctx = PlatformContext::system("outbox-metrics");
+    let rows = read_all(db, &ctx, sql, values).await?;
+    let n: i64 = match rows.first() {
         Some(r) => r.try_get("", "n")?,
         None => 0,
     };

@@ -110,7 +110,7 @@ impl TenancyService {
 
     /// The organization's invitations, newest first (owners and admins).
     pub async fn list_invitations(&self, ctx: &TenantContext) -> Result<Vec<Invitation>> {
-        let tx = self.tenant_tx(ctx).await?;
+        let tx = self.tenant_read_tx(ctx).await?;
         Caller::of(&tx).await?.require_manager()?;
         let rows = tx
             .find::<model::Entity>()
@@ -124,7 +124,7 @@ impl TenancyService {
 
     /// One invitation (owners and admins).
     pub async fn get_invitation(&self, ctx: &TenantContext, id: Uuid) -> Result<Invitation> {
-        let tx = self.tenant_tx(ctx).await?;
+        let tx = self.tenant_read_tx(ctx).await?;
         Caller::of(&tx).await?.require_manager()?;
         let row = find_invitation(&tx, id).await?;
         tx.commit().await?;

@@ -53,7 +53,7 @@ impl TenancyService {
 
     /// The organization's members, oldest first; any member may list them.
     pub async fn list_members(&self, ctx: &TenantContext) -> Result<Vec<model::Model>> {
-        let tx = self.tenant_tx(ctx).await?;
+        let tx = self.tenant_read_tx(ctx).await?;
         Caller::of(&tx).await?;
         let members = tx
             .find::<model::Entity>()
@@ -67,7 +67,7 @@ impl TenancyService {
 
     /// One member by user id; any member may read it.
     pub async fn get_member(&self, ctx: &TenantContext, user_id: Uuid) -> Result<model::Model> {
-        let tx = self.tenant_tx(ctx).await?;
+        let tx = self.tenant_read_tx(ctx).await?;
         Caller::of(&tx).await?;
         let member = find_member(&tx, user_id).await?;
         tx.commit().await?;

@@ -119,13 +119,28 @@ impl TenancyService {
             &payload,
         )
         .await?;
+        let member_payload = json!({
+            "org_id": org_id,
+            "user_id": owner.user_id,
+            "email": owner.email,
+            "role": Role::Owner,
+        });
+        outbox::publish_platform(
+            &tx,
+            cid,
+            Some(org_id),
+            now,
+            "tenancy.member.added",
+            &member_payload,
+        )
+        .await?;
         tx.commit().await?;
         Ok(org)
     }
 
     /// The context's organization; any member may read it.
     pub async fn get_organization(&self, ctx: &TenantContext) -> Result<model::Model> {
-        let tx = self.tenant_tx(ctx).await?;
+        let tx = self.tenant_read_tx(ctx).await?;
         Caller::of(&tx).await?;
         let org = tx
             .find_by_id::<model::Entity, _>(tx.org_id())

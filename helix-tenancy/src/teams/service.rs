@@ -62,7 +62,7 @@ impl TenancyService {
 
     /// The organization's teams, by slug; any member may list them.
     pub async fn list_teams(&self, ctx: &TenantContext) -> Result<Vec<team::Model>> {
-        let tx = self.tenant_tx(ctx).await?;
+        let tx = self.tenant_read_tx(ctx).await?;
         Caller::of(&tx).await?;
         let teams = tx
             .find::<team::Entity>()
@@ -75,7 +75,7 @@ impl TenancyService {
 
     /// One team; any member may read it. Another organization's team is not found.
     pub async fn get_team(&self, ctx: &TenantContext, team_id: Uuid) -> Result<team::Model> {
-        let tx = self.tenant_tx(ctx).await?;
+        let tx = self.tenant_read_tx(ctx).await?;
         Caller::of(&tx).await?;
         let found = find_team(&tx, team_id).await?;
         tx.commit().await?;
@@ -190,7 +190,7 @@ impl TenancyService {
         ctx: &TenantContext,
         team_id: Uuid,
     ) -> Result<Vec<team_member::Model>> {
-        let tx = self.tenant_tx(ctx).await?;
+        let tx = self.tenant_read_tx(ctx).await?;
         Caller::of(&tx).await?;
         let found = find_team(&tx, team_id).await?;
         let rows = tx

@@ -1,7 +1,7 @@
 use chrono::Duration;
 use helix_core::audit::entity as audit_log;
 use helix_core::outbox::entity as outbox;
-use helix_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use helix_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use helix_core::testing::TestDb;
 use helix_core::{Actor, PlatformContext};
 use helix_tenancy::{InvitationStatus, InvitationToken, NewInvitation, NewTeam, Role};
@@ -131,11 +131,13 @@ async fn invite_and_accept(t: TestDb) {
     let db = fx.svc.kernel().db().connection();
     let audit = audit_log::Entity::find()
         .filter(audit_log::Column::OrgId.eq(org.org.id))
+        .order_by_asc(audit_log::Column::Seq)
         .all(db)
         .await
         .unwrap();
     let events = outbox::Entity::find()
         .filter(outbox::Column::OrgId.eq(org.org.id))
+        .order_by_asc(outbox::Column::Id)
         .all(db)
         .await
         .unwrap();

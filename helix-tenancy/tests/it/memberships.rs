@@ -1,5 +1,5 @@
 use helix_core::TenantContext;
-use helix_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use helix_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use helix_core::testing::TestDb;
 use helix_core::{Actor, outbox::entity as outbox};
 use helix_tenancy::{NewMember, Role};
@@ -74,6 +74,7 @@ async fn add_change_remove(t: TestDb) {
 
     let topics: Vec<String> = outbox::Entity::find()
         .filter(outbox::Column::OrgId.eq(org.org.id))
+        .order_by_asc(outbox::Column::Id)
         .all(fx.svc.kernel().db().connection())
         .await
         .unwrap()
@@ -84,6 +85,7 @@ async fn add_change_remove(t: TestDb) {
         topics,
         [
             "tenancy.organization.created",
+            "tenancy.member.added",
             "tenancy.member.added",
             "tenancy.member.role_changed",
             "tenancy.member.removed"

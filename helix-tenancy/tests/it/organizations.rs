@@ -1,6 +1,6 @@
 use helix_core::audit::entity as audit_log;
 use helix_core::outbox::entity as outbox;
-use helix_core::sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use helix_core::sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use helix_core::testing::TestDb;
 use helix_core::{Actor, PlatformContext};
 use helix_tenancy::{OrganizationUpdate, Region, Role};
@@ -41,6 +41,7 @@ async fn create_get_update(t: TestDb) {
     let db = fx.svc.kernel().db().connection();
     let actions: Vec<String> = audit_log::Entity::find()
         .filter(audit_log::Column::OrgId.eq(org.org.id))
+        .order_by_asc(audit_log::Column::Seq)
         .all(db)
         .await
         .unwrap()
@@ -57,6 +58,7 @@ async fn create_get_update(t: TestDb) {
     );
     let topics: Vec<String> = outbox::Entity::find()
         .filter(outbox::Column::OrgId.eq(org.org.id))
+        .order_by_asc(outbox::Column::Id)
         .all(db)
         .await
         .unwrap()
@@ -67,6 +69,7 @@ async fn create_get_update(t: TestDb) {
         topics,
         [
             "tenancy.organization.created",
+            "tenancy.member.added",
             "tenancy.organization.updated"
         ]
     );
