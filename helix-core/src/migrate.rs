@@ -7,6 +7,7 @@ use sea_orm::sea_query::{Alias, ColumnDef, Expr, Query, Table};
 use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
 use sea_orm_migration::{MigrationTrait, SchemaManager};
 
+use crate::context::PlatformContext;
 use crate::db::Db;
 use crate::error::{Error, Result};
 
@@ -58,6 +59,10 @@ async fn applied(db: &Db) -> Result<Vec<String>> {
         .from(Alias::new(MIGRATIONS_TABLE))
         .to_owned();
     let rows = db.connection().query_all(&stmt).await?;
+    names(rows)
+}
+
+fn names(rows: Vec<sea_orm::QueryResult>) -> Result<Vec<String>> {
     rows.iter()
         .map(|r| r.try_get::<String>("", "name").map_err(Error::from))
         .collect()
@@ -65,6 +70,10 @@ async fn applied(db: &Db) -> Result<Vec<String>> {
 
 /// Runs every pending migration of `modules`, in order. Returns the names it applied.
 pub async fn run(db: &Db, modules: &[ModuleMigrations]) -> Result<Vec<String>> {
+    // A current schema needs no DDL rights: a server running as a non-owner role boots.
+    if pending(db, modules).await?.is_empty() {
+        return Ok(Vec::new());
+    }
     ensure_table(db).await?;
     let done = applied(db).await?;
     let mut seen = std::collections::HashSet::new();
@@ -109,13 +118,40 @@ pub async fn run(db: &Db, modules: &[ModuleMigrations]) -> Result<Vec<String>> {
             ran.push(name);
         }
     }
+    if db.backend() == crate::db::Backend::Postgres && !ran.is_empty() {
+        // Readiness reads the record on the platform path.
+        let grant = format!(
+            "GRANT SELECT ON {MIGRATIONS_TABLE} TO {}",
+            crate::db::PLATFORM_ROLE
+        );
+        db.connection().execute_unprepared(&grant).await?;
+    }
     Ok(ran)
 }
 
-/// The migrations of `modules` not yet applied (empty when the schema is current).
+/// The migrations of `modules` not yet applied (empty when the schema is current). Reads on
+/// the platform path, so a server whose login role owns nothing can answer readiness; a
+/// database never migrated has every migration pending.
 pub async fn pending(db: &Db, modules: &[ModuleMigrations]) -> Result<Vec<String>> {
-    ensure_table(db).await?;
-    let done = applied(db).await?;
+    let stmt = Query::select()
+        .column(Alias::new("name"))
+        .from(Alias::new(MIGRATIONS_TABLE))
+        .to_owned();
+    // Before the first migration the platform role may not exist yet: all pending.
+    let done = match db
+        .platform_read(&PlatformContext::system("migrations"))
+        .await
+    {
+        Ok(tx) => {
+            let done = match tx.raw().query_all(&stmt).await {
+                Ok(rows) => names(rows)?,
+                Err(_) => Vec::new(),
+            };
+            tx.rollback().await?;
+            done
+        }
+        Err(_) => Vec::new(),
+    };
     Ok(modules
         .iter()
         .flat_map(|m| m.migrations.iter().map(|x| x.name().to_owned()))

@@ -119,3 +119,19 @@ END
 $helix$;"#
     )
 }
+
+/// Grants only the platform role access to a table that is not tenant-owned (queues,
+/// idempotency records): tenant transactions cannot read or write it.
+pub async fn grant_platform_table(
+    manager: &SchemaManager<'_>,
+    table: &str,
+    privileges: &str,
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let t = quote_ident(table)?;
+    let sql = format!("GRANT {privileges} ON {t} TO {PLATFORM_ROLE};");
+    manager.get_connection().execute_unprepared(&sql).await?;
+    Ok(())
+}

@@ -93,7 +93,9 @@ where
     let dispatcher_stop = CancellationToken::new();
     let dispatcher = if settings.outbox.enabled {
         let dispatcher = Dispatcher::builder(kernel)
-            .poll_interval(Duration::from_millis(settings.outbox.poll_interval_ms.max(10)))
+            .poll_interval(Duration::from_millis(
+                settings.outbox.poll_interval_ms.max(10),
+            ))
             .build()?;
         let token = dispatcher_stop.clone();
         Some(tokio::spawn(async move { dispatcher.run(token).await }))

@@ -86,7 +86,16 @@ impl Db {
     /// Opens a platform-plane transaction that may cross tenants. Use it only for work that
     /// must (creating organizations, dispatchers, retention), and audit what it does.
     pub async fn platform(&self, ctx: &PlatformContext) -> Result<PlatformTx> {
-        let tx = self.begin_tx(false).await?;
+        self.open_platform(ctx, false).await
+    }
+
+    /// Opens a read-only platform transaction (`READ ONLY` on PostgreSQL, deferred on SQLite).
+    pub async fn platform_read(&self, ctx: &PlatformContext) -> Result<PlatformTx> {
+        self.open_platform(ctx, true).await
+    }
+
+    async fn open_platform(&self, ctx: &PlatformContext, read_only: bool) -> Result<PlatformTx> {
+        let tx = self.begin_tx(read_only).await?;
         if self.backend() == Backend::Postgres {
             let sql = format!(
                 "SET LOCAL ROLE {PLATFORM_ROLE}; SELECT set_config('helix.actor', {}, true)",

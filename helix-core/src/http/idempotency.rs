@@ -20,10 +20,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, StatementBuilder};
 use sha2::{Digest, Sha256};
 
-use crate::context::RequestContext;
+use crate::context::{PlatformContext, RequestContext};
 use crate::db::Db;
 use crate::error::Error;
 use crate::ids::Clock;
@@ -86,7 +86,26 @@ struct Stored {
     expires_at: DateTime<Utc>,
 }
 
-async fn load(conn: &DatabaseConnection, scope: &str, key: &str) -> Result<Option<Stored>, Error> {
+fn platform() -> PlatformContext {
+    PlatformContext::system("idempotency")
+}
+
+/// Runs one statement in its own platform transaction (the table is shared, not tenant data).
+async fn exec(db: &Db, stmt: &impl StatementBuilder) -> Result<u64, sea_orm::DbErr> {
+    let tx = db.platform(&platform()).await.map_err(to_db_err)?;
+    let res = tx.raw().execute(stmt).await?;
+    tx.commit().await.map_err(to_db_err)?;
+    Ok(res.rows_affected())
+}
+
+fn to_db_err(e: Error) -> sea_orm::DbErr {
+    match e {
+        Error::Database(d) => d,
+        other => sea_orm::DbErr::Custom(other.code().to_owned()),
+    }
+}
+
+async fn load(db: &Db, scope: &str, key: &str) -> Result<Option<Stored>, Error> {
     let q = Query::select()
         .columns([
             a("request_hash"),
@@ -100,7 +119,10 @@ async fn load(conn: &DatabaseConnection, scope: &str, key: &str) -> Result<Optio
         .and_where(Expr::col(a("scope")).eq(scope))
         .and_where(Expr::col(a("idem_key")).eq(key))
         .to_owned();
-    let Some(row) = conn.query_one(&q).await? else {
+    let tx = db.platform_read(&platform()).await?;
+    let row = tx.raw().query_one(&q).await?;
+    tx.rollback().await?;
+    let Some(row) = row else {
         return Ok(None);
     };
     Ok(Some(Stored {
@@ -113,13 +135,13 @@ async fn load(conn: &DatabaseConnection, scope: &str, key: &str) -> Result<Optio
     }))
 }
 
-async fn delete(conn: &DatabaseConnection, scope: &str, key: &str) -> Result<(), Error> {
+async fn delete(db: &Db, scope: &str, key: &str) -> Result<(), Error> {
     let q = Query::delete()
         .from_table(a(TABLE))
         .and_where(Expr::col(a("scope")).eq(scope))
         .and_where(Expr::col(a("idem_key")).eq(key))
         .to_owned();
-    conn.execute(&q).await?;
+    exec(db, &q).await?;
     Ok(())
 }
 
@@ -129,7 +151,7 @@ pub async fn purge_expired(db: &Db, now: DateTime<Utc>) -> Result<u64, Error> {
         .from_table(a(TABLE))
         .and_where(Expr::col(a("expires_at")).lt(now))
         .to_owned();
-    Ok(db.connection().execute(&q).await?.rows_affected())
+    Ok(exec(db, &q).await?)
 }
 
 fn replay(stored: &Stored) -> Response {
@@ -215,14 +237,14 @@ async fn handle(state: IdempotencyState, req: Request, next: Next) -> Result<Res
     h.update(&bytes);
     let request_hash = hex::encode(h.finalize());
 
-    let conn = state.db.connection();
+    let db = &state.db;
     let now = state.clock.now();
     for _ in 0..2 {
-        if let Some(stored) = load(conn, &scope, &key).await? {
+        if let Some(stored) = load(db, &scope, &key).await? {
             // Expired, or abandoned mid-flight (the process died or the client went away).
             let abandoned = stored.status.is_none() && stored.created_at + IN_FLIGHT_TIMEOUT <= now;
             if stored.expires_at <= now || abandoned {
-                delete(conn, &scope, &key).await?;
+                delete(db, &scope, &key).await?;
                 continue;
             }
             if stored.request_hash != request_hash {
@@ -256,7 +278,7 @@ async fn handle(state: IdempotencyState, req: Request, next: Next) -> Result<Res
                 Expr::value(now + state.ttl),
             ])
             .to_owned();
-        match conn.execute(&insert).await {
+        match exec(db, &insert).await {
             Ok(_) => {
                 let req = Request::from_parts(parts, Body::from(bytes));
                 return finish(&state, &scope, &key, next.run(req).await).await;
@@ -278,17 +300,17 @@ async fn finish(
     key: &str,
     resp: Response,
 ) -> Result<Response, Error> {
-    let conn = state.db.connection();
+    let db = &state.db;
     let status = resp.status();
     if status.is_server_error() {
-        delete(conn, scope, key).await?;
+        delete(db, scope, key).await?;
         return Ok(resp);
     }
     let (parts, body) = resp.into_parts();
     let bytes = match to_bytes(body, state.max_body_bytes).await {
         Ok(b) => b,
         Err(_) => {
-            delete(conn, scope, key).await?;
+            delete(db, scope, key).await?;
             return Err(Error::internal_msg(
                 "response too large to store for Idempotency-Key",
             ));
@@ -307,7 +329,7 @@ async fn finish(
         .and_where(Expr::col(a("scope")).eq(scope))
         .and_where(Expr::col(a("idem_key")).eq(key))
         .to_owned();
-    conn.execute(&update).await?;
+    exec(db, &update).await?;
     Ok(Response::from_parts(parts, Body::from(bytes)))
 }
 

@@ -3,7 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 use crate::migrate::exec_for;
-use crate::rls::grant_shared_table;
+use crate::rls::grant_platform_table;
 
 pub(crate) struct Migration;
 
@@ -47,7 +47,7 @@ CREATE INDEX helix_idempotency_keys_expiry ON helix_idempotency_keys (expires_at
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         exec_for(manager, SQLITE, POSTGRES).await?;
-        grant_shared_table(
+        grant_platform_table(
             manager,
             "helix_idempotency_keys",
             "SELECT, INSERT, UPDATE, DELETE",

@@ -83,9 +83,10 @@ impl TenancyService {
         role: Role,
     ) -> Result<model::Model> {
         let tx = self.tenant_tx(ctx).await?;
+        // Lock first, then read the caller's role: a concurrent demotion cannot go stale.
+        lock_organization(&tx).await?;
         let caller = Caller::of(&tx).await?;
         caller.require_manager()?;
-        lock_organization(&tx).await?;
         let member = find_member(&tx, user_id).await?;
         caller.require_owner_for(&[member.role, role])?;
         if member.role == role {
@@ -119,11 +120,11 @@ impl TenancyService {
     /// is [`TenancyError::LastOwner`].
     pub async fn remove_member(&self, ctx: &TenantContext, user_id: Uuid) -> Result<()> {
         let tx = self.tenant_tx(ctx).await?;
+        lock_organization(&tx).await?;
         let caller = Caller::of(&tx).await?;
         if caller.user_id != user_id {
             caller.require_manager()?;
         }
-        lock_organization(&tx).await?;
         let member = find_member(&tx, user_id).await?;
         caller.require_owner_for(&[member.role])?;
         if member.role == Role::Owner {
