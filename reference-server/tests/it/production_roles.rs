@@ -9,7 +9,7 @@ async fn non_owner_server(t: TestDb) {
     // Migrate as the owner (the test database's superuser connection).
     let mut owner = Settings::default();
     owner.database.url = t.url.clone();
-    build_app(&owner).await.unwrap();
+    let _owner_app = build_app(&owner).await.unwrap();
 
     let role = format!("helix_server_{}", uuid::Uuid::now_v7().simple());
     t.db.connection()
