@@ -4,6 +4,7 @@
 //! Run with `cargo run -p helix-examples --bin tenancy_service`.
 
 use anyhow::Context;
+use helix_core::list::ListQuery;
 use helix_core::{Actor, Db, Helix, Kernel, PlatformContext, PoolOptions, TenantContext};
 use helix_tenancy::{
     NewInvitation, NewOrganization, NewTeam, Region, Role, TenancyModule, TenancyService,
@@ -96,10 +97,18 @@ async fn main() -> anyhow::Result<()> {
         println!("reusing the token: {} ({})", e, e.code());
     }
 
-    for m in tenancy.list_members(&alice_ctx).await? {
+    for m in tenancy
+        .list_members(&alice_ctx, &ListQuery::default())
+        .await?
+        .data
+    {
         println!("member {} {} {:?}", m.user_id, m.email, m.role);
     }
-    for m in tenancy.list_team_members(&alice_ctx, team.id).await? {
+    for m in tenancy
+        .list_team_members(&alice_ctx, team.id, &ListQuery::default())
+        .await?
+        .data
+    {
         println!("team {} member {}", team.slug, m.user_id);
     }
     Ok(())

@@ -17,6 +17,7 @@ pub struct TenantTable<'a> {
     table: &'a str,
     column: &'a str,
     app_privileges: &'a str,
+    platform_privileges: Option<&'a str>,
 }
 
 impl<'a> TenantTable<'a> {
@@ -26,6 +27,7 @@ impl<'a> TenantTable<'a> {
             table,
             column: "org_id",
             app_privileges: "SELECT, INSERT, UPDATE, DELETE",
+            platform_privileges: None,
         }
     }
 
@@ -38,6 +40,14 @@ impl<'a> TenantTable<'a> {
     /// Restricts what the application role may do (`"SELECT, INSERT"` for append-only tables).
     pub fn app_privileges(mut self, privileges: &'a str) -> Self {
         self.app_privileges = privileges;
+        self
+    }
+
+    /// Gives the platform role different privileges from the application role (by default
+    /// both get the application privileges): e.g. only the platform path creates
+    /// organizations.
+    pub fn platform_privileges(mut self, privileges: &'a str) -> Self {
+        self.platform_privileges = Some(privileges);
         self
     }
 
@@ -57,8 +67,9 @@ impl<'a> TenantTable<'a> {
              CREATE POLICY helix_platform_access ON {t} AS PERMISSIVE FOR ALL TO {PLATFORM_ROLE}
                USING (true) WITH CHECK (true);
              GRANT {app} ON {t} TO {APP_ROLE};
-             GRANT {app} ON {t} TO {PLATFORM_ROLE};",
+             GRANT {platform} ON {t} TO {PLATFORM_ROLE};",
             app = self.app_privileges,
+            platform = self.platform_privileges.unwrap_or(self.app_privileges),
         );
         manager.get_connection().execute_unprepared(&sql).await?;
         Ok(())

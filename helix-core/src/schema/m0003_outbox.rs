@@ -110,6 +110,7 @@ impl MigrationTrait for Migration {
         // Tenants may only add events; the dispatcher works on the platform path.
         TenantTable::new("helix_outbox_events")
             .app_privileges("INSERT")
+            .platform_privileges("SELECT, INSERT, UPDATE, DELETE")
             .apply(manager)
             .await?;
         if manager.get_database_backend() == sea_orm::DbBackend::Postgres {
@@ -118,8 +119,7 @@ impl MigrationTrait for Migration {
             exec(
                 manager,
                 &format!(
-                    "GRANT SELECT, UPDATE, DELETE ON helix_outbox_events TO {PLATFORM_ROLE};
-                     GRANT SELECT, INSERT, UPDATE, DELETE ON helix_outbox_deliveries TO {PLATFORM_ROLE};
+                    "GRANT SELECT, INSERT, UPDATE, DELETE ON helix_outbox_deliveries TO {PLATFORM_ROLE};
                      GRANT SELECT, INSERT, DELETE ON helix_outbox_processed TO {PLATFORM_ROLE};"
                 ),
             )

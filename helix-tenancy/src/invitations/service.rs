@@ -1,8 +1,9 @@
 //! Inviting, resending, revoking and accepting.
 
+use helix_core::list::{FieldKind, ListQuery, ListSpec, Page, SortDir};
 use helix_core::{PlatformContext, TenantContext, TenantTx};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -108,18 +109,35 @@ impl TenancyService {
         })
     }
 
-    /// The organization's invitations, newest first (owners and admins).
-    pub async fn list_invitations(&self, ctx: &TenantContext) -> Result<Vec<Invitation>> {
+    /// The organization's invitations, one page of the standard list query (default:
+    /// newest first; owners and admins). Sort and filter on `email`, `role`, `status`,
+    /// `created_at`, `expires_at`; `search` matches the email.
+    pub async fn list_invitations(
+        &self,
+        ctx: &TenantContext,
+        query: &ListQuery,
+    ) -> Result<Page<Invitation>> {
         let tx = self.tenant_read_tx(ctx).await?;
         Caller::of(&tx).await?.require_manager()?;
-        let rows = tx
-            .find::<model::Entity>()
-            .order_by_desc(model::Column::CreatedAt)
-            .order_by_desc(model::Column::Id)
-            .all(tx.raw())
+        use model::Column as C;
+        let spec = ListSpec::<model::Entity>::new()
+            .field("email", C::Email, FieldKind::Text)
+            .field("role", C::Role, FieldKind::Enum(crate::memberships::ROLES))
+            .field(
+                "status",
+                C::Status,
+                FieldKind::Enum(&["pending", "accepted", "revoked", "expired"]),
+            )
+            .field("created_at", C::CreatedAt, FieldKind::Timestamp)
+            .field("expires_at", C::ExpiresAt, FieldKind::Timestamp)
+            .search([C::Email])
+            .default_sort(C::CreatedAt, SortDir::Desc)
+            .tiebreak(C::Id);
+        let page = spec
+            .fetch(query, tx.find::<model::Entity>(), tx.raw())
             .await?;
         tx.commit().await?;
-        Ok(rows.into_iter().map(Invitation::from).collect())
+        Ok(page.map(Invitation::from))
     }
 
     /// One invitation (owners and admins).

@@ -7,4 +7,5 @@ mod service;
 pub(crate) use service::{find_member, insert_membership};
 
 pub use model::{Model as Membership, Role};
-pub use service::NewMember;
+pub(crate) use service::ROLES;
+pub use service::{NewMember, member_list_spec};

@@ -1,7 +1,8 @@
 //! Adding, listing, re-roling and removing members.
 
+use helix_core::list::{FieldKind, ListQuery, ListSpec, Page, SortDir};
 use helix_core::{TenantContext, TenantTx};
-use sea_orm::{ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
+use sea_orm::{ColumnTrait, IntoActiveModel, QueryFilter, Set};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -51,18 +52,21 @@ impl TenancyService {
         Ok(member)
     }
 
-    /// The organization's members, oldest first; any member may list them.
-    pub async fn list_members(&self, ctx: &TenantContext) -> Result<Vec<model::Model>> {
+    /// The organization's members, one page of the standard list query (default: oldest
+    /// first); any member may list them. Sort and filter on `email`, `role`, `user_id`
+    /// (filter only) and `created_at`; `search` matches the email.
+    pub async fn list_members(
+        &self,
+        ctx: &TenantContext,
+        query: &ListQuery,
+    ) -> Result<Page<model::Model>> {
         let tx = self.tenant_read_tx(ctx).await?;
         Caller::of(&tx).await?;
-        let members = tx
-            .find::<model::Entity>()
-            .order_by_asc(model::Column::CreatedAt)
-            .order_by_asc(model::Column::Id)
-            .all(tx.raw())
+        let page = member_list_spec()
+            .fetch(query, tx.find::<model::Entity>(), tx.raw())
             .await?;
         tx.commit().await?;
-        Ok(members)
+        Ok(page)
     }
 
     /// One member by user id; any member may read it.
@@ -176,3 +180,19 @@ pub(crate) async fn insert_membership(
         .await
         .map_err(|e| TenancyError::on_unique(e, TenancyError::AlreadyMember))
 }
+
+/// The allow-list of the member list.
+pub fn member_list_spec() -> ListSpec<model::Entity> {
+    use model::Column as C;
+    ListSpec::new()
+        .field("email", C::Email, FieldKind::Text)
+        .field("role", C::Role, FieldKind::Enum(ROLES))
+        .filter_only("user_id", C::UserId, FieldKind::Uuid)
+        .field("created_at", C::CreatedAt, FieldKind::Timestamp)
+        .search([C::Email])
+        .default_sort(C::CreatedAt, SortDir::Asc)
+        .tiebreak(C::Id)
+}
+
+/// The role names a filter accepts.
+pub(crate) const ROLES: &[&str] = &["owner", "admin", "member", "read_only"];

@@ -1,7 +1,6 @@
 //! Organizations: the tenants themselves. RLS keys on `id`; the data region is immutable.
 
-use helix_core::db::PLATFORM_ROLE;
-use helix_core::migrate::{exec, exec_for};
+use helix_core::migrate::exec_for;
 use helix_core::rls::TenantTable;
 use sea_orm_migration::prelude::*;
 
@@ -66,15 +65,9 @@ impl MigrationTrait for Migration {
         TenantTable::new("tenancy_organizations")
             .tenant_column("id")
             .app_privileges("SELECT, UPDATE")
+            .platform_privileges("SELECT, INSERT, UPDATE, DELETE")
             .apply(manager)
             .await?;
-        if manager.get_database_backend() == sea_orm::DbBackend::Postgres {
-            exec(
-                manager,
-                &format!("GRANT INSERT, DELETE ON tenancy_organizations TO {PLATFORM_ROLE};"),
-            )
-            .await?;
-        }
         Ok(())
     }
 }

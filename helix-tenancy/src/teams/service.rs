@@ -1,7 +1,8 @@
 //! Team CRUD and team membership.
 
+use helix_core::list::{FieldKind, ListQuery, ListSpec, Page, SortDir};
 use helix_core::{TenantContext, TenantTx};
-use sea_orm::{ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
+use sea_orm::{ColumnTrait, IntoActiveModel, QueryFilter, Set};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -60,17 +61,28 @@ impl TenancyService {
         Ok(created)
     }
 
-    /// The organization's teams, by slug; any member may list them.
-    pub async fn list_teams(&self, ctx: &TenantContext) -> Result<Vec<team::Model>> {
+    /// The organization's teams, one page of the standard list query (default: by slug);
+    /// any member may list them. Sort and filter on `name`, `slug`, `created_at`; `search`
+    /// matches name and slug.
+    pub async fn list_teams(
+        &self,
+        ctx: &TenantContext,
+        query: &ListQuery,
+    ) -> Result<Page<team::Model>> {
         let tx = self.tenant_read_tx(ctx).await?;
         Caller::of(&tx).await?;
-        let teams = tx
-            .find::<team::Entity>()
-            .order_by_asc(team::Column::Slug)
-            .all(tx.raw())
+        let spec = ListSpec::<team::Entity>::new()
+            .field("name", team::Column::Name, FieldKind::Text)
+            .field("slug", team::Column::Slug, FieldKind::Text)
+            .field("created_at", team::Column::CreatedAt, FieldKind::Timestamp)
+            .search([team::Column::Name, team::Column::Slug])
+            .default_sort(team::Column::Slug, SortDir::Asc)
+            .tiebreak(team::Column::Id);
+        let page = spec
+            .fetch(query, tx.find::<team::Entity>(), tx.raw())
             .await?;
         tx.commit().await?;
-        Ok(teams)
+        Ok(page)
     }
 
     /// One team; any member may read it. Another organization's team is not found.
@@ -184,24 +196,32 @@ impl TenancyService {
         Ok(())
     }
 
-    /// The members of a team, oldest first; any member may list them.
+    /// The members of a team, one page of the standard list query (default: oldest first);
+    /// any member may list them. Sort and filter on `user_id` (filter only) and `created_at`.
     pub async fn list_team_members(
         &self,
         ctx: &TenantContext,
         team_id: Uuid,
-    ) -> Result<Vec<team_member::Model>> {
+        query: &ListQuery,
+    ) -> Result<Page<team_member::Model>> {
         let tx = self.tenant_read_tx(ctx).await?;
         Caller::of(&tx).await?;
         let found = find_team(&tx, team_id).await?;
-        let rows = tx
+        let spec = ListSpec::<team_member::Entity>::new()
+            .filter_only("user_id", team_member::Column::UserId, FieldKind::Uuid)
+            .field(
+                "created_at",
+                team_member::Column::CreatedAt,
+                FieldKind::Timestamp,
+            )
+            .default_sort(team_member::Column::CreatedAt, SortDir::Asc)
+            .tiebreak(team_member::Column::Id);
+        let select = tx
             .find::<team_member::Entity>()
-            .filter(team_member::Column::TeamId.eq(found.id))
-            .order_by_asc(team_member::Column::CreatedAt)
-            .order_by_asc(team_member::Column::Id)
-            .all(tx.raw())
-            .await?;
+            .filter(team_member::Column::TeamId.eq(found.id));
+        let page = spec.fetch(query, select, tx.raw()).await?;
         tx.commit().await?;
-        Ok(rows)
+        Ok(page)
     }
 }
 

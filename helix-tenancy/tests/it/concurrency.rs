@@ -1,5 +1,6 @@
 //! Invariants under concurrent requests: the last owner stays, an invitation works once.
 
+use helix_core::list::ListQuery;
 use helix_core::testing::TestDb;
 use helix_core::{Actor, PlatformContext};
 use helix_tenancy::{NewInvitation, Role, TenancyError};
@@ -23,7 +24,12 @@ async fn concurrent_demotions(t: TestDb) {
         let results = [a.await.unwrap(), b.await.unwrap()];
         let ok = results.iter().filter(|r| r.is_ok()).count();
         assert!(ok <= 1, "both owners were demoted");
-        let members = fx.svc.list_members(&org.ctx).await.unwrap();
+        let members = fx
+            .svc
+            .list_members(&org.ctx, &ListQuery::default())
+            .await
+            .unwrap()
+            .data;
         let owners = members.iter().filter(|m| m.role == Role::Owner).count();
         assert_eq!(owners, 1);
         if t.db.backend() == helix_core::Backend::Postgres {
@@ -72,9 +78,10 @@ async fn concurrent_accepts(t: TestDb) {
     assert_eq!(ok, 1, "an invitation must be accepted exactly once");
     let kims = fx
         .svc
-        .list_members(&org.ctx)
+        .list_members(&org.ctx, &ListQuery::default())
         .await
         .unwrap()
+        .data
         .into_iter()
         .filter(|m| m.email == "kim@example.test")
         .count();

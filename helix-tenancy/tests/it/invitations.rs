@@ -1,5 +1,6 @@
 use chrono::Duration;
 use helix_core::audit::entity as audit_log;
+use helix_core::list::ListQuery;
 use helix_core::outbox::entity as outbox;
 use helix_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use helix_core::testing::TestDb;
@@ -100,7 +101,12 @@ async fn invite_and_accept(t: TestDb) {
         (member.user_id, member.role, member.org_id),
         (carol, Role::Admin, org.org.id)
     );
-    let team_members = fx.svc.list_team_members(&org.ctx, eng.id).await.unwrap();
+    let team_members = fx
+        .svc
+        .list_team_members(&org.ctx, eng.id, &ListQuery::default())
+        .await
+        .unwrap()
+        .data;
     assert_eq!(
         team_members.iter().map(|m| m.user_id).collect::<Vec<_>>(),
         [carol]
@@ -116,7 +122,12 @@ async fn invite_and_accept(t: TestDb) {
         )
         .await;
     assert_eq!(code(reuse), "INVITATION_ALREADY_USED");
-    let listed = fx.svc.list_invitations(&org.ctx).await.unwrap();
+    let listed = fx
+        .svc
+        .list_invitations(&org.ctx, &ListQuery::default())
+        .await
+        .unwrap()
+        .data;
     assert_eq!(listed[0].status, InvitationStatus::Accepted);
     assert_eq!(listed[0].accepted_by, Some(carol));
 
@@ -317,11 +328,19 @@ async fn permissions(t: TestDb) {
         "FORBIDDEN"
     );
     assert_eq!(
-        code(fx.svc.list_invitations(&org.ctx_of(plain)).await),
+        code(
+            fx.svc
+                .list_invitations(&org.ctx_of(plain), &ListQuery::default())
+                .await
+        ),
         "FORBIDDEN"
     );
     assert_eq!(
-        code(fx.svc.list_invitations(&org.ctx_of(Uuid::now_v7())).await),
+        code(
+            fx.svc
+                .list_invitations(&org.ctx_of(Uuid::now_v7()), &ListQuery::default())
+                .await
+        ),
         "NOT_FOUND"
     );
     let unknown_team = fx

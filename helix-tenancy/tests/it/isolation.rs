@@ -2,6 +2,7 @@
 //! then tenant B tries to read, update, delete and count tenant A's rows through the
 //! service with A's ids. Every attempt is "not found" and A's data is unchanged.
 
+use helix_core::list::ListQuery;
 use helix_core::testing::TestDb;
 use helix_tenancy::{
     NewInvitation, NewMember, NewTeam, OrganizationUpdate, Role, TeamUpdate, TenancyError,
@@ -180,12 +181,32 @@ fn not_found<T: std::fmt::Debug>(
 /// A's data as A sees it.
 async fn snapshot(svc: &TenancyService, a: &Org) -> String {
     let mut out = format!("{:?}", svc.get_organization(&a.ctx).await.unwrap());
-    out += &format!("{:?}", svc.list_members(&a.ctx).await.unwrap());
-    out += &format!("{:?}", svc.list_invitations(&a.ctx).await.unwrap());
-    for team in svc.list_teams(&a.ctx).await.unwrap() {
+    out += &format!(
+        "{:?}",
+        svc.list_members(&a.ctx, &ListQuery::default())
+            .await
+            .unwrap()
+            .data
+    );
+    out += &format!(
+        "{:?}",
+        svc.list_invitations(&a.ctx, &ListQuery::default())
+            .await
+            .unwrap()
+            .data
+    );
+    for team in svc
+        .list_teams(&a.ctx, &ListQuery::default())
+        .await
+        .unwrap()
+        .data
+    {
         out += &format!(
             "{team:?}{:?}",
-            svc.list_team_members(&a.ctx, team.id).await.unwrap()
+            svc.list_team_members(&a.ctx, team.id, &ListQuery::default())
+                .await
+                .unwrap()
+                .data
         );
     }
     out
@@ -215,7 +236,11 @@ async fn case(fx: &Fixture, ops: Vec<(bool, Op)>) -> Result<(), TestCaseError> {
     }
     for &team in &ids_a.teams {
         not_found("get team", svc.get_team(bctx, team).await)?;
-        not_found("list team members", svc.list_team_members(bctx, team).await)?;
+        not_found(
+            "list team members",
+            svc.list_team_members(bctx, team, &ListQuery::default())
+                .await,
+        )?;
         let upd = TeamUpdate {
             name: Some("pwned".into()),
             slug: None,
@@ -241,25 +266,35 @@ async fn case(fx: &Fixture, ops: Vec<(bool, Op)>) -> Result<(), TestCaseError> {
         "get organization",
         svc.get_organization(&a.ctx_of(b.owner)).await,
     )?;
-    not_found("list members", svc.list_members(&a.ctx_of(b.owner)).await)?;
+    not_found(
+        "list members",
+        svc.list_members(&a.ctx_of(b.owner), &ListQuery::default())
+            .await,
+    )?;
     // B's lists and counts hold only B's rows.
-    let members = svc.list_members(bctx).await.unwrap();
+    let members = svc
+        .list_members(bctx, &ListQuery::default())
+        .await
+        .unwrap()
+        .data;
     prop_assert!(
         members
             .iter()
             .all(|m| m.org_id == b.org.id && !ids_a.users.contains(&m.user_id))
     );
     prop_assert!(
-        svc.list_teams(bctx)
+        svc.list_teams(bctx, &ListQuery::default())
             .await
             .unwrap()
+            .data
             .iter()
             .all(|t| t.org_id == b.org.id)
     );
     prop_assert!(
-        svc.list_invitations(bctx)
+        svc.list_invitations(bctx, &ListQuery::default())
             .await
             .unwrap()
+            .data
             .iter()
             .all(|i| i.org_id == b.org.id)
     );

@@ -1,4 +1,5 @@
 use helix_core::TenantContext;
+use helix_core::list::ListQuery;
 use helix_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use helix_core::testing::TestDb;
 use helix_core::{Actor, outbox::entity as outbox};
@@ -58,14 +59,30 @@ async fn add_change_remove(t: TestDb) {
             .role,
         Role::Admin
     );
-    assert_eq!(fx.svc.list_members(&org.ctx).await.unwrap().len(), 2);
+    assert_eq!(
+        fx.svc
+            .list_members(&org.ctx, &ListQuery::default())
+            .await
+            .unwrap()
+            .data
+            .len(),
+        2
+    );
 
     fx.svc.remove_member(&org.ctx, added.user_id).await.unwrap();
     assert_eq!(
         code(fx.svc.get_member(&org.ctx, added.user_id).await),
         "NOT_FOUND"
     );
-    assert_eq!(fx.svc.list_members(&org.ctx).await.unwrap().len(), 1);
+    assert_eq!(
+        fx.svc
+            .list_members(&org.ctx, &ListQuery::default())
+            .await
+            .unwrap()
+            .data
+            .len(),
+        1
+    );
     // The removed user is no longer a member: the organization is not found for them.
     assert_eq!(
         code(fx.svc.get_organization(&org.ctx_of(added.user_id)).await),
@@ -126,9 +143,10 @@ async fn last_owner(t: TestDb) {
     );
     let owners = fx
         .svc
-        .list_members(&ctx2)
+        .list_members(&ctx2, &ListQuery::default())
         .await
         .unwrap()
+        .data
         .into_iter()
         .filter(|m| m.role == Role::Owner)
         .count();
@@ -189,7 +207,15 @@ async fn role_rules(t: TestDb) {
     // Members and read-only members read but do not write.
     for user in [plain, reader] {
         let ctx = org.ctx_of(user);
-        assert_eq!(fx.svc.list_members(&ctx).await.unwrap().len(), 5);
+        assert_eq!(
+            fx.svc
+                .list_members(&ctx, &ListQuery::default())
+                .await
+                .unwrap()
+                .data
+                .len(),
+            5
+        );
         assert_eq!(
             code(
                 fx.svc
@@ -217,7 +243,10 @@ async fn role_rules(t: TestDb) {
         Actor::Anonymous,
     ] {
         let ctx = TenantContext::new(org.org.id, actor);
-        assert_eq!(code(fx.svc.list_members(&ctx).await), "NOT_FOUND");
+        assert_eq!(
+            code(fx.svc.list_members(&ctx, &ListQuery::default()).await),
+            "NOT_FOUND"
+        );
         assert_eq!(
             code(
                 fx.svc
@@ -237,3 +266,61 @@ async fn role_rules(t: TestDb) {
     );
 }
 helix_core::backend_test!(member_role_rules, role_rules);
+
+async fn member_list_takes_the_standard_query(t: TestDb) {
+    let fx = setup(&t).await;
+    let org = create_org(&fx.svc).await;
+    for i in 0..12 {
+        let role = if i % 3 == 0 {
+            Role::Admin
+        } else {
+            Role::Member
+        };
+        fx.svc
+            .add_member(&org.ctx, member(&format!("user{i:02}@example.test"), role))
+            .await
+            .unwrap();
+    }
+    let q = |s: &str| ListQuery::parse(s).unwrap();
+    let page = fx
+        .svc
+        .list_members(&org.ctx, &q("limit=5&page=2"))
+        .await
+        .unwrap();
+    assert_eq!(page.meta.total, 13, "12 added plus the owner");
+    assert_eq!(page.data.len(), 5);
+    assert!(page.meta.has_next && page.meta.has_prev);
+
+    let admins = fx
+        .svc
+        .list_members(&org.ctx, &q("filter[role]=admin&sort=email:desc"))
+        .await
+        .unwrap();
+    let emails: Vec<_> = admins.data.iter().map(|m| m.email.as_str()).collect();
+    assert_eq!(
+        emails,
+        [
+            "user09@example.test",
+            "user06@example.test",
+            "user03@example.test",
+            "user00@example.test"
+        ]
+    );
+
+    let found = fx
+        .svc
+        .list_members(&org.ctx, &q("search=USER1"))
+        .await
+        .unwrap();
+    assert_eq!(found.meta.total, 2);
+
+    let err = fx
+        .svc
+        .list_members(&org.ctx, &q("filter[org_id]=x"))
+        .await
+        .unwrap_err();
+    let err = helix_core::Error::from(err);
+    assert_eq!(err.status(), 400);
+    assert_eq!(err.details()[0].field, "filter[org_id]");
+}
+helix_core::backend_test!(member_list_query, member_list_takes_the_standard_query);

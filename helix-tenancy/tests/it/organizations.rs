@@ -1,4 +1,5 @@
 use helix_core::audit::entity as audit_log;
+use helix_core::list::ListQuery;
 use helix_core::outbox::entity as outbox;
 use helix_core::sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use helix_core::testing::TestDb;
@@ -16,7 +17,12 @@ async fn create_get_update(t: TestDb) {
     assert_eq!(org.org.plan, "free");
     let got = fx.svc.get_organization(&org.ctx).await.unwrap();
     assert_eq!(got, org.org);
-    let members = fx.svc.list_members(&org.ctx).await.unwrap();
+    let members = fx
+        .svc
+        .list_members(&org.ctx, &ListQuery::default())
+        .await
+        .unwrap()
+        .data;
     assert_eq!(members.len(), 1);
     assert_eq!(members[0].role, Role::Owner);
 

@@ -1,3 +1,4 @@
+use helix_core::list::ListQuery;
 use helix_core::testing::TestDb;
 use helix_tenancy::{NewTeam, Role, TeamUpdate};
 use uuid::Uuid;
@@ -26,9 +27,10 @@ async fn crud(t: TestDb) {
     let ops = fx.svc.create_team(&org.ctx, team("ops")).await.unwrap();
     let slugs: Vec<_> = fx
         .svc
-        .list_teams(&org.ctx)
+        .list_teams(&org.ctx, &ListQuery::default())
         .await
         .unwrap()
+        .data
         .into_iter()
         .map(|t| t.slug)
         .collect();
@@ -101,9 +103,10 @@ async fn members(t: TestDb) {
         .unwrap();
     assert_eq!(
         fx.svc
-            .list_team_members(&org.ctx_of(bob), eng.id)
+            .list_team_members(&org.ctx_of(bob), eng.id, &ListQuery::default())
             .await
             .unwrap()
+            .data
             .len(),
         2
     );
@@ -133,9 +136,10 @@ async fn members(t: TestDb) {
     fx.svc.remove_member(&org.ctx, bob).await.unwrap();
     assert!(
         fx.svc
-            .list_team_members(&org.ctx, eng.id)
+            .list_team_members(&org.ctx, eng.id, &ListQuery::default())
             .await
             .unwrap()
+            .data
             .is_empty()
     );
     // Deleting a team removes its memberships.
@@ -145,7 +149,11 @@ async fn members(t: TestDb) {
         .unwrap();
     fx.svc.delete_team(&org.ctx, eng.id).await.unwrap();
     assert_eq!(
-        code(fx.svc.list_team_members(&org.ctx, eng.id).await),
+        code(
+            fx.svc
+                .list_team_members(&org.ctx, eng.id, &ListQuery::default())
+                .await
+        ),
         "NOT_FOUND"
     );
 }
