@@ -21,6 +21,7 @@
 //! its own transaction.
 //!
 //! ```no_run
+//! use helix_core::list::ListQuery;
 //! use helix_core::{Actor, Db, Helix, Kernel, PlatformContext, PoolOptions, TenantContext};
 //! use helix_tenancy::{NewInvitation, NewOrganization, Region, Role, TenancyModule, TenancyService};
 //! use uuid::Uuid;
@@ -49,7 +50,8 @@
 //! let bob = Uuid::now_v7();
 //! let bob_ctx = PlatformContext::new(Actor::User(bob));
 //! tenancy.accept_invitation(&bob_ctx, &issued.token, "Bob@Acme.test").await?;
-//! assert_eq!(tenancy.list_members(&ctx).await?.len(), 2);
+//! let members = tenancy.list_members(&ctx, &ListQuery::default()).await?;
+//! assert_eq!(members.meta.total, 2);
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
