@@ -83,11 +83,36 @@ pub async fn grant_shared_table(
     table: &str,
     privileges: &str,
 ) -> Result<(), DbErr> {
+    grant(
+        manager,
+        table,
+        privileges,
+        &format!("{APP_ROLE}, {PLATFORM_ROLE}"),
+    )
+    .await
+}
+
+/// Grants only the platform role access to a table that is not tenant-owned (queues,
+/// idempotency records): tenant transactions cannot read or write it.
+pub async fn grant_platform_table(
+    manager: &SchemaManager<'_>,
+    table: &str,
+    privileges: &str,
+) -> Result<(), DbErr> {
+    grant(manager, table, privileges, PLATFORM_ROLE).await
+}
+
+async fn grant(
+    manager: &SchemaManager<'_>,
+    table: &str,
+    privileges: &str,
+    roles: &str,
+) -> Result<(), DbErr> {
     if manager.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
     let t = quote_ident(table)?;
-    let sql = format!("GRANT {privileges} ON {t} TO {APP_ROLE}, {PLATFORM_ROLE};");
+    let sql = format!("GRANT {privileges} ON {t} TO {roles};");
     manager.get_connection().execute_unprepared(&sql).await?;
     Ok(())
 }
@@ -129,20 +154,4 @@ BEGIN
 END
 $helix$;"#
     )
-}
-
-/// Grants only the platform role access to a table that is not tenant-owned (queues,
-/// idempotency records): tenant transactions cannot read or write it.
-pub async fn grant_platform_table(
-    manager: &SchemaManager<'_>,
-    table: &str,
-    privileges: &str,
-) -> Result<(), DbErr> {
-    if manager.get_database_backend() != DbBackend::Postgres {
-        return Ok(());
-    }
-    let t = quote_ident(table)?;
-    let sql = format!("GRANT {privileges} ON {t} TO {PLATFORM_ROLE};");
-    manager.get_connection().execute_unprepared(&sql).await?;
-    Ok(())
 }

@@ -1,7 +1,6 @@
 //! The `helix_audit_log` table.
 
 use chrono::{DateTime, Utc};
-use sea_orm::Set;
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
@@ -49,65 +48,6 @@ impl ActiveModelBehavior for ActiveModel {}
 impl crate::db::TenantEntity for Entity {
     fn org_column() -> Column {
         Column::OrgId
-    }
-}
-
-/// The fields of a row before its hash is computed.
-#[derive(Debug, Clone)]
-pub(crate) struct NewRow {
-    pub id: Uuid,
-    pub org_id: Uuid,
-    pub seq: i64,
-    pub occurred_at: DateTime<Utc>,
-    pub actor: String,
-    pub action: String,
-    pub entity_type: String,
-    pub entity_id: Option<String>,
-    pub correlation_id: String,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub data: Json,
-    pub prev_hash: String,
-}
-
-pub(crate) struct HashedRow {
-    pub model: ActiveModel,
-    pub hash: String,
-}
-
-impl ActiveModel {
-    pub(crate) fn new_row(r: NewRow) -> HashedRow {
-        let hash = super::chain::compute_hash(&super::chain::Canonical {
-            org_id: r.org_id,
-            seq: r.seq,
-            occurred_at: &r.occurred_at,
-            actor: &r.actor,
-            action: &r.action,
-            entity_type: &r.entity_type,
-            entity_id: r.entity_id.as_deref(),
-            correlation_id: &r.correlation_id,
-            ip: r.ip.as_deref(),
-            user_agent: r.user_agent.as_deref(),
-            data: &r.data,
-            prev_hash: &r.prev_hash,
-        });
-        let model = ActiveModel {
-            id: Set(r.id),
-            org_id: Set(r.org_id),
-            seq: Set(r.seq),
-            occurred_at: Set(r.occurred_at),
-            actor: Set(r.actor),
-            action: Set(r.action),
-            entity_type: Set(r.entity_type),
-            entity_id: Set(r.entity_id),
-            correlation_id: Set(r.correlation_id),
-            ip: Set(r.ip),
-            user_agent: Set(r.user_agent),
-            data: Set(r.data),
-            prev_hash: Set(r.prev_hash),
-            hash: Set(hash.clone()),
-        };
-        HashedRow { model, hash }
     }
 }
 

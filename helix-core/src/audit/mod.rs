@@ -44,7 +44,7 @@ pub use retention::{
 pub use verify::{Anchor, BreakKind, ChainBreak, VerifyReport, verify, verify_platform};
 
 use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::DatabaseTransaction;
+use sea_orm::{DatabaseTransaction, EntityTrait};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -127,7 +127,7 @@ async fn append(
     crate::audit::redact::redact(&mut entry.data);
     let occurred_at = now.trunc_subsecs(6);
     let (seq, prev_hash) = chain::advance_head(conn, org_id).await?;
-    let row = entity::ActiveModel::new_row(entity::NewRow {
+    let mut row = entity::Model {
         id: Uuid::now_v7(),
         org_id,
         seq,
@@ -141,9 +141,14 @@ async fn append(
         user_agent: meta.user_agent.clone(),
         data: entry.data,
         prev_hash,
-    });
+        hash: String::new(),
+    };
+    row.hash = row.recompute_hash();
     let hash = row.hash.clone();
-    sea_orm::ActiveModelTrait::insert(row.model, conn).await?;
+    let active = sea_orm::ActiveModelTrait::reset_all(entity::ActiveModel::from(row));
+    entity::Entity::insert(active)
+        .exec_without_returning(conn)
+        .await?;
     chain::set_head_hash(conn, org_id, &hash).await?;
     Ok(seq)
 }
