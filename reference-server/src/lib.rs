@@ -14,6 +14,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod jobs;
 pub mod openapi;
 pub mod settings;
 pub mod telemetry;
@@ -92,7 +93,7 @@ where
 
     let dispatcher_stop = CancellationToken::new();
     let dispatcher = if settings.outbox.enabled {
-        let dispatcher = Dispatcher::builder(kernel)
+        let dispatcher = Dispatcher::builder(kernel.clone())
             .poll_interval(Duration::from_millis(
                 settings.outbox.poll_interval_ms.max(10),
             ))
@@ -102,6 +103,10 @@ where
     } else {
         None
     };
+    let jobs = settings.jobs.enabled.then(|| {
+        let interval = Duration::from_secs(settings.jobs.interval_secs.max(1));
+        tokio::spawn(jobs::run(kernel.clone(), interval, dispatcher_stop.clone()))
+    });
 
     let stop = CancellationToken::new();
     let stop_signal = stop.clone();
@@ -140,6 +145,9 @@ where
     dispatcher_stop.cancel();
     if let Some(handle) = dispatcher {
         // The dispatcher finishes its in-flight batch, then returns.
+        let _ = handle.await;
+    }
+    if let Some(handle) = jobs {
         let _ = handle.await;
     }
     tracing::info!("stopped");

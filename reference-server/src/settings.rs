@@ -21,6 +21,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// Background outbox dispatcher.
     pub outbox: OutboxSettings,
+    /// Periodic maintenance (audit retention, expired idempotency keys).
+    pub jobs: JobsSettings,
 }
 
 /// HTTP listener settings.
@@ -151,6 +153,25 @@ impl Default for OutboxSettings {
     }
 }
 
+/// Maintenance job settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsSettings {
+    /// Run maintenance in this process (one instance is enough; running it on several is safe).
+    pub enabled: bool,
+    /// Seconds between passes.
+    pub interval_secs: u64,
+}
+
+impl Default for JobsSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_secs: 3600,
+        }
+    }
+}
+
 /// A setting that stops the boot, with the name of the setting.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -207,6 +228,12 @@ impl Settings {
         if self.database.pool.max_connections == 0 {
             return Err(SettingsError::Bad {
                 key: "database.pool.max_connections",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.jobs.interval_secs == 0 {
+            return Err(SettingsError::Bad {
+                key: "jobs.interval_secs",
                 reason: "must be at least 1".into(),
             });
         }

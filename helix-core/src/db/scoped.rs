@@ -11,11 +11,12 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DeleteMany, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, Select, UpdateMany, Value,
 };
+use sea_orm::{ActiveValue, Condition, Iterable, PrimaryKeyToColumn};
 use uuid::Uuid;
 
 use super::{APP_ROLE, Backend, Db, PLATFORM_ROLE};
 use crate::context::{Actor, PlatformContext, TenantContext};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// An entity whose rows belong to one organization.
 pub trait TenantEntity: EntityTrait {
@@ -177,20 +178,53 @@ impl TenantTx {
         E::delete_many().filter(E::org_column().eq(self.org_id()))
     }
 
-    /// Updates one row of this tenant; the row must already belong to it.
+    /// Updates one row of this tenant, identified by the model's primary key. The `UPDATE`
+    /// is filtered by tenant, so a model naming another tenant's row (or carrying another
+    /// tenant's `org_id`) is [`Error::NotFound`], never a write to that row; `org_id` itself
+    /// cannot be changed.
     pub async fn update<A>(&self, model: A) -> Result<<A::Entity as EntityTrait>::Model>
     where
         A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
         A::Entity: TenantEntity,
         <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
     {
-        let mut model = model;
-        // Pin org_id: an update can never move a row to another tenant.
-        model.set(
-            <A::Entity as TenantEntity>::org_column(),
-            Value::Uuid(Some(self.org_id())),
-        );
-        Ok(model.update(&self.tx).await?)
+        let org_col = <A::Entity as TenantEntity>::org_column();
+        let ours = Value::Uuid(Some(self.org_id()));
+        let mut cond = Condition::all().add(org_col.eq(self.org_id()));
+        for key in <<A::Entity as EntityTrait>::PrimaryKey as Iterable>::iter() {
+            let col = key.into_column();
+            match model.get(col) {
+                ActiveValue::Set(v) | ActiveValue::Unchanged(v) => cond = cond.add(col.eq(v)),
+                ActiveValue::NotSet => {
+                    return Err(Error::internal_msg(
+                        "TenantTx::update needs the primary key",
+                    ));
+                }
+            }
+        }
+        match model.get(org_col) {
+            ActiveValue::Set(v) | ActiveValue::Unchanged(v) if v != ours => {
+                return Err(Error::NotFound { resource: "record" });
+            }
+            _ => {}
+        }
+        if !model.is_changed() {
+            return <A::Entity as EntityTrait>::find()
+                .filter(cond)
+                .one(&self.tx)
+                .await?
+                .ok_or(Error::NotFound { resource: "record" });
+        }
+        match <A::Entity as EntityTrait>::update(model)
+            .validate()?
+            .filter(cond)
+            .exec(&self.tx)
+            .await
+        {
+            Ok(m) => Ok(m),
+            Err(sea_orm::DbErr::RecordNotUpdated) => Err(Error::NotFound { resource: "record" }),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Commits.

@@ -1,7 +1,9 @@
 //! `Idempotency-Key` for mutating requests.
 //!
-//! A `POST`, `PUT`, `PATCH` or `DELETE` carrying `Idempotency-Key` is recorded under the
-//! caller's scope (actor and organization from the [`RequestContext`]) before it runs:
+//! A `POST`, `PUT`, `PATCH` or `DELETE` from an authenticated caller carrying
+//! `Idempotency-Key` is recorded under the caller's scope (actor and organization from the
+//! [`RequestContext`]) before it runs. Anonymous requests pass through untouched: a shared
+//! anonymous key space would let one client read another's responses.
 //! - the same key with the same request (method, path, query, content type and body hash)
 //!   replays the first response, with `Idempotency-Replayed: true`;
 //! - the same key with a different request is a 422 `IDEMPOTENCY_KEY_REUSED`;
@@ -9,7 +11,11 @@
 //!   `IDEMPOTENCY_KEY_IN_PROGRESS`;
 //! - keys expire after 24 hours (configurable); [`purge_expired`] deletes old rows.
 //!
-//! Server errors (5xx) are not stored, so the client can retry with the same key.
+//! Server errors (5xx) and 401, 403, 409 and 429 are not stored, so the client can retry
+//! with the same key. A handler whose response holds a one-time secret (an invitation token,
+//! an API key) inserts [`NoStore`] into the response extensions: the key is then remembered
+//! as used, but a retry answers 409 `IDEMPOTENCY_RESPONSE_NOT_REPLAYABLE` instead of
+//! replaying the secret. Replays restore the status, body, `Content-Type` and `Location`.
 
 use std::sync::Arc;
 
@@ -23,10 +29,15 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, StatementBuilder};
 use sha2::{Digest, Sha256};
 
-use crate::context::{PlatformContext, RequestContext};
+use crate::context::{Actor, PlatformContext, RequestContext};
 use crate::db::Db;
 use crate::error::Error;
 use crate::ids::Clock;
+
+/// Response extension: the response must never be stored or replayed (it carries a
+/// one-time secret).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoStore;
 
 /// The request header.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -81,6 +92,7 @@ struct Stored {
     request_hash: String,
     status: Option<i32>,
     content_type: Option<String>,
+    location: Option<String>,
     body: Option<Vec<u8>>,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
@@ -111,6 +123,7 @@ async fn load(db: &Db, scope: &str, key: &str) -> Result<Option<Stored>, Error> 
             a("request_hash"),
             a("status"),
             a("content_type"),
+            a("location"),
             a("body"),
             a("created_at"),
             a("expires_at"),
@@ -129,17 +142,21 @@ async fn load(db: &Db, scope: &str, key: &str) -> Result<Option<Stored>, Error> 
         request_hash: row.try_get("", "request_hash")?,
         status: row.try_get("", "status")?,
         content_type: row.try_get("", "content_type")?,
+        location: row.try_get("", "location")?,
         body: row.try_get("", "body")?,
         created_at: row.try_get("", "created_at")?,
         expires_at: row.try_get("", "expires_at")?,
     }))
 }
 
-async fn delete(db: &Db, scope: &str, key: &str) -> Result<(), Error> {
+/// Deletes the record `(scope, key)` created at `created_at`, and only that one: a
+/// concurrent retry may already have replaced it.
+async fn delete(db: &Db, scope: &str, key: &str, created_at: DateTime<Utc>) -> Result<(), Error> {
     let q = Query::delete()
         .from_table(a(TABLE))
         .and_where(Expr::col(a("scope")).eq(scope))
         .and_where(Expr::col(a("idem_key")).eq(key))
+        .and_where(Expr::col(a("created_at")).eq(created_at))
         .to_owned();
     exec(db, &q).await?;
     Ok(())
@@ -154,24 +171,32 @@ pub async fn purge_expired(db: &Db, now: DateTime<Utc>) -> Result<u64, Error> {
     Ok(exec(db, &q).await?)
 }
 
-fn replay(stored: &Stored) -> Response {
+fn replay(stored: &Stored) -> Result<Response, Error> {
+    let Some(body) = stored.body.clone() else {
+        return Err(Error::conflict(
+            "IDEMPOTENCY_RESPONSE_NOT_REPLAYABLE",
+            "a request with this Idempotency-Key already succeeded; its response cannot be shown again",
+        ));
+    };
     let status = stored
         .status
         .and_then(|s| u16::try_from(s).ok())
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::OK);
-    let mut resp = Response::new(Body::from(stored.body.clone().unwrap_or_default()));
+    let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
-    if let Some(ct) = stored
-        .content_type
-        .as_deref()
-        .and_then(|c| HeaderValue::from_str(c).ok())
-    {
-        resp.headers_mut().insert(header::CONTENT_TYPE, ct);
+    let headers = [
+        (header::CONTENT_TYPE, stored.content_type.as_deref()),
+        (header::LOCATION, stored.location.as_deref()),
+    ];
+    for (name, value) in headers {
+        if let Some(v) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+            resp.headers_mut().insert(name, v);
+        }
     }
     resp.headers_mut()
         .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
-    resp
+    Ok(resp)
 }
 
 /// Middleware: install with `axum::middleware::from_fn_with_state(state, idempotency)`,
@@ -210,14 +235,13 @@ async fn handle(state: IdempotencyState, req: Request, next: Next) -> Result<Res
             )
         })?
         .to_owned();
-    let scope = req
-        .extensions()
-        .get::<RequestContext>()
-        .map(|c| match c.org_id {
+    let scope = match req.extensions().get::<RequestContext>() {
+        Some(c) if c.actor != Actor::Anonymous => match c.org_id {
             Some(org) => format!("{}@{org}", c.actor.as_ref_string()),
             None => c.actor.as_ref_string(),
-        })
-        .unwrap_or_else(|| "anonymous".to_owned());
+        },
+        _ => return Ok(next.run(req).await),
+    };
 
     let (parts, body) = req.into_parts();
     let bytes = to_bytes(body, state.max_body_bytes)
@@ -244,7 +268,7 @@ async fn handle(state: IdempotencyState, req: Request, next: Next) -> Result<Res
             // Expired, or abandoned mid-flight (the process died or the client went away).
             let abandoned = stored.status.is_none() && stored.created_at + IN_FLIGHT_TIMEOUT <= now;
             if stored.expires_at <= now || abandoned {
-                delete(db, &scope, &key).await?;
+                delete(db, &scope, &key, stored.created_at).await?;
                 continue;
             }
             if stored.request_hash != request_hash {
@@ -259,7 +283,7 @@ async fn handle(state: IdempotencyState, req: Request, next: Next) -> Result<Res
                     "a request with this Idempotency-Key is still being processed",
                 ));
             }
-            return Ok(replay(&stored));
+            return replay(&stored);
         }
         let insert = Query::insert()
             .into_table(a(TABLE))
@@ -281,7 +305,7 @@ async fn handle(state: IdempotencyState, req: Request, next: Next) -> Result<Res
         match exec(db, &insert).await {
             Ok(_) => {
                 let req = Request::from_parts(parts, Body::from(bytes));
-                return finish(&state, &scope, &key, next.run(req).await).await;
+                return finish(&state, &scope, &key, now, next.run(req).await).await;
             }
             // Lost a race with a concurrent first use: look again.
             Err(e) if crate::error::is_unique_violation(&e) => continue,
@@ -294,43 +318,99 @@ async fn handle(state: IdempotencyState, req: Request, next: Next) -> Result<Res
     ))
 }
 
+/// Statuses that say "try again later" or "not you": not stored, so a retry runs again.
+fn retryable(status: StatusCode) -> bool {
+    status.is_server_error()
+        || matches!(
+            status,
+            StatusCode::UNAUTHORIZED
+                | StatusCode::FORBIDDEN
+                | StatusCode::CONFLICT
+                | StatusCode::TOO_MANY_REQUESTS
+        )
+}
+
 async fn finish(
     state: &IdempotencyState,
     scope: &str,
     key: &str,
+    created_at: DateTime<Utc>,
     resp: Response,
 ) -> Result<Response, Error> {
     let db = &state.db;
     let status = resp.status();
-    if status.is_server_error() {
-        delete(db, scope, key).await?;
+    if retryable(status) {
+        delete(db, scope, key, created_at).await?;
         return Ok(resp);
     }
+    let no_store = resp.extensions().get::<NoStore>().is_some();
+    let content_type = header_text(resp.headers(), header::CONTENT_TYPE);
+    let location = header_text(resp.headers(), header::LOCATION);
     let (parts, body) = resp.into_parts();
-    let bytes = match to_bytes(body, state.max_body_bytes).await {
-        Ok(b) => b,
-        Err(_) => {
-            delete(db, scope, key).await?;
-            return Err(Error::internal_msg(
-                "response too large to store for Idempotency-Key",
-            ));
+    // A body too large to keep, or one carrying a secret, is remembered as "done, not
+    // replayable": a retry must not run the mutation again.
+    let (bytes, stored_body) = if no_store {
+        (
+            to_bytes(body, usize::MAX).await.map_err(Error::internal)?,
+            None,
+        )
+    } else {
+        match to_bytes(body, state.max_body_bytes).await {
+            Ok(b) => (b.clone(), Some(b.to_vec())),
+            Err(_) => {
+                mark_done(db, scope, key, created_at, status, None, None, None).await?;
+                return Err(Error::internal_msg(
+                    "response too large to store for Idempotency-Key",
+                ));
+            }
         }
     };
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
+    mark_done(
+        db,
+        scope,
+        key,
+        created_at,
+        status,
+        content_type,
+        location,
+        stored_body,
+    )
+    .await?;
+    Ok(Response::from_parts(parts, Body::from(bytes)))
+}
+
+fn header_text(headers: &axum::http::HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+        .map(str::to_owned)
+}
+
+/// Records the outcome on our own in-flight record (never on one a later retry created).
+#[allow(clippy::too_many_arguments)]
+async fn mark_done(
+    db: &Db,
+    scope: &str,
+    key: &str,
+    created_at: DateTime<Utc>,
+    status: StatusCode,
+    content_type: Option<String>,
+    location: Option<String>,
+    body: Option<Vec<u8>>,
+) -> Result<(), Error> {
     let update = Query::update()
         .table(a(TABLE))
         .value(a("status"), Expr::value(i32::from(status.as_u16())))
         .value(a("content_type"), Expr::value(content_type))
-        .value(a("body"), Expr::value(bytes.to_vec()))
+        .value(a("location"), Expr::value(location))
+        .value(a("body"), Expr::value(body))
         .and_where(Expr::col(a("scope")).eq(scope))
         .and_where(Expr::col(a("idem_key")).eq(key))
+        .and_where(Expr::col(a("created_at")).eq(created_at))
+        .and_where(Expr::col(a("status")).is_null())
         .to_owned();
     exec(db, &update).await?;
-    Ok(Response::from_parts(parts, Body::from(bytes)))
+    Ok(())
 }
 
 #[cfg(test)]

@@ -28,10 +28,17 @@ async fn create(State(c): State<Counter>, body: String) -> Response {
     if body.contains("slow") {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
-    axum::response::IntoResponse::into_response((
+    let secret = body.contains("secret");
+    let mut resp = axum::response::IntoResponse::into_response((
         axum::http::StatusCode::CREATED,
+        [(axum::http::header::LOCATION, format!("/things/{n}"))],
         axum::Json(json!({"n": n, "body": body})),
-    ))
+    ));
+    if secret {
+        resp.extensions_mut()
+            .insert(helix_core::http::idempotency::NoStore);
+    }
+    resp
 }
 
 /// Stands in for authentication: `x-test-user` becomes the actor.
@@ -99,7 +106,9 @@ async fn idempotency_key_semantics(t: TestDb) {
     let again = post(&base, USER_A, Some("k1"), "hello").await;
     assert_eq!(again.status(), 201);
     assert_eq!(again.headers()["idempotency-replayed"], "true");
+    let location = again.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(again.json::<Value>().await.unwrap(), first_body);
+    assert_eq!(location, "/things/1");
     assert_eq!(counter.0.load(Ordering::SeqCst), 1);
 
     // Same key, different request: 422 in the standard envelope.
@@ -128,12 +137,35 @@ async fn idempotency_key_semantics(t: TestDb) {
     assert_eq!(post(&base, USER_A, Some("k2"), "fail").await.status(), 500);
     assert_eq!(counter.0.load(Ordering::SeqCst), 6);
 
+    // Anonymous callers get no shared key space: their requests simply run.
+    let anon = || {
+        reqwest::Client::new()
+            .post(format!("{base}/things"))
+            .header("idempotency-key", "anon")
+            .body("hello")
+            .send()
+    };
+    assert_eq!(anon().await.unwrap().status(), 201);
+    assert_eq!(anon().await.unwrap().status(), 201);
+    assert_eq!(counter.0.load(Ordering::SeqCst), 8);
+
+    // A response carrying a one-time secret is never replayed, and never re-run.
+    assert_eq!(
+        post(&base, USER_A, Some("s1"), "secret").await.status(),
+        201
+    );
+    let retry = post(&base, USER_A, Some("s1"), "secret").await;
+    assert_eq!(retry.status(), 409);
+    let e: Value = retry.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "IDEMPOTENCY_RESPONSE_NOT_REPLAYABLE");
+    assert_eq!(counter.0.load(Ordering::SeqCst), 9);
+
     // Keys expire after 24 hours.
     clock.advance(chrono::Duration::hours(25));
     let after = post(&base, USER_A, Some("k1"), "hello").await;
     assert_eq!(after.status(), 201);
     assert!(after.headers().get("idempotency-replayed").is_none());
-    assert_eq!(counter.0.load(Ordering::SeqCst), 7);
+    assert_eq!(counter.0.load(Ordering::SeqCst), 10);
     let purged = helix_core::http::idempotency::purge_expired(
         &t.db,
         clock.now() + chrono::Duration::hours(25),

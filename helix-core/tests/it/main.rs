@@ -6,3 +6,4 @@ mod http;
 mod kernel;
 mod list;
 mod outbox;
+mod tenant_tx;

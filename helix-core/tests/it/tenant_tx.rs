@@ -1,0 +1,116 @@
+//! The tenant-scoped handle confines reads and writes to its tenant on both backends.
+
+use helix_core::testing::TestDb;
+use helix_core::{Actor, Backend, Helix, TenantContext, TenantEntity, backend_test};
+use sea_orm::entity::prelude::*;
+use sea_orm::{ConnectionTrait, IntoActiveModel, Set};
+
+mod note {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "notes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub org_id: Uuid,
+        pub body: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+impl TenantEntity for note::Entity {
+    fn org_column() -> note::Column {
+        note::Column::OrgId
+    }
+}
+
+async fn setup(t: &TestDb) {
+    Helix::builder(t.db.clone()).build().await.unwrap();
+    let ddl = match t.db.backend() {
+        Backend::Postgres => "CREATE TABLE notes (id uuid PRIMARY KEY, org_id uuid NOT NULL, body text NOT NULL);
+            ALTER TABLE notes ENABLE ROW LEVEL SECURITY; ALTER TABLE notes FORCE ROW LEVEL SECURITY;
+            CREATE POLICY p ON notes TO helix_app USING (org_id = nullif(current_setting('helix.org_id', true), '')::uuid)
+              WITH CHECK (org_id = nullif(current_setting('helix.org_id', true), '')::uuid);
+            GRANT SELECT, INSERT, UPDATE, DELETE ON notes TO helix_app;",
+        Backend::Sqlite => "CREATE TABLE notes (id BLOB PRIMARY KEY, org_id BLOB NOT NULL, body TEXT NOT NULL)",
+    };
+    t.db.connection().execute_unprepared(ddl).await.unwrap();
+}
+
+async fn tenant_tx_confines_updates(t: TestDb) {
+    setup(&t).await;
+    let a = TenantContext::new(Uuid::now_v7(), Actor::User(Uuid::now_v7()));
+    let b = TenantContext::new(Uuid::now_v7(), Actor::User(Uuid::now_v7()));
+
+    // B owns a note. Inserting with a forged org_id still lands in the context's tenant.
+    let tx = t.db.tenant(&b).await.unwrap();
+    let b_note = tx
+        .insert(note::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            org_id: Set(a.org_id()),
+            body: Set("b".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(b_note.org_id, b.org_id());
+    tx.commit().await.unwrap();
+
+    // A cannot update B's row by naming its id, with or without an org_id, nor no-op read it.
+    let tx = t.db.tenant(&a).await.unwrap();
+    let by_id = note::ActiveModel {
+        id: Set(b_note.id),
+        body: Set("hijacked".into()),
+        ..Default::default()
+    };
+    assert_eq!(tx.update(by_id).await.unwrap_err().status(), 404);
+    let forged = note::ActiveModel {
+        id: Set(b_note.id),
+        org_id: Set(a.org_id()),
+        body: Set("x".into()),
+    };
+    assert_eq!(tx.update(forged).await.unwrap_err().status(), 404);
+    let noop = b_note.clone().into_active_model();
+    assert_eq!(tx.update(noop).await.unwrap_err().status(), 404);
+    assert!(
+        tx.find_by_id::<note::Entity, _>(b_note.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        tx.delete_many::<note::Entity>()
+            .exec(tx.raw())
+            .await
+            .unwrap()
+            .rows_affected,
+        0
+    );
+    tx.commit().await.unwrap();
+
+    // B's row is untouched; B can update it, and cannot move it to A.
+    let tx = t.db.tenant(&b).await.unwrap();
+    let row = tx
+        .find_by_id::<note::Entity, _>(b_note.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.body, "b");
+    let mut am = row.into_active_model();
+    am.body = Set("edited".into());
+    assert_eq!(tx.update(am).await.unwrap().body, "edited");
+    let mut moved = tx
+        .find_by_id::<note::Entity, _>(b_note.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .into_active_model();
+    moved.org_id = Set(a.org_id());
+    assert_eq!(tx.update(moved).await.unwrap_err().status(), 404);
+    tx.commit().await.unwrap();
+}
+backend_test!(tenant_tx_update_isolation, tenant_tx_confines_updates);
