@@ -3,8 +3,9 @@
 //! Migrations are forward-only. Each one runs in its own transaction (both backends support
 //! transactional DDL) and is recorded in `helix_migrations` with the module that owns it.
 
+use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::{Alias, ColumnDef, Expr, Query, Table};
-use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbBackend};
 use sea_orm_migration::{MigrationTrait, SchemaManager};
 
 use crate::context::PlatformContext;
@@ -49,8 +50,36 @@ async fn ensure_table(db: &Db) -> Result<()> {
                 .not_null(),
         )
         .to_owned();
-    db.connection().execute(&stmt).await?;
+    let tx = begin_locked(db).await?;
+    tx.execute(&stmt).await?;
+    tx.commit().await?;
     Ok(())
+}
+
+/// An arbitrary constant naming Helix's migration lock ("HELIXMIG").
+const MIGRATION_LOCK_KEY: i64 = 0x4845_4c49_584d_4947;
+
+/// A write transaction holding the migration lock: a transaction-scoped advisory lock on
+/// PostgreSQL, SQLite's write lock (`BEGIN IMMEDIATE`) on SQLite. Instances starting together
+/// take turns instead of applying the same migration twice.
+async fn begin_locked(db: &Db) -> Result<sea_orm::DatabaseTransaction> {
+    let tx = db.begin_tx(false).await?;
+    if db.backend() == crate::db::Backend::Postgres {
+        tx.execute_unprepared(&format!(
+            "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+        ))
+        .await?;
+    }
+    Ok(tx)
+}
+
+async fn is_applied(tx: &sea_orm::DatabaseTransaction, name: &str) -> Result<bool> {
+    let stmt = Query::select()
+        .expr(Expr::value(1))
+        .from(Alias::new(MIGRATIONS_TABLE))
+        .and_where(Expr::col(Alias::new("name")).eq(name))
+        .to_owned();
+    Ok(tx.query_one(&stmt).await?.is_some())
 }
 
 async fn applied(db: &Db) -> Result<Vec<String>> {
@@ -89,7 +118,12 @@ pub async fn run(db: &Db, modules: &[ModuleMigrations]) -> Result<Vec<String>> {
             if done.contains(&name) {
                 continue;
             }
-            let tx = db.connection().begin().await?;
+            let tx = begin_locked(db).await?;
+            // Another instance may have applied it while we waited for the lock.
+            if is_applied(&tx, &name).await? {
+                tx.commit().await?;
+                continue;
+            }
             {
                 let manager = SchemaManager::new(&tx);
                 m.up(&manager).await.map_err(|e| {

@@ -39,7 +39,7 @@ impl std::fmt::Debug for TenantTx {
 }
 
 impl Db {
-    async fn begin_tx(&self, read_only: bool) -> Result<DatabaseTransaction> {
+    pub(crate) async fn begin_tx(&self, read_only: bool) -> Result<DatabaseTransaction> {
         let options = match (self.backend(), read_only) {
             // A write transaction takes SQLite's write lock up front, so a transaction that
             // reads before it writes cannot fail to upgrade under concurrent writers.

@@ -25,3 +25,24 @@ backend_test!(
     builder_runs_kernel_migrations_test,
     builder_runs_kernel_migrations
 );
+
+async fn instances_starting_together_migrate_once(t: TestDb) {
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let url = t.url.clone();
+        tasks.push(tokio::spawn(async move {
+            let db = helix_core::Db::connect(&url, &helix_core::PoolOptions::default()).await?;
+            let helix = Helix::builder(db.clone()).build().await?;
+            let pending = helix.pending_migrations().await?;
+            db.close().await?;
+            Ok::<_, helix_core::Error>(pending)
+        }));
+    }
+    for task in tasks {
+        assert!(task.await.unwrap().unwrap().is_empty());
+    }
+}
+backend_test!(
+    concurrent_boots_migrate_once,
+    instances_starting_together_migrate_once
+);

@@ -3,7 +3,7 @@
 use helix_core::list::{FieldKind, ListQuery, ListSpec, Page, SortDir};
 use helix_core::{PlatformContext, TenantContext, TenantTx};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -154,7 +154,7 @@ impl TenancyService {
         let tx = self.tenant_tx(ctx).await?;
         let caller = Caller::of(&tx).await?;
         caller.require_manager()?;
-        let row = find_invitation(&tx, id).await?;
+        let row = lock_invitation(&tx, id).await?;
         caller.require_owner_for(&[row.role])?;
         match row.status {
             InvitationStatus::Accepted => return Err(TenancyError::InvitationUsed),
@@ -183,7 +183,7 @@ impl TenancyService {
         let tx = self.tenant_tx(ctx).await?;
         let caller = Caller::of(&tx).await?;
         caller.require_manager()?;
-        let row = find_invitation(&tx, id).await?;
+        let row = lock_invitation(&tx, id).await?;
         caller.require_owner_for(&[row.role])?;
         match row.status {
             InvitationStatus::Accepted => return Err(TenancyError::InvitationUsed),
@@ -241,7 +241,7 @@ impl TenancyService {
         let found = found.ok_or(TenancyError::NotFound("invitation"))?;
 
         let tx = self.tenant_tx(&ctx.for_tenant(found.org_id)).await?;
-        let row = find_invitation(&tx, found.id).await?;
+        let row = lock_invitation(&tx, found.id).await?;
         let now = self.kernel().now();
         match row.status {
             _ if row.token_hash != hash => return Err(TenancyError::NotFound("invitation")),
@@ -305,6 +305,18 @@ impl TenancyService {
 
 async fn find_invitation(tx: &TenantTx, id: Uuid) -> Result<model::Model> {
     tx.find_by_id::<model::Entity, _>(id)
+        .await?
+        .ok_or(TenancyError::NotFound("invitation"))
+}
+
+/// Like [`find_invitation`], locking the row (`FOR UPDATE` on PostgreSQL; SQLite's write
+/// transaction already serializes writers) so a concurrent accept, revoke or resend waits and
+/// then sees this transaction's outcome instead of overwriting it.
+async fn lock_invitation(tx: &TenantTx, id: Uuid) -> Result<model::Model> {
+    tx.find::<model::Entity>()
+        .filter(model::Column::Id.eq(id))
+        .lock_exclusive()
+        .one(tx.raw())
         .await?
         .ok_or(TenancyError::NotFound("invitation"))
 }

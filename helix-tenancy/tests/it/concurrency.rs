@@ -3,7 +3,7 @@
 use helix_core::list::ListQuery;
 use helix_core::testing::TestDb;
 use helix_core::{Actor, PlatformContext};
-use helix_tenancy::{NewInvitation, Role, TenancyError};
+use helix_tenancy::{InvitationStatus, NewInvitation, Role, TenancyError};
 use uuid::Uuid;
 
 use crate::common::*;
@@ -88,3 +88,61 @@ async fn concurrent_accepts(t: TestDb) {
     assert_eq!(kims, 1);
 }
 helix_core::backend_test!(concurrency_invitation_is_accepted_once, concurrent_accepts);
+
+async fn accept_racing_revoke_and_resend(t: TestDb) {
+    let fx = setup(&t).await;
+    let org = create_org(&fx.svc).await;
+    for round in 0..6 {
+        let email = format!("race{round}@example.test");
+        let invite = NewInvitation {
+            email: email.clone(),
+            role: Role::Member,
+            team_ids: vec![],
+        };
+        let issued = fx.svc.create_invitation(&org.ctx, invite).await.unwrap();
+        let svc = fx.svc.clone();
+        let token = issued.token.clone();
+        let accept_email = email.clone();
+        let accept = tokio::spawn(async move {
+            let ctx = PlatformContext::new(Actor::User(Uuid::now_v7()));
+            svc.accept_invitation(&ctx, &token, &accept_email).await
+        });
+        let svc = fx.svc.clone();
+        let ctx = org.ctx.clone();
+        let id = issued.invitation.id;
+        let other = tokio::spawn(async move {
+            if round % 2 == 0 {
+                svc.revoke_invitation(&ctx, id).await.map(|_| ())
+            } else {
+                svc.resend_invitation(&ctx, id).await.map(|_| ())
+            }
+        });
+        let accepted = accept.await.unwrap().is_ok();
+        let changed = other.await.unwrap().is_ok();
+        // Exactly one wins, and the stored state agrees with the winner.
+        assert!(
+            accepted ^ changed,
+            "round {round}: accepted={accepted} changed={changed}"
+        );
+        let stored = fx.svc.get_invitation(&org.ctx, id).await.unwrap();
+        let member = fx
+            .svc
+            .list_members(
+                &org.ctx,
+                &ListQuery::parse(&format!("filter[email]={email}")).unwrap(),
+            )
+            .await
+            .unwrap();
+        if accepted {
+            assert_eq!(stored.status, InvitationStatus::Accepted, "round {round}");
+            assert_eq!(member.meta.total, 1);
+        } else {
+            assert_ne!(stored.status, InvitationStatus::Accepted, "round {round}");
+            assert_eq!(member.meta.total, 0);
+        }
+    }
+}
+helix_core::backend_test!(
+    concurrency_accept_racing_revoke_and_resend,
+    accept_racing_revoke_and_resend
+);
