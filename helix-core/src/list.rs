@@ -229,9 +229,16 @@ impl ListQuery {
         }
     }
 
-    /// Rows to skip for this page.
+    /// Rows to skip for this page (a hand-built query with `page` 0 counts as page 1).
     pub fn offset(&self) -> u64 {
-        (self.page - 1).saturating_mul(self.limit)
+        self.page
+            .saturating_sub(1)
+            .saturating_mul(self.effective_limit())
+    }
+
+    /// The page size, clamped to `1..=MAX_LIMIT` whatever the fields were set to.
+    pub fn effective_limit(&self) -> u64 {
+        self.limit.clamp(1, MAX_LIMIT)
     }
 }
 
@@ -473,7 +480,11 @@ impl<E: EntityTrait> ListSpec<E> {
     {
         let select = self.apply(q, select)?;
         let total = select.clone().count(conn).await?;
-        let data = select.offset(q.offset()).limit(q.limit).all(conn).await?;
+        let data = select
+            .offset(q.offset())
+            .limit(q.effective_limit())
+            .all(conn)
+            .await?;
         Ok(Page::new(data, q, total))
     }
 }
@@ -565,16 +576,18 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// A page of `data` for query `q` out of `total` rows.
     pub fn new(data: Vec<T>, q: &ListQuery, total: u64) -> Self {
-        let total_pages = total.div_ceil(q.limit);
+        let limit = q.effective_limit();
+        let page = Ord::max(q.page, 1);
+        let total_pages = total.div_ceil(limit);
         Self {
             data,
             meta: PageMeta {
-                page: q.page,
-                limit: q.limit,
+                page,
+                limit,
                 total,
                 total_pages,
-                has_next: q.page < total_pages,
-                has_prev: q.page > 1,
+                has_next: page < total_pages,
+                has_prev: page > 1,
             },
         }
     }
@@ -644,6 +657,25 @@ mod tests {
         let empty = Page::<u8>::new(vec![], &ListQuery::default(), 0);
         assert_eq!(empty.meta.total_pages, 0);
         assert!(!empty.meta.has_next && !empty.meta.has_prev);
+    }
+
+    #[test]
+    fn hand_built_queries_cannot_panic() {
+        let q = ListQuery {
+            page: 0,
+            limit: 0,
+            ..ListQuery::default()
+        };
+        assert_eq!(q.offset(), 0);
+        let p = Page::<u8>::new(vec![], &q, 10);
+        assert_eq!((p.meta.page, p.meta.limit, p.meta.total_pages), (1, 1, 10));
+        let huge = ListQuery {
+            page: u64::MAX,
+            limit: u64::MAX,
+            ..ListQuery::default()
+        };
+        assert_eq!(huge.effective_limit(), MAX_LIMIT);
+        let _ = huge.offset();
     }
 
     #[test]

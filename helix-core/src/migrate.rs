@@ -152,14 +152,6 @@ pub async fn run(db: &Db, modules: &[ModuleMigrations]) -> Result<Vec<String>> {
             ran.push(name);
         }
     }
-    if db.backend() == crate::db::Backend::Postgres && !ran.is_empty() {
-        // Readiness reads the record on the platform path.
-        let grant = format!(
-            "GRANT SELECT ON {MIGRATIONS_TABLE} TO {}",
-            crate::db::PLATFORM_ROLE
-        );
-        db.connection().execute_unprepared(&grant).await?;
-    }
     Ok(ran)
 }
 

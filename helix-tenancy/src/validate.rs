@@ -89,6 +89,13 @@ pub(crate) fn settings(field: &str, value: &serde_json::Value) -> Result<()> {
             "must be a JSON object",
         ));
     }
+    if contains_nul(value) {
+        return Err(TenancyError::invalid(
+            field,
+            "invalid_character",
+            "may not contain the NUL character (\\u0000)",
+        ));
+    }
     let size = serde_json::to_vec(value)
         .map(|v| v.len())
         .unwrap_or(usize::MAX);
@@ -100,6 +107,18 @@ pub(crate) fn settings(field: &str, value: &serde_json::Value) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Whether any string or key in `value` holds U+0000, which PostgreSQL cannot store.
+fn contains_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(contains_nul),
+        serde_json::Value::Object(map) => {
+            map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v))
+        }
+        _ => false,
+    }
 }
 
 /// Normalizes an email address (trimmed, lowercased) and checks its basic shape.

@@ -74,35 +74,10 @@ impl Default for DatabaseSettings {
 impl fmt::Debug for DatabaseSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DatabaseSettings")
-            .field("url", &redact_url(&self.url))
+            .field("url", &helix_core::db::redact_url(&self.url))
             .field("pool", &self.pool)
             .finish()
     }
-}
-
-/// Replaces the password of a `scheme://user:password@host` URL, and any `password=`
-/// query parameter, with `***`.
-pub fn redact_url(url: &str) -> String {
-    let mut out = url.to_owned();
-    if let Some(scheme_end) = out.find("://") {
-        let rest = &out[scheme_end + 3..];
-        if let Some(at) = rest.find('@')
-            && let Some(colon) = rest[..at].find(':')
-        {
-            let start = scheme_end + 3 + colon + 1;
-            let end = scheme_end + 3 + at;
-            out.replace_range(start..end, "***");
-        }
-    }
-    if let Some(p) = out.find("password=") {
-        let start = p + "password=".len();
-        let end = out[start..]
-            .find('&')
-            .map(|i| start + i)
-            .unwrap_or(out.len());
-        out.replace_range(start..end, "***");
-    }
-    out
 }
 
 /// Log output.
@@ -203,11 +178,11 @@ impl Settings {
             fig = fig.merge(Toml::file(path));
         }
         fig = fig.merge(Env::prefixed("HELIX__").split("__").lowercase(true));
-        let settings: Settings = fig.extract().map_err(|e| {
-            // figment's message names the key and the source, never a secret value of
-            // another key; the url is the only secret and a type error does not echo it.
-            SettingsError::Invalid(e.to_string())
-        })?;
+        // figment's messages name the key and may echo the offending value: mask any
+        // credentials before the message is shown.
+        let settings: Settings = fig
+            .extract()
+            .map_err(|e| SettingsError::Invalid(helix_core::db::redact_url(&e.to_string())))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -264,14 +239,6 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(
-            redact_url("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
-        assert_eq!(
-            redact_url("postgres://h/db?user=u&password=s&x=1"),
-            "postgres://h/db?user=u&password=***&x=1"
-        );
         let s = DatabaseSettings {
             url: "postgres://u:hunter2@h/db".into(),
             ..Default::default()

@@ -31,7 +31,7 @@ pub struct Model {
     pub ip: Option<String>,
     /// The client user agent, when known.
     pub user_agent: Option<String>,
-    /// Structured details, redacted.
+    /// Structured details, redacted; floats rounded to 15 significant digits.
     pub data: Json,
     /// Hash of the previous row in the chain.
     pub prev_hash: String,

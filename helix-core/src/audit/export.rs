@@ -2,8 +2,10 @@
 //!
 //! The export reads the chain in `seq` order in batches (keyset pagination, one short
 //! transaction per batch) and yields one chunk per batch, so memory stays bounded whatever
-//! the size of the log. Starting an export is itself audited (`audit.exported`); the export
-//! covers the rows that existed before that entry.
+//! the size of the log. Starting an export is itself audited (`audit.exported`) in its own
+//! short write transaction; the batches are read in read-only transactions (deferred on
+//! SQLite, so a streaming export never holds the write lock). The export covers the rows
+//! that existed before that entry.
 
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -101,6 +103,7 @@ impl Export {
         match state {
             State::Done => Ok(None),
             State::Start => {
+                // The one write: append the entry and commit before reading any row.
                 let tx = self.db.tenant(&self.ctx).await?;
                 let entry = AuditEntry {
                     action: "audit.exported".into(),
@@ -127,7 +130,7 @@ impl Export {
                 )))
             }
             State::Rows { after, through } => {
-                let tx = self.db.tenant(&self.ctx).await?;
+                let tx = self.db.tenant_read(&self.ctx).await?;
                 let rows = tx
                     .find::<Entity>()
                     .filter(self.filter.condition())

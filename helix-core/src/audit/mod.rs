@@ -2,7 +2,15 @@
 //! hash-chained per tenant so tampering is detectable.
 //!
 //! Each tenant has its own chain: row `n` stores `hash = sha256(prev_hash ‖ canonical(row))`
-//! where `prev_hash` is the hash of row `n - 1`. A head row per tenant
+//! where `prev_hash` is the hash of row `n - 1` and `canonical(row)` is the row's fields
+//! (`action`, `actor`, `correlation_id`, `data`, `entity_id`, `entity_type`, `ip`,
+//! `occurred_at`, `org_id`, `prev_hash`, `seq`, `user_agent`) as one JSON object in a
+//! canonical form this crate encodes itself: members sorted by the UTF-8 bytes of their
+//! names at every depth, no whitespace, JSON string escapes, numbers by decimal value
+//! (integers exactly, floats at 15 significant digits, `-0.0` as `0`). The hash therefore
+//! survives PostgreSQL's `jsonb` (which reorders keys and rewrites `1e16` as
+//! `10000000000000000`) and does not depend on serde_json's features. Floats in `data` are
+//! stored rounded to 15 significant digits for the same reason. A head row per tenant
 //! (`helix_audit_heads`) serializes appends, so the chain has no gaps or forks even with
 //! concurrent writers. Platform-plane events with no tenant are chained under
 //! [`PLATFORM_CHAIN`] (the nil UUID).
@@ -28,6 +36,7 @@
 //! # Ok(()) }
 //! ```
 
+mod canonical;
 mod chain;
 pub mod entity;
 mod export;
@@ -38,8 +47,8 @@ mod verify;
 pub use export::{ExportFormat, export};
 pub use query::{AuditFilter, list, list_spec, query};
 pub use retention::{
-    MAX_RETENTION_DAYS, PurgeFailure, PurgeReport, RetentionSettings, TenantPurge, purge,
-    retention, set_legal_hold, set_retention,
+    MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, PurgeFailure, PurgeReport, RetentionSettings,
+    TenantPurge, purge, retention, set_legal_hold, set_retention,
 };
 pub use verify::{Anchor, BreakKind, ChainBreak, VerifyReport, verify, verify_platform};
 
@@ -125,9 +134,12 @@ async fn append(
     mut entry: AuditEntry,
 ) -> Result<i64> {
     crate::audit::redact::redact(&mut entry.data);
+    canonical::normalize_floats(&mut entry.data);
     let occurred_at = now.trunc_subsecs(6);
     let (seq, prev_hash) = chain::advance_head(conn, org_id).await?;
     let mut row = entity::Model {
+        // No id generator reaches this layer (the contexts and `Db` carry none, and the
+        // public signatures stay as they are): row ids are UUID v7 directly.
         id: Uuid::now_v7(),
         org_id,
         seq,

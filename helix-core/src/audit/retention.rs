@@ -21,6 +21,11 @@ use crate::context::{PlatformContext, RequestMeta};
 use crate::db::{Db, PlatformTx, TenantTx};
 use crate::error::{Error, Result};
 
+/// The shortest retention a tenant can set, in days: a tenant (or a stolen tenant admin
+/// session) cannot wipe its own trail by shrinking the retention to a day and waiting for
+/// the next purge.
+pub const MIN_RETENTION_DAYS: u32 = 30;
+
 /// The longest retention that can be set, in days (100 years).
 pub const MAX_RETENTION_DAYS: u32 = 36_500;
 
@@ -85,14 +90,19 @@ pub async fn retention(tx: &TenantTx) -> Result<RetentionSettings> {
 
 /// Sets how long the tenant's audit rows are kept (`None`: forever), in the tenant's
 /// transaction; the change is itself audited (`audit.retention_changed`).
+///
+/// `days` must lie in [`MIN_RETENTION_DAYS`]`..=`[`MAX_RETENTION_DAYS`]; anything else is a
+/// validation error on the field `retention_days` (code `out_of_range`).
 pub async fn set_retention(tx: &TenantTx, now: DateTime<Utc>, days: Option<u32>) -> Result<()> {
     if let Some(d) = days
-        && (d == 0 || d > MAX_RETENTION_DAYS)
+        && !(MIN_RETENTION_DAYS..=MAX_RETENTION_DAYS).contains(&d)
     {
         return Err(Error::invalid(
             "retention_days",
             "out_of_range",
-            format!("retention must be 1 to {MAX_RETENTION_DAYS} days, or unset"),
+            format!(
+                "retention must be {MIN_RETENTION_DAYS} to {MAX_RETENTION_DAYS} days, or unset"
+            ),
         ));
     }
     let before = retention(tx).await?.retention_days;
@@ -219,6 +229,8 @@ enum Outcome {
 pub async fn purge(db: &Db, ctx: &PlatformContext, now: DateTime<Utc>) -> Result<PurgeReport> {
     let now = now.trunc_subsecs(6);
     let mut report = PurgeReport {
+        // Neither the context nor `Db` carries an id generator, and `purge`'s signature
+        // stays as it is: the run id is a UUID v7 made here.
         run_id: Uuid::now_v7(),
         started_at: now,
         rows_deleted: 0,
@@ -270,7 +282,7 @@ async fn tenants_with_retention(
     if let Some(after) = after {
         stmt.and_where(Expr::col(col("org_id")).gt(after));
     }
-    let tx = db.platform(ctx).await?;
+    let tx = db.platform_read(ctx).await?;
     let rows = tx.raw().query_all(&stmt).await?;
     tx.rollback().await?;
     rows.iter()
@@ -278,7 +290,7 @@ async fn tenants_with_retention(
         .collect()
 }
 
-/// The `seq` of one row of `org_id`, first by `order`, among rows matching `extra`.
+/// The `seq` of one row of `org_id`, first by `order`, among rows at or after `since`.
 async fn edge_seq(
     conn: &DatabaseTransaction,
     org_id: Uuid,
@@ -316,17 +328,9 @@ async fn purge_tenant(
         let tx = db.platform(ctx).await?;
         let conn = tx.raw();
         // Locks the settings row: a legal hold placed meanwhile waits for this batch, and
-        // the next batch sees it. PostgreSQL locks the row with `FOR UPDATE`; SQLite takes
-        // its (database-wide) write lock up front with a no-op write, so the transaction
-        // never has to upgrade from reading to writing under concurrent appends.
-        if conn.get_database_backend() == sea_orm::DbBackend::Sqlite {
-            let touch = Query::update()
-                .table(col(RETENTION))
-                .value(col("updated_at"), Expr::col(col("updated_at")))
-                .and_where(Expr::col(col("org_id")).eq(org_id))
-                .to_owned();
-            conn.execute(&touch).await?;
-        }
+        // the next batch sees it. PostgreSQL locks the row with `FOR UPDATE`; on SQLite a
+        // platform transaction begins `IMMEDIATE`, holding the database-wide write lock from
+        // the start, so it never has to upgrade from reading to writing.
         let settings = read_settings(conn, org_id, true).await?.unwrap_or_default();
         let Some(days) = settings.retention_days else {
             tx.rollback().await?;

@@ -213,11 +213,12 @@ enum Reader<'a> {
 }
 
 impl Reader<'_> {
-    /// Runs one read in a fresh, short transaction of the right kind.
+    /// Opens a fresh, short read-only transaction of the right kind (`READ ONLY` on
+    /// PostgreSQL, deferred on SQLite: verifying never takes SQLite's write lock).
     async fn begin(&self, db: &Db) -> Result<ReadTx> {
         Ok(match self {
-            Self::Tenant(ctx) => ReadTx::Tenant(db.tenant(ctx).await?),
-            Self::Platform(ctx) => ReadTx::Platform(db.platform(ctx).await?),
+            Self::Tenant(ctx) => ReadTx::Tenant(db.tenant_read(ctx).await?),
+            Self::Platform(ctx) => ReadTx::Platform(db.platform_read(ctx).await?),
         })
     }
 }

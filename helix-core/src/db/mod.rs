@@ -94,12 +94,28 @@ impl Db {
             }
             _ => url.to_owned(),
         };
+        // Each connection to an in-memory SQLite database is its own empty database: keep
+        // exactly one, forever.
+        let in_memory =
+            backend == Backend::Sqlite && (url.contains(":memory:") || url.contains("mode=memory"));
+        let (max, min, idle) = if in_memory {
+            (1, 1, Duration::from_secs(u64::from(u32::MAX)))
+        } else {
+            (
+                pool.max_connections.max(1),
+                pool.min_connections.min(pool.max_connections.max(1)),
+                Duration::from_secs(pool.idle_timeout_secs.max(1)),
+            )
+        };
         let mut opts = ConnectOptions::new(url);
-        opts.max_connections(pool.max_connections.max(1))
-            .min_connections(pool.min_connections.min(pool.max_connections.max(1)))
+        opts.max_connections(max)
+            .min_connections(min)
             .acquire_timeout(Duration::from_secs(pool.acquire_timeout_secs.max(1)))
-            .idle_timeout(Duration::from_secs(pool.idle_timeout_secs.max(1)))
+            .idle_timeout(idle)
             .sqlx_logging(pool.sql_logging);
+        if in_memory {
+            opts.max_lifetime(None);
+        }
         #[cfg(feature = "sqlite")]
         if backend == Backend::Sqlite {
             opts.map_sqlx_sqlite_opts(|o| {
@@ -164,17 +180,78 @@ fn backend_of(url: &str) -> Result<Backend> {
 }
 
 fn redact_db_error(e: &sea_orm::DbErr) -> String {
-    let text = e.to_string();
-    // sqlx errors do not echo the URL, but be defensive about `scheme://user:pass@`.
-    match (text.find("://"), text.find('@')) {
-        (Some(a), Some(b)) if b > a => format!("{}://<redacted>{}", &text[..a], &text[b..]),
-        _ => text,
+    // sqlx errors do not echo the URL, but be defensive.
+    redact_url(&e.to_string())
+}
+
+/// Masks credentials in every URL inside `text`: the password of `scheme://user:password@host`
+/// (the userinfo ends at the authority's last `@`, so a password containing `@` is masked
+/// whole) and the value of any `password=` parameter. For log lines, errors and `Debug`.
+pub fn redact_url(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(scheme) = rest.find("://") {
+        let authority_start = scheme + 3;
+        out.push_str(&rest[..authority_start]);
+        let after = &rest[authority_start..];
+        let authority_len = after
+            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
+            .unwrap_or(after.len());
+        let authority = &after[..authority_len];
+        match authority.rfind('@') {
+            Some(at) => {
+                let userinfo = &authority[..at];
+                match userinfo.find(':') {
+                    Some(colon) => {
+                        out.push_str(&userinfo[..colon]);
+                        out.push_str(":***");
+                    }
+                    None => out.push_str(userinfo),
+                }
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[authority_len..];
     }
+    out.push_str(rest);
+    let mut masked = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(p) = rest.find("password=") {
+        let start = p + "password=".len();
+        masked.push_str(&rest[..start]);
+        masked.push_str("***");
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| c == '&' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        rest = &tail[end..];
+    }
+    masked.push_str(rest);
+    masked
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redacts_credentials_in_urls() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(
+            redact_url("postgres://u:p@ss@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(
+            redact_url("x postgres://h/db?user=u&password=s&a=1 y"),
+            "x postgres://h/db?user=u&password=***&a=1 y"
+        );
+        assert_eq!(redact_url("no url here, é@x"), "no url here, é@x");
+        assert_eq!(redact_url("a://ü:ß@h b://c@d"), "a://ü:***@h b://c@d");
+    }
 
     #[test]
     fn rejects_unknown_schemes() {

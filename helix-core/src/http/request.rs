@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
@@ -56,7 +56,18 @@ pub async fn request_context(
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().clone();
+    // Only standard methods become metric labels: arbitrary extension methods would let a
+    // client create unbounded series.
+    let method = match *req.method() {
+        Method::GET
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::HEAD
+        | Method::OPTIONS => req.method().as_str().to_owned(),
+        _ => "OTHER".to_owned(),
+    };
     let meta = RequestMeta {
         correlation_id: correlation_id.clone(),
         ip,
@@ -86,7 +97,7 @@ pub async fn request_context(
             "request completed"
         )
     });
-    metrics.observe(method.as_str(), &route, status, elapsed.as_secs_f64());
+    metrics.observe(&method, &route, status, elapsed.as_secs_f64());
     if let Ok(v) = HeaderValue::from_str(&correlation_id) {
         response.headers_mut().insert(CORRELATION_HEADER, v);
     }

@@ -3,9 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, Value};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::store::{self, DEAD, stmt};
+use crate::audit::{self, AuditEntry};
 use crate::context::PlatformContext;
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -74,6 +76,9 @@ pub async fn list_dead_letters(
 
 /// Puts a dead letter back in the queue, due at `now`, with its attempt count reset.
 /// A delivery that is not dead (or does not exist) is [`Error::NotFound`].
+///
+/// Platform-plane: audited (`outbox.dead_letter_requeued`) in the same transaction, in the
+/// chain of the event's tenant, or in [`audit::PLATFORM_CHAIN`] for a platform event.
 pub async fn requeue_dead_letter(
     db: &Db,
     ctx: &PlatformContext,
@@ -82,24 +87,54 @@ pub async fn requeue_dead_letter(
 ) -> Result<()> {
     let backend = db.connection().get_database_backend();
     let tx = db.platform(ctx).await?;
-    let res = tx
+    let row = tx
         .raw()
-        .execute_raw(stmt(
+        .query_one_raw(stmt(
             backend,
             "UPDATE helix_outbox_deliveries \
              SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1, \
                  locked_until = NULL, locked_by = NULL \
-             WHERE id = $2 AND status = 'dead'",
+             WHERE id = $2 AND status = 'dead' \
+             RETURNING event_id, subscriber",
             vec![now.into(), delivery_id.into()],
         ))
         .await?;
-    if res.rows_affected() != 1 {
+    let Some(row) = row else {
         tx.rollback().await?;
         return Err(Error::not_found("dead letter"));
-    }
+    };
+    let event_id: Uuid = row.try_get("", "event_id")?;
+    let subscriber: String = row.try_get("", "subscriber")?;
+    // The event may be missing (a dead letter of "event not found"): then no tenant.
+    let org_id: Option<Uuid> = match tx
+        .raw()
+        .query_one_raw(stmt(
+            backend,
+            "SELECT org_id FROM helix_outbox_events WHERE id = $1",
+            vec![event_id.into()],
+        ))
+        .await?
+    {
+        Some(r) => r.try_get("", "org_id")?,
+        None => None,
+    };
+    audit::record_platform(
+        &tx,
+        ctx.meta(),
+        org_id.unwrap_or(audit::PLATFORM_CHAIN),
+        now,
+        AuditEntry::new(
+            "outbox.dead_letter_requeued",
+            "outbox_delivery",
+            delivery_id,
+        )
+        .data(json!({ "subscriber": subscriber, "event_id": event_id.to_string() })),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(
         outbox.delivery_id = %delivery_id,
+        outbox.subscriber = %subscriber,
         actor = %ctx.actor().as_ref_string(),
         "outbox dead letter requeued"
     );

@@ -17,6 +17,7 @@ use super::backoff::Backoff;
 use super::store::{self, Claimed};
 use super::subscriber::{HandlerError, Subscriber, valid_name};
 use crate::context::PlatformContext;
+use crate::db::Backend;
 use crate::error::{Error, Result};
 use crate::kernel::Kernel;
 
@@ -24,7 +25,10 @@ use crate::kernel::Kernel;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DispatcherConfig {
-    /// Events fanned out, and deliveries claimed, per round.
+    /// Events fanned out per round, and the most deliveries claimed per round. Fewer are
+    /// claimed when the lease could not cover them: at most
+    /// `concurrency * floor(lease_ms / handler timeout)` (at least 1), see
+    /// [`Dispatcher::claim_size`].
     pub batch_size: u32,
     /// Deliveries processed at once within a round (keep 1 on SQLite: writes serialize).
     pub concurrency: u32,
@@ -40,7 +44,9 @@ pub struct DispatcherConfig {
     /// crashed dispatcher's deliveries become due again when it expires.
     pub lease_ms: u64,
     /// How long a handler may run before it counts as failed, in milliseconds; must be
-    /// shorter than the lease.
+    /// shorter than the lease. On SQLite the effective timeout is at most 5 s (see
+    /// [`Dispatcher::handler_timeout`]): the handler holds the database-wide write lock, and
+    /// other writers give up after the 10 s busy timeout.
     pub handler_timeout_ms: u64,
 }
 
@@ -54,7 +60,7 @@ impl Default for DispatcherConfig {
             backoff_base_ms: 1_000,
             backoff_cap_ms: 3_600_000,
             lease_ms: 120_000,
-            handler_timeout_ms: 60_000,
+            handler_timeout_ms: 10_000,
         }
     }
 }
@@ -79,6 +85,9 @@ pub struct RunStats {
     /// Claimed deliveries this dispatcher lost the lease on or could not settle; they are
     /// retried when the lease expires.
     pub abandoned: u64,
+    /// Claimed deliveries skipped because their lease had expired before their turn came;
+    /// they are reclaimed (by any dispatcher) without counting an attempt.
+    pub lease_expired: u64,
 }
 
 impl RunStats {
@@ -94,6 +103,7 @@ enum Outcome {
     Retried,
     Dead,
     Abandoned,
+    LeaseExpired,
 }
 
 /// Builds a [`Dispatcher`].
@@ -169,7 +179,8 @@ impl DispatcherBuilder {
         self
     }
 
-    /// Lease on claimed deliveries, and the handler timeout (shorter than the lease).
+    /// Lease on claimed deliveries, and the handler timeout (shorter than the lease; capped
+    /// at 5 s on SQLite).
     pub fn lease(mut self, lease: Duration, handler_timeout: Duration) -> Self {
         self.config.lease_ms = millis(lease);
         self.config.handler_timeout_ms = millis(handler_timeout);
@@ -215,9 +226,19 @@ impl DispatcherBuilder {
             .iter()
             .map(|s| s.name().to_owned())
             .collect();
+        let handler_timeout = effective_handler_timeout(self.kernel.db().backend(), c);
+        let claim_size = claim_size(c, handler_timeout);
+        if millis(handler_timeout) < c.handler_timeout_ms {
+            tracing::debug!(
+                outbox.handler_timeout_ms = millis(handler_timeout),
+                "outbox handler timeout capped on SQLite"
+            );
+        }
         Ok(Dispatcher {
             inner: Arc::new(Inner {
                 owner: self.kernel.new_id(),
+                handler_timeout,
+                claim_size,
                 ctx: PlatformContext::system("outbox-dispatcher"),
                 backoff: Backoff {
                     base: Duration::from_millis(self.config.backoff_base_ms),
@@ -235,6 +256,32 @@ impl DispatcherBuilder {
 /// Upper bound of the lease and the backoff cap: 30 days.
 const MAX_DELAY_MS: u64 = 30 * 24 * 3_600_000;
 
+/// Longest a handler may run on SQLite. Its transaction holds the database-wide write lock
+/// (`BEGIN IMMEDIATE`) while it runs, and every other writer gives up after the 10 s busy
+/// timeout of [`crate::db::Db::connect`]: the handler must finish well within it.
+const SQLITE_MAX_HANDLER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The configured handler timeout, capped on SQLite.
+fn effective_handler_timeout(backend: Backend, c: &DispatcherConfig) -> Duration {
+    let configured = Duration::from_millis(c.handler_timeout_ms);
+    match backend {
+        Backend::Sqlite => configured.min(SQLITE_MAX_HANDLER_TIMEOUT),
+        Backend::Postgres => configured,
+    }
+}
+
+/// Deliveries claimed per round: no more than the dispatcher can start within one lease,
+/// each slot running handlers one after the other for up to `handler_timeout` each:
+/// `min(batch_size, concurrency * floor(lease / handler_timeout))`, at least 1.
+fn claim_size(c: &DispatcherConfig, handler_timeout: Duration) -> u32 {
+    let per_slot = c.lease_ms / millis(handler_timeout).max(1);
+    let n = u64::from(c.concurrency)
+        .saturating_mul(per_slot)
+        .min(u64::from(c.batch_size))
+        .max(1);
+    u32::try_from(n).unwrap_or(c.batch_size)
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -245,6 +292,10 @@ struct Inner {
     names: Vec<String>,
     config: DispatcherConfig,
     backoff: Backoff,
+    /// The handler timeout in force (the configured one, capped on SQLite).
+    handler_timeout: Duration,
+    /// Deliveries claimed per round (see [`claim_size`]).
+    claim_size: u32,
     /// This dispatcher's id: the owner recorded on the deliveries it leases.
     owner: Uuid,
     ctx: PlatformContext,
@@ -300,8 +351,24 @@ impl Dispatcher {
         &self.inner.config
     }
 
+    /// The handler timeout in force: `handler_timeout_ms`, capped at 5 s on SQLite (where
+    /// a handler holds the database-wide write lock while it runs).
+    pub fn handler_timeout(&self) -> Duration {
+        self.inner.handler_timeout
+    }
+
+    /// Deliveries claimed per round: `batch_size`, reduced to what can be processed within
+    /// one lease, `concurrency * floor(lease / handler_timeout)` (at least 1), so claimed
+    /// deliveries do not wait in line until their lease expires.
+    pub fn claim_size(&self) -> u32 {
+        self.inner.claim_size
+    }
+
     /// One round: fans out up to `batch_size` new events, then claims and processes up to
-    /// `batch_size` due deliveries. Tests drive the dispatcher with this.
+    /// [`claim_size`](Self::claim_size) due deliveries. A claimed delivery whose lease has
+    /// expired when its turn comes is skipped (another dispatcher may have reclaimed it),
+    /// and a handler never runs past its delivery's lease. Tests drive the dispatcher with
+    /// this.
     pub async fn run_once(&self) -> Result<RunStats> {
         let inner = &*self.inner;
         let db = inner.kernel.db();
@@ -325,7 +392,7 @@ impl Dispatcher {
             &inner.ctx,
             &inner.names,
             inner.owner,
-            inner.config.batch_size,
+            inner.claim_size,
             now,
             lease_until,
         )
@@ -346,6 +413,7 @@ impl Dispatcher {
                 Outcome::Retried => stats.retried += 1,
                 Outcome::Dead => stats.dead += 1,
                 Outcome::Abandoned => stats.abandoned += 1,
+                Outcome::LeaseExpired => stats.lease_expired += 1,
             }
         }
         if !stats.is_idle() {
@@ -367,11 +435,12 @@ impl Dispatcher {
     pub async fn run(&self, shutdown: CancellationToken) {
         let idle = Duration::from_millis(self.inner.config.poll_interval_ms);
         let batch = u64::from(self.inner.config.batch_size);
+        let claim = u64::from(self.inner.claim_size);
         tracing::info!(outbox.dispatcher = %self.inner.owner, "outbox dispatcher started");
         while !shutdown.is_cancelled() {
             let pause = match self.run_once().await {
                 // A full batch: more work is probably waiting.
-                Ok(s) if s.claimed >= batch || s.events_fanned_out >= batch => None,
+                Ok(s) if s.claimed >= claim || s.events_fanned_out >= batch => None,
                 Ok(_) => Some(idle),
                 Err(e) => {
                     tracing::warn!(error.code = e.code(), error.detail = %e, "outbox round failed");
@@ -388,8 +457,18 @@ impl Dispatcher {
         tracing::info!(outbox.dispatcher = %self.inner.owner, "outbox dispatcher stopped");
     }
 
-    async fn process(&self, c: Claimed) -> Outcome {
-        match self.try_process(&c).await {
+    async fn process(&self, mut c: Claimed) -> Outcome {
+        // Claimed deliveries wait here for a free slot: one whose lease ran out meanwhile
+        // may already be running elsewhere. It is reclaimed once due, with no attempt used.
+        if self.inner.kernel.now() >= c.lease_until {
+            tracing::debug!(
+                outbox.delivery_id = %c.delivery_id,
+                outbox.subscriber = %c.subscriber,
+                "outbox delivery skipped: lease expired before processing"
+            );
+            return Outcome::LeaseExpired;
+        }
+        match self.try_process(&mut c).await {
             Ok(o) => o,
             Err(e) => {
                 // Infrastructure failure (not the handler's): keep the lease; the delivery is
@@ -406,16 +485,33 @@ impl Dispatcher {
         }
     }
 
-    async fn try_process(&self, c: &Claimed) -> Result<Outcome> {
+    async fn try_process(&self, c: &mut Claimed) -> Result<Outcome> {
         let inner = &*self.inner;
         let db = inner.kernel.db();
+        let Some(sub) = inner.subscribers.iter().find(|s| s.name() == c.subscriber) else {
+            return Ok(Outcome::Abandoned);
+        };
+        // The attempt counts from here (not from the claim), whatever happens next.
+        let Some(attempts) = store::begin_attempt(
+            db,
+            &inner.ctx,
+            c.delivery_id,
+            inner.owner,
+            inner.kernel.now(),
+        )
+        .await?
+        else {
+            return Ok(Outcome::LeaseExpired);
+        };
+        c.attempts = attempts;
+        if let Some(event) = &mut c.event {
+            event.attempt = attempts;
+        }
+        let c = &*c;
         let Some(event) = &c.event else {
             return self
                 .fail(c, &HandlerError::permanent("event not found"))
                 .await;
-        };
-        let Some(sub) = inner.subscribers.iter().find(|s| s.name() == c.subscriber) else {
-            return Ok(Outcome::Abandoned);
         };
         let tx = db.platform(&inner.ctx).await?;
         // The idempotency record goes first, in the handler's transaction: if the subscriber
@@ -431,7 +527,11 @@ impl Dispatcher {
                 Outcome::Abandoned
             });
         }
-        let timeout = Duration::from_millis(inner.config.handler_timeout_ms);
+        // Never past the lease: another dispatcher could then run the handler too.
+        let lease_left = (c.lease_until - inner.kernel.now())
+            .to_std()
+            .unwrap_or(Duration::ZERO);
+        let timeout = inner.handler_timeout.min(lease_left);
         let run = AssertUnwindSafe(sub.handle(event, tx.raw())).catch_unwind();
         let failure = match tokio::time::timeout(timeout, run).await {
             Ok(Ok(Ok(()))) => None,

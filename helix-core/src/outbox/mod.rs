@@ -8,9 +8,12 @@
 //!   (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several instances can run it), and runs the
 //!   handler in a transaction that also inserts the subscriber's idempotency record
 //!   (`helix_outbox_processed`): delivery is at least once, database effects happen once.
+//!   A round claims only what it can process within the lease, skips a claimed delivery whose
+//!   lease expired before its turn, and counts an attempt when processing starts, not at
+//!   claim time. Handlers must be short and database-only (see [`Subscriber`]).
 //! - A failed attempt is retried with exponential backoff and jitter, computed from the
 //!   kernel's clock; after `max_attempts` (or a [`HandlerError::Permanent`]) the delivery is
-//!   a dead letter: [`list_dead_letters`], [`requeue_dead_letter`].
+//!   a dead letter: [`list_dead_letters`], [`requeue_dead_letter`] (audited).
 //! - [`backlog`] and [`dead_letters`] feed `/metrics`.
 
 mod backoff;

@@ -129,13 +129,20 @@ pub(crate) async fn fan_out(
 pub(crate) struct Claimed {
     pub delivery_id: Uuid,
     pub subscriber: String,
+    /// Attempts started so far: as claimed, then including the one [`begin_attempt`] starts.
     pub attempts: u32,
+    /// When the lease ends: the delivery must not be started at or after this instant.
+    pub lease_until: DateTime<Utc>,
     pub event: Option<OutboxEvent>,
 }
 
 /// Claims up to `batch` due deliveries of `subscribers` for `owner` until `lease_until`
 /// (their `next_attempt_at` moves to the lease end, so a crashed owner's deliveries become
 /// due again when the lease expires), and loads their events.
+///
+/// Claiming does not count an attempt ([`begin_attempt`] does, when processing starts): a
+/// delivery whose lease ran out while it waited its turn is reclaimed without having used
+/// up any of its attempts.
 pub(crate) async fn claim(
     db: &Db,
     ctx: &PlatformContext,
@@ -155,7 +162,7 @@ pub(crate) async fn claim(
     };
     let sql = format!(
         "UPDATE helix_outbox_deliveries \
-         SET attempts = attempts + 1, locked_until = $1, next_attempt_at = $1, locked_by = $2, updated_at = $3 \
+         SET locked_until = $1, next_attempt_at = $1, locked_by = $2, updated_at = $3 \
          WHERE id IN (\
            SELECT id FROM helix_outbox_deliveries \
            WHERE status = 'pending' AND next_attempt_at <= $3 AND subscriber IN ({subs}) \
@@ -184,6 +191,7 @@ pub(crate) async fn claim(
                 delivery_id: row.try_get("", "id")?,
                 subscriber: row.try_get("", "subscriber")?,
                 attempts: u32::try_from(attempts).unwrap_or(0),
+                lease_until,
                 event: None,
             },
         ));
@@ -218,6 +226,39 @@ async fn load_events(tx: &DatabaseTransaction, ids: &[Uuid]) -> Result<Vec<entit
         .filter(entity::Column::Id.is_in(ids.iter().copied()))
         .all(tx)
         .await?)
+}
+
+/// Starts an attempt of a delivery `owner` holds an unexpired lease on (at `now`): counts
+/// it, in its own transaction so that it stands whether the handler's transaction commits,
+/// rolls back or dies with the process. Returns the attempts started so far, this one
+/// included, or `None` when the lease was lost or has expired (the delivery is reclaimed).
+pub(crate) async fn begin_attempt(
+    db: &Db,
+    ctx: &PlatformContext,
+    delivery_id: Uuid,
+    owner: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<u32>> {
+    let backend = db.connection().get_database_backend();
+    let tx = db.platform(ctx).await?;
+    let row = tx
+        .raw()
+        .query_one_raw(stmt(
+            backend,
+            "UPDATE helix_outbox_deliveries SET attempts = attempts + 1, updated_at = $1 \
+             WHERE id = $2 AND locked_by = $3 AND status = 'pending' AND locked_until > $1 \
+             RETURNING attempts",
+            vec![now.into(), delivery_id.into(), owner.into()],
+        ))
+        .await?;
+    tx.commit().await?;
+    match row {
+        Some(row) => {
+            let attempts: i32 = row.try_get("", "attempts")?;
+            Ok(Some(u32::try_from(attempts).unwrap_or(0)))
+        }
+        None => Ok(None),
+    }
 }
 
 /// Inserts the idempotency record; `false` when the subscriber already processed the event.

@@ -89,6 +89,15 @@ impl From<Error> for HandlerError {
 /// transaction the handler writes in. Effects outside the database (an e-mail, an HTTP call)
 /// can repeat and should be idempotent on [`OutboxEvent::id`].
 ///
+/// **Handlers must be short and database-only.** The handler runs inside an open
+/// transaction: on SQLite that transaction holds the database-wide write lock, so every other
+/// writer waits for the handler (and fails after the 10 s busy timeout); the dispatcher
+/// therefore caps the handler timeout at 5 s on SQLite. On PostgreSQL a slow handler holds
+/// row locks and a pooled connection. Do not call HTTP services, send mail or wait on
+/// anything slow in `handle`: record the work in `tx` (a job or "mail to send" row keyed by
+/// the event id) and perform it outside or after the transaction, idempotently keyed by
+/// [`OutboxEvent::id`], so that a retry does not repeat it.
+///
 /// ```
 /// use helix_core::outbox::{HandlerError, OutboxEvent, Subscriber};
 /// use helix_core::sea_orm::DatabaseTransaction;
@@ -119,8 +128,10 @@ pub trait Subscriber: Send + Sync + 'static {
     fn accepts(&self, topic: &str) -> bool;
 
     /// Handles one event, writing its effects in `tx` (a platform-plane transaction: on
-    /// PostgreSQL it may cross tenants, so scope writes by [`OutboxEvent::org_id`]). An error
-    /// or a panic rolls `tx` back and schedules a retry.
+    /// PostgreSQL it may cross tenants, so scope writes by [`OutboxEvent::org_id`]). An error,
+    /// a panic or a timeout rolls `tx` back and schedules a retry. Keep it short and
+    /// database-only (see the trait documentation): it runs within the handler timeout, at
+    /// most 5 s on SQLite.
     async fn handle(
         &self,
         event: &OutboxEvent,

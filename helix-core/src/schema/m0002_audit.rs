@@ -34,8 +34,9 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::db::APP_ROLE;
 use crate::migrate::{exec, exec_for};
-use crate::rls::TenantTable;
+use crate::rls::{TenantTable, grant_platform_table};
 
 pub(crate) struct Migration;
 
@@ -237,44 +238,57 @@ CREATE CONSTRAINT TRIGGER helix_audit_purge_guard_transient AFTER INSERT ON heli
     FOR EACH ROW EXECUTE FUNCTION helix_audit_purge_guard_transient();
 "#;
 
-/// Privileges beyond what [`TenantTable`] grants (it grants the same set to both roles).
-const POSTGRES_GRANTS: &str = r#"
+/// Privileges [`TenantTable`] cannot express: function `EXECUTE`, no privilege at all for the
+/// application role on the guard, and column privileges on the retention table.
+fn postgres_grants() -> String {
+    format!(
+        r#"
 REVOKE EXECUTE ON FUNCTION helix_audit_append_only() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION helix_audit_purge_guard_transient() FROM PUBLIC;
-GRANT DELETE ON helix_audit_log TO helix_platform;
-GRANT INSERT, UPDATE ON helix_audit_anchors TO helix_platform;
-REVOKE ALL ON helix_audit_purge_guard FROM helix_app;
-GRANT SELECT, INSERT, DELETE ON helix_audit_purge_guard TO helix_platform;
+REVOKE ALL ON helix_audit_purge_guard FROM {APP_ROLE};
 GRANT INSERT (org_id, retention_days, updated_at), UPDATE (retention_days, updated_at)
-    ON helix_audit_retention TO helix_app;
-GRANT INSERT, UPDATE ON helix_audit_retention TO helix_platform;
-GRANT SELECT, INSERT ON helix_audit_purge_runs TO helix_platform;
-"#;
+    ON helix_audit_retention TO {APP_ROLE};
+"#
+    )
+}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         exec_for(manager, SQLITE, POSTGRES).await?;
+        // Only the platform role deletes from the log (the purge, through the guard).
         TenantTable::new("helix_audit_log")
             .app_privileges("SELECT, INSERT")
+            .platform_privileges("SELECT, INSERT, DELETE")
             .apply(manager)
             .await?;
         TenantTable::new("helix_audit_heads")
             .app_privileges("SELECT, INSERT, UPDATE")
             .apply(manager)
             .await?;
-        for table in [
-            "helix_audit_anchors",
-            "helix_audit_purge_guard",
-            "helix_audit_retention",
-        ] {
-            TenantTable::new(table)
-                .app_privileges("SELECT")
-                .apply(manager)
-                .await?;
-        }
+        // Anchors are moved by the purge only.
+        TenantTable::new("helix_audit_anchors")
+            .app_privileges("SELECT")
+            .platform_privileges("SELECT, INSERT, UPDATE")
+            .apply(manager)
+            .await?;
+        // The application role gets nothing on the guard: `postgres_grants` revokes the
+        // `SELECT` that `TenantTable` always grants it.
+        TenantTable::new("helix_audit_purge_guard")
+            .app_privileges("SELECT")
+            .platform_privileges("SELECT, INSERT, DELETE")
+            .apply(manager)
+            .await?;
+        // The application role writes only `retention_days` (column privileges in
+        // `postgres_grants`); the platform role also writes the legal hold.
+        TenantTable::new("helix_audit_retention")
+            .app_privileges("SELECT")
+            .platform_privileges("SELECT, INSERT, UPDATE")
+            .apply(manager)
+            .await?;
+        grant_platform_table(manager, "helix_audit_purge_runs", "SELECT, INSERT").await?;
         if manager.get_database_backend() == sea_orm::DbBackend::Postgres {
-            exec(manager, POSTGRES_GRANTS).await?;
+            exec(manager, &postgres_grants()).await?;
         }
         Ok(())
     }

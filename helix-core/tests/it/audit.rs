@@ -683,6 +683,28 @@ async fn retention_settings_body(t: TestDb) {
             .status(),
         400
     );
+    // A tenant cannot shrink its retention below the minimum to wipe its own trail.
+    let e = audit::set_retention(&tx, Utc::now(), Some(audit::MIN_RETENTION_DAYS - 1))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 400);
+    match &e {
+        helix_core::Error::Validation { details } => {
+            assert_eq!(details.len(), 1);
+            assert_eq!(
+                (details[0].field.as_str(), details[0].code.as_str()),
+                ("retention_days", "out_of_range")
+            );
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+    assert_eq!(audit::retention(&tx).await.unwrap().retention_days, None);
+    audit::set_retention(&tx, Utc::now(), Some(audit::MIN_RETENTION_DAYS))
+        .await
+        .unwrap();
+    audit::set_retention(&tx, Utc::now(), Some(audit::MAX_RETENTION_DAYS))
+        .await
+        .unwrap();
     audit::set_retention(&tx, Utc::now(), Some(365))
         .await
         .unwrap();
@@ -690,9 +712,11 @@ async fn retention_settings_body(t: TestDb) {
     assert_eq!(audit::retention(&tx).await.unwrap().retention_days, None);
     tx.commit().await.unwrap();
     let rows = rows_of(&t.db, ctx.org_id()).await;
-    assert_eq!(rows.len(), 2);
-    assert_eq!(rows[0].data, json!({"from_days": null, "to_days": 365}));
-    assert_eq!(rows[1].data, json!({"from_days": 365, "to_days": null}));
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0].data, json!({"from_days": null, "to_days": 30}));
+    assert_eq!(rows[1].data, json!({"from_days": 30, "to_days": 36_500}));
+    assert_eq!(rows[2].data, json!({"from_days": 36_500, "to_days": 365}));
+    assert_eq!(rows[3].data, json!({"from_days": 365, "to_days": null}));
 
     if t.db.backend() == Backend::Postgres {
         // A tenant cannot lift (or place) a legal hold by writing the table itself.
@@ -709,4 +733,107 @@ async fn retention_settings_body(t: TestDb) {
 backend_test!(
     retention_settings_are_validated_and_audited,
     retention_settings_body
+);
+
+/// `data` whose stored form differs from what was written (jsonb reorders keys and rewrites
+/// numbers; text parsing may be one ulp off) still verifies.
+async fn canonical_data_round_trips_body(t: TestDb) {
+    setup(&t).await;
+    let ctx = tenant();
+    // Built member by member so the insertion order is not sorted (it is kept when
+    // serde_json's `preserve_order` feature is on).
+    let mut inner = serde_json::Map::new();
+    inner.insert("zeta".into(), json!(1));
+    inner.insert(
+        "alpha".into(),
+        json!({"y": [3, {"b": 2, "a": 1}], "x": null}),
+    );
+    inner.insert("Mid".into(), json!(false));
+    let mut data = serde_json::Map::new();
+    data.insert("z_nested".into(), serde_json::Value::Object(inner));
+    data.insert("int".into(), json!(42));
+    data.insert("neg".into(), json!(-7));
+    data.insert("big".into(), json!(9_007_199_254_740_993_i64));
+    data.insert("huge".into(), json!(u64::MAX));
+    data.insert("half".into(), json!(1.5));
+    data.insert("e16".into(), json!(1e16));
+    data.insert("neg_zero".into(), json!(-0.0));
+    data.insert("third".into(), json!(0.1 + 0.2));
+    data.insert("tiny".into(), json!(1.5e-7));
+    data.insert("vast".into(), json!(1.234_567_890_123_45e200));
+    data.insert("text".into(), json!("héllo 😀 \"q\" \\ /\n\t\u{1}\u{2028}"));
+    data.insert("a_list".into(), json!([1, 1.25, "x", {"k2": 2, "k1": 1}]));
+    let data = serde_json::Value::Object(data);
+    let tx = t.db.tenant(&ctx).await.unwrap();
+    audit::record(
+        &tx,
+        Utc::now(),
+        AuditEntry::new("thing.created", "thing", 1).data(data.clone()),
+    )
+    .await
+    .unwrap();
+    audit::record(
+        &tx,
+        Utc::now(),
+        AuditEntry::new("thing.updated", "thing", 1).data(json!({"after": 1})),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let rows = rows_of(&t.db, ctx.org_id()).await;
+    assert_eq!(rows.len(), 2);
+    let back = &rows[0].data;
+    assert_eq!(back["z_nested"]["alpha"]["y"][1]["b"], 2);
+    assert_eq!(back["big"], json!(9_007_199_254_740_993_i64));
+    assert_eq!(back["huge"], json!(u64::MAX));
+    assert_eq!(back["half"].as_f64(), Some(1.5));
+    assert_eq!(back["e16"].as_f64(), Some(1e16));
+    assert_eq!(back["neg_zero"].as_f64(), Some(0.0));
+    assert_eq!(back["third"].as_f64(), Some(0.3));
+    assert_eq!(back["text"], data["text"]);
+    for r in &rows {
+        assert_eq!(r.recompute_hash(), r.hash, "{:?}", r.data);
+    }
+    let report = audit::verify(&t.db, &ctx).await.unwrap();
+    assert!(report.is_valid(), "{report:?}");
+    assert_eq!(report.rows_checked, 2);
+}
+backend_test!(
+    verify_accepts_round_tripped_data,
+    canonical_data_round_trips_body
+);
+
+/// Verifying and exporting read in read-only transactions: on SQLite they proceed while
+/// another transaction holds the write lock.
+async fn reads_do_not_take_the_write_lock_body(t: TestDb) {
+    setup(&t).await;
+    let ctx = tenant();
+    append(&t.db, &ctx, 3, Utc::now()).await;
+    let pctx = platform();
+    let other = tenant();
+    let writer = t.db.tenant(&other).await.unwrap();
+    audit::record(
+        &writer,
+        Utc::now(),
+        AuditEntry::new("thing.created", "thing", 0),
+    )
+    .await
+    .unwrap();
+    let within = std::time::Duration::from_secs(2);
+    let r = tokio::time::timeout(within, audit::verify(&t.db, &ctx))
+        .await
+        .expect("verify waited for the write lock")
+        .unwrap();
+    assert!(r.is_valid(), "{r:?}");
+    let r = tokio::time::timeout(within, audit::verify_platform(&t.db, &pctx, ctx.org_id()))
+        .await
+        .expect("verify_platform waited for the write lock")
+        .unwrap();
+    assert_eq!(r.rows_checked, 3);
+    writer.commit().await.unwrap();
+}
+backend_test!(
+    reads_do_not_take_the_write_lock,
+    reads_do_not_take_the_write_lock_body
 );

@@ -407,6 +407,8 @@ async fn panics_and_permanent_errors_do_not_stop_the_dispatcher_body(t: TestDb) 
         .subscriber(fine.clone())
         .subscriber(Rejecting)
         .max_attempts(5)
+        // Short handlers: the three deliveries fit in one round's claim on both backends.
+        .lease(Duration::from_secs(120), Duration::from_secs(5))
         .build()
         .unwrap();
     publish(&t.db, &tenant(), start(), "crm.deal.won", 1).await;
@@ -616,3 +618,332 @@ async fn builder_rejects_bad_settings() {
     );
     assert!(Dispatcher::builder(k).build().is_ok());
 }
+
+/// A subscriber that, while `slow` is set, advances the kernel clock by `step` per call (a
+/// handler that takes that long), and fails (retryably) while `failing` is set.
+#[derive(Clone)]
+struct Slow {
+    clock: ManualClock,
+    step: chrono::Duration,
+    slow: Arc<AtomicBool>,
+    failing: Arc<AtomicBool>,
+    calls: Arc<AtomicU32>,
+    /// (event id, attempt) of each successful call.
+    seen: Arc<Mutex<Vec<(Uuid, u32)>>>,
+}
+
+#[helix_core::async_trait::async_trait]
+impl Subscriber for Slow {
+    fn name(&self) -> &str {
+        "test.slow"
+    }
+
+    fn accepts(&self, _: &str) -> bool {
+        true
+    }
+
+    async fn handle(
+        &self,
+        event: &OutboxEvent,
+        tx: &DatabaseTransaction,
+    ) -> Result<(), HandlerError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.slow.load(Ordering::SeqCst) {
+            self.clock.advance(self.step);
+        }
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(HandlerError::retryable("downstream unavailable"));
+        }
+        tx.execute_raw(Statement::from_sql_and_values(
+            tx.get_database_backend(),
+            "INSERT INTO test_outbox_effects (subscriber, event_id) VALUES ($1, $2)",
+            [Value::from("test.slow"), Value::from(event.id.to_string())],
+        ))
+        .await?;
+        self.seen.lock().unwrap().push((event.id, event.attempt));
+        Ok(())
+    }
+}
+
+async fn attempts_of(db: &Db, event_id: Uuid) -> i32 {
+    let row = db
+        .connection()
+        .query_one_raw(Statement::from_sql_and_values(
+            db.connection().get_database_backend(),
+            "SELECT attempts FROM helix_outbox_deliveries WHERE event_id = $1",
+            [Value::from(event_id)],
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get("", "attempts").unwrap()
+}
+
+/// Review M2: claimed deliveries whose lease expires while they wait their turn are skipped
+/// (not run by two dispatchers), and reclaiming them uses none of their attempts, so a
+/// delivery is never dead-lettered for failures it did not have.
+async fn expired_claims_are_skipped_and_do_not_use_attempts_body(t: TestDb) {
+    setup(&t).await;
+    let clock = ManualClock::new(start());
+    let sub = Slow {
+        clock: clock.clone(),
+        step: chrono::Duration::seconds(11),
+        slow: Arc::new(AtomicBool::new(true)),
+        failing: Arc::default(),
+        calls: Arc::default(),
+        seen: Arc::default(),
+    };
+    let build = || {
+        Dispatcher::builder(kernel(&t.db, &clock))
+            .subscriber(sub.clone())
+            .lease(Duration::from_secs(10), Duration::from_secs(4))
+            .batch_size(10)
+            .concurrency(1)
+            .max_attempts(2)
+            .build()
+            .unwrap()
+    };
+    let (d1, d2) = (build(), build());
+    assert_eq!(d1.claim_size(), 2, "1 slot x floor(10 s / 4 s)");
+    let ctx = tenant();
+    let a = publish(&t.db, &ctx, start(), "crm.deal.won", 0).await;
+    let b = publish(&t.db, &ctx, start(), "crm.deal.won", 1).await;
+
+    // Both are claimed under one 10 s lease; the first handler takes 11 s, so the second's
+    // lease has expired when its turn comes: it is skipped, not run.
+    let s = d1.run_once().await.unwrap();
+    assert_eq!(
+        (s.claimed, s.delivered, s.lease_expired, s.retried, s.dead),
+        (2, 1, 1, 0, 0)
+    );
+    assert_eq!(sub.calls.load(Ordering::SeqCst), 1);
+    let (ran, _) = sub.seen.lock().unwrap()[0];
+    let skipped = if ran == a { b } else { a };
+    assert_eq!(
+        attempts_of(&t.db, skipped).await,
+        0,
+        "a skipped claim counts no attempt"
+    );
+    assert_eq!(
+        delivery_status(&t.db, skipped, "test.slow").await,
+        "pending"
+    );
+
+    // Another instance reclaims it and its handler fails: that is its first attempt (of
+    // max 2), so it is retried, not dead-lettered.
+    sub.slow.store(false, Ordering::SeqCst);
+    sub.failing.store(true, Ordering::SeqCst);
+    let s = d2.run_once().await.unwrap();
+    assert_eq!((s.claimed, s.retried, s.dead), (1, 1, 0));
+    assert_eq!(attempts_of(&t.db, skipped).await, 1);
+    assert_eq!(outbox::dead_letters(&t.db).await.unwrap(), 0);
+
+    sub.failing.store(false, Ordering::SeqCst);
+    clock.advance(chrono::Duration::hours(1));
+    let s = d2.run_once().await.unwrap();
+    assert_eq!(s.delivered, 1);
+    assert_eq!(sub.seen.lock().unwrap().last(), Some(&(skipped, 2)));
+    assert_eq!(sub.calls.load(Ordering::SeqCst), 3);
+    assert_eq!(effects(&t.db, "test.slow").await, 2, "each event once");
+    assert_eq!(delivery_status(&t.db, a, "test.slow").await, "delivered");
+    assert_eq!(delivery_status(&t.db, b, "test.slow").await, "delivered");
+    assert_eq!(outbox::backlog(&t.db).await.unwrap(), 0);
+}
+backend_test!(
+    expired_claims_are_skipped_and_do_not_use_attempts,
+    expired_claims_are_skipped_and_do_not_use_attempts_body
+);
+
+/// Review M2/M1: a round claims no more than it can process within one lease, and on
+/// SQLite the handler timeout is capped below the 10 s busy timeout.
+async fn claim_size_and_handler_timeout_follow_the_lease_body(t: TestDb) {
+    let k = Kernel::new(t.db.clone());
+    let sqlite = t.db.backend() == Backend::Sqlite;
+    let d = Dispatcher::builder(k.clone()).build().unwrap();
+    if sqlite {
+        assert_eq!(d.handler_timeout(), Duration::from_secs(5));
+        assert_eq!(d.claim_size(), 24, "1 x floor(120 s / 5 s)");
+    } else {
+        assert_eq!(d.handler_timeout(), Duration::from_secs(10));
+        assert_eq!(d.claim_size(), 12, "1 x floor(120 s / 10 s)");
+    }
+    assert_eq!(d.config().batch_size, 100, "the setting itself is kept");
+    let claim = |batch: u32, concurrency: u32, lease: u64, timeout: u64| {
+        Dispatcher::builder(k.clone())
+            .batch_size(batch)
+            .concurrency(concurrency)
+            .lease(Duration::from_secs(lease), Duration::from_secs(timeout))
+            .build()
+            .unwrap()
+            .claim_size()
+    };
+    assert_eq!(claim(100, 4, 60, 2), 100, "batch_size bounds it");
+    assert_eq!(claim(10, 3, 10, 4), 6);
+    assert_eq!(claim(5, 1, 3, 2), 1, "at least one");
+    let short = Dispatcher::builder(k)
+        .lease(Duration::from_secs(10), Duration::from_secs(2))
+        .build()
+        .unwrap();
+    assert_eq!(short.handler_timeout(), Duration::from_secs(2));
+}
+backend_test!(
+    claim_size_and_handler_timeout_follow_the_lease,
+    claim_size_and_handler_timeout_follow_the_lease_body
+);
+
+/// A subscriber whose handler takes `sleep` of real time.
+struct Sleeper(Duration);
+
+#[helix_core::async_trait::async_trait]
+impl Subscriber for Sleeper {
+    fn name(&self) -> &str {
+        "test.sleeper"
+    }
+    fn accepts(&self, _: &str) -> bool {
+        true
+    }
+    async fn handle(&self, _: &OutboxEvent, _: &DatabaseTransaction) -> Result<(), HandlerError> {
+        tokio::time::sleep(self.0).await;
+        Ok(())
+    }
+}
+
+/// Review M1: on SQLite the handler holds the write lock, so a slow handler is cut off at
+/// 5 s even when the configured timeout is longer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_caps_the_handler_timeout() {
+    let t = TestDb::sqlite().await;
+    setup(&t).await;
+    let d = Dispatcher::builder(Kernel::new(t.db.clone()))
+        .subscriber(Sleeper(Duration::from_secs(30)))
+        .lease(Duration::from_secs(120), Duration::from_secs(60))
+        .build()
+        .unwrap();
+    publish(&t.db, &tenant(), Utc::now(), "crm.deal.won", 1).await;
+    let started = std::time::Instant::now();
+    let s = tokio::time::timeout(Duration::from_secs(20), d.run_once())
+        .await
+        .expect("the handler ran past the SQLite cap")
+        .unwrap();
+    assert_eq!((s.claimed, s.retried), (1, 1));
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let last_error = scalar_text(
+        &t.db,
+        "SELECT last_error AS n FROM helix_outbox_deliveries WHERE subscriber = 'test.sleeper'",
+    )
+    .await;
+    assert!(last_error.contains("timed out"), "{last_error}");
+}
+
+async fn scalar_text(db: &Db, sql: &str) -> String {
+    let row = db
+        .connection()
+        .query_one_raw(Statement::from_string(
+            db.connection().get_database_backend(),
+            sql,
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get("", "n").unwrap()
+}
+
+async fn audit_rows(db: &Db, org_id: Uuid, action: &str) -> Vec<helix_core::audit::entity::Model> {
+    use helix_core::audit::entity::{Column, Entity};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    Entity::find()
+        .filter(Column::OrgId.eq(org_id))
+        .filter(Column::Action.eq(action))
+        .order_by_asc(Column::Seq)
+        .all(db.connection())
+        .await
+        .unwrap()
+}
+
+/// Requeueing a dead letter is a platform-plane action: audited in the same transaction, in
+/// the event's tenant chain, or the platform chain for a platform event.
+async fn requeue_is_audited_body(t: TestDb) {
+    use helix_core::audit::{self, PLATFORM_CHAIN};
+    setup(&t).await;
+    let clock = ManualClock::new(start());
+    let d = Dispatcher::builder(kernel(&t.db, &clock))
+        .subscriber(Rejecting)
+        .build()
+        .unwrap();
+    let ctx = tenant();
+    let tenant_event = publish(&t.db, &ctx, start(), "crm.deal.won", 1).await;
+    let admin = PlatformContext::system("test.admin");
+    let platform_event = {
+        let tx = t.db.platform(&admin).await.unwrap();
+        let id = outbox::publish_platform(&tx, "cid-1", None, start(), "platform.tick", &json!({}))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        id
+    };
+    assert_eq!(d.run_once().await.unwrap().dead, 2);
+    let dead = outbox::list_dead_letters(&t.db, &admin, None, 10)
+        .await
+        .unwrap();
+    let delivery_of = |event: Uuid| {
+        dead.iter()
+            .find(|l| l.event_id == event)
+            .unwrap()
+            .delivery_id
+    };
+    let platform_before = audit_rows(&t.db, PLATFORM_CHAIN, "outbox.dead_letter_requeued")
+        .await
+        .len();
+
+    for (event, chain) in [
+        (tenant_event, ctx.org_id()),
+        (platform_event, PLATFORM_CHAIN),
+    ] {
+        let delivery = delivery_of(event);
+        outbox::requeue_dead_letter(&t.db, &admin, delivery, clock.now())
+            .await
+            .unwrap();
+        let rows = audit_rows(&t.db, chain, "outbox.dead_letter_requeued").await;
+        let row = rows.last().expect("requeue audited");
+        assert_eq!(row.entity_type, "outbox_delivery");
+        assert_eq!(
+            row.entity_id.as_deref(),
+            Some(delivery.to_string().as_str())
+        );
+        assert_eq!(row.actor, admin.actor().as_ref_string());
+        assert_eq!(row.correlation_id, admin.meta().correlation_id);
+        assert_eq!(
+            row.data,
+            json!({ "subscriber": "test.rejecting", "event_id": event.to_string() })
+        );
+        assert!(
+            audit::verify_platform(&t.db, &admin, chain)
+                .await
+                .unwrap()
+                .is_valid()
+        );
+        // Not dead any more: not found, and nothing audited.
+        let again = outbox::requeue_dead_letter(&t.db, &admin, delivery, clock.now()).await;
+        assert!(matches!(again, Err(Error::NotFound { .. })));
+        assert_eq!(
+            audit_rows(&t.db, chain, "outbox.dead_letter_requeued")
+                .await
+                .len(),
+            rows.len()
+        );
+    }
+    assert_eq!(
+        audit_rows(&t.db, ctx.org_id(), "outbox.dead_letter_requeued")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        audit_rows(&t.db, PLATFORM_CHAIN, "outbox.dead_letter_requeued")
+            .await
+            .len(),
+        platform_before + 1
+    );
+    assert_eq!(outbox::backlog(&t.db).await.unwrap(), 2);
+}
+backend_test!(requeue_is_audited, requeue_is_audited_body);

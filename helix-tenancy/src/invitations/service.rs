@@ -276,9 +276,13 @@ impl TenancyService {
         }
         let member =
             insert_membership(&tx, self.kernel().new_id(), user_id, email, row.role, now).await?;
+        // Stored by us as a JSON array of UUIDs; a corrupt value fails the accept (and rolls
+        // it back) rather than silently dropping the team joins.
+        let team_ids: Vec<Uuid> = serde_json::from_value(row.team_ids.clone())
+            .map_err(|e| TenancyError::Core(helix_core::Error::internal(e)))?;
         let invitation = Invitation::from(row);
         let mut joined = Vec::new();
-        for team_id in &invitation.team_ids {
+        for team_id in &team_ids {
             // Teams deleted since the invitation was sent are skipped.
             if tx.find_by_id::<team::Entity, _>(*team_id).await?.is_some() {
                 insert_team_member(&tx, self.kernel().new_id(), *team_id, user_id, now).await?;

@@ -87,7 +87,9 @@ impl TenancyService {
         role: Role,
     ) -> Result<model::Model> {
         let tx = self.tenant_tx(ctx).await?;
-        // Lock first, then read the caller's role: a concurrent demotion cannot go stale.
+        // Non-members are turned away before taking the lock; then lock and read the
+        // caller's role again, so a concurrent demotion cannot go stale.
+        Caller::of(&tx).await?.require_manager()?;
         lock_organization(&tx).await?;
         let caller = Caller::of(&tx).await?;
         caller.require_manager()?;
@@ -124,6 +126,7 @@ impl TenancyService {
     /// is [`TenancyError::LastOwner`].
     pub async fn remove_member(&self, ctx: &TenantContext, user_id: Uuid) -> Result<()> {
         let tx = self.tenant_tx(ctx).await?;
+        Caller::of(&tx).await?;
         lock_organization(&tx).await?;
         let caller = Caller::of(&tx).await?;
         if caller.user_id != user_id {

@@ -64,7 +64,7 @@ impl MigrationTrait for Migration {
         // or deletes organizations.
         TenantTable::new("tenancy_organizations")
             .tenant_column("id")
-            .app_privileges("SELECT, UPDATE")
+            .app_privileges("SELECT, UPDATE (name, plan, settings, updated_at)")
             .platform_privileges("SELECT, INSERT, UPDATE, DELETE")
             .apply(manager)
             .await?;

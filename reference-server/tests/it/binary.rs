@@ -107,3 +107,16 @@ fn starts_on_sqlite_prints_address_and_stops_on_sigterm() {
         "{logs}"
     );
 }
+
+#[test]
+fn a_bad_value_is_reported_without_credentials() {
+    // A whole URL where a table is expected: figment echoes the value; it must be masked.
+    let out = bin()
+        .env("HELIX__DATABASE", "postgres://u:hunter2@localhost/db")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.to_lowercase().contains("database"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}
