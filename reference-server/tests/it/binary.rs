@@ -120,3 +120,34 @@ fn a_bad_value_is_reported_without_credentials() {
     assert!(err.to_lowercase().contains("database"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+/// The database password never reaches stdout or the logs, even at debug level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_password_never_reaches_the_output() {
+    let Some(t) = helix_core::testing::TestDb::postgres().await else {
+        return;
+    };
+    // Trust authentication ignores the password, so a made-up one connects.
+    let url = t.url.replacen("postgres@", "postgres:Sup3r-s3cret-pw@", 1);
+    assert_ne!(url, t.url);
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .current_dir(dir.path())
+        .env("HELIX__SERVER__ADDR", "127.0.0.1:0")
+        .env("HELIX__DATABASE__URL", &url)
+        .env("HELIX__LOG__LEVEL", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
+    let r = reqwest::get(format!("http://{addr}/health/ready")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let all = format!("{line}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(all.contains("\"http.route\":\"/health/ready\""), "{all}");
+    assert!(!all.contains("Sup3r-s3cret-pw"), "the password leaked:\n{all}");
+}

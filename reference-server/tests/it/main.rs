@@ -2,5 +2,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod binary;
+mod openapi;
 mod production_roles;
 mod server;
