@@ -278,16 +278,17 @@ impl PlatformTx {
     }
 }
 
-/// Quotes a string as a SQL literal (single quotes doubled).
+/// Quotes a string as an escape-string literal `E'...'` (backslashes and single quotes
+/// escaped, NUL dropped). Its meaning does not depend on `standard_conforming_strings`.
 pub(crate) fn sql_literal(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('\'');
+    let mut out = String::with_capacity(s.len() + 3);
+    out.push_str("E'");
     for c in s.chars() {
-        if c == '\'' {
-            out.push('\'');
-        }
-        if c != '\0' {
-            out.push(c);
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("''"),
+            '\0' => {}
+            c => out.push(c),
         }
     }
     out.push('\'');
@@ -298,6 +299,7 @@ pub(crate) fn sql_literal(s: &str) -> String {
 mod tests {
     #[test]
     fn literals_escape_quotes_and_nul() {
-        assert_eq!(super::sql_literal("a'b\0c"), "'a''bc'");
+        assert_eq!(super::sql_literal("a'b\0c"), "E'a''bc'");
+        assert_eq!(super::sql_literal("x\\' OR 1=1"), "E'x\\\\'' OR 1=1'");
     }
 }

@@ -114,3 +114,32 @@ async fn tenant_tx_confines_updates(t: TestDb) {
     tx.commit().await.unwrap();
 }
 backend_test!(tenant_tx_update_isolation, tenant_tx_confines_updates);
+
+async fn settings_round_trip_hostile_text(t: TestDb) {
+    Helix::builder(t.db.clone()).build().await.unwrap();
+    if t.db.backend() != Backend::Postgres {
+        return;
+    }
+    let name = "we'ird\\name'); SELECT pg_sleep(10); --";
+    let ctx = TenantContext::new(Uuid::now_v7(), Actor::System(name.into()));
+    let tx = t.db.tenant(&ctx).await.unwrap();
+    let row = tx
+        .raw()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT current_setting('helix.actor') AS a, current_setting('helix.org_id') AS o, current_user::text AS u",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.try_get::<String>("", "a").unwrap(),
+        format!("system:{name}")
+    );
+    assert_eq!(
+        row.try_get::<String>("", "o").unwrap(),
+        ctx.org_id().to_string()
+    );
+    assert_eq!(row.try_get::<String>("", "u").unwrap(), "helix_app");
+}
+backend_test!(tenant_settings_round_trip, settings_round_trip_hostile_text);
