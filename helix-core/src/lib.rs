@@ -33,6 +33,7 @@ pub mod list;
 pub mod migrate;
 pub mod module;
 pub mod outbox;
+pub mod ratelimit;
 pub mod rls;
 pub mod schema;
 #[cfg(feature = "testing")]

@@ -15,9 +15,9 @@ use uuid::Uuid;
 
 use super::backoff::Backoff;
 use super::store::{self, Claimed};
-use super::subscriber::{HandlerError, Subscriber, valid_name};
-use crate::context::PlatformContext;
-use crate::db::Backend;
+use super::subscriber::{HandlerError, HandlerTx, Subscriber, valid_name};
+use crate::context::{PlatformContext, RequestMeta};
+use crate::db::{Backend, Db, PlatformTx, TenantTx};
 use crate::error::{Error, Result};
 use crate::kernel::Kernel;
 
@@ -513,26 +513,32 @@ impl Dispatcher {
                 .fail(c, &HandlerError::permanent("event not found"))
                 .await;
         };
-        let tx = db.platform(&inner.ctx).await?;
+        // The handler's transaction belongs to the event's tenant (RLS-bound on PostgreSQL),
+        // or to the platform plane for a platform event; it carries the event's correlation
+        // id (for the audit rows the handler writes).
+        let ctx = PlatformContext::with_meta(
+            inner.ctx.actor().clone(),
+            Arc::new(RequestMeta {
+                correlation_id: event.correlation_id.clone(),
+                ..RequestMeta::default()
+            }),
+        );
+        let tx = OwnedHandlerTx::open(db, &ctx, event.org_id).await?;
         // The idempotency record goes first, in the handler's transaction: if the subscriber
-        // already committed its effects for this event, skip the handler.
-        if !store::mark_processed(tx.raw(), &c.subscriber, event.id, inner.kernel.now()).await? {
-            let settled =
-                store::mark_delivered(tx.raw(), c.delivery_id, inner.owner, inner.kernel.now())
-                    .await?;
-            tx.commit().await?;
-            return Ok(if settled {
-                Outcome::Duplicate
-            } else {
-                Outcome::Abandoned
-            });
+        // already committed its effects for this event, skip the handler. A concurrent
+        // handler of the same delivery (a lease lost to a slow handler) waits here on
+        // PostgreSQL, and finds the record if the other one commits.
+        let now = inner.kernel.now();
+        if !store::mark_processed(tx.raw(), &c.subscriber, event.org_id, event.id, now).await? {
+            tx.rollback().await?;
+            return self.settle(c, Outcome::Duplicate).await;
         }
         // Never past the lease: another dispatcher could then run the handler too.
         let lease_left = (c.lease_until - inner.kernel.now())
             .to_std()
             .unwrap_or(Duration::ZERO);
         let timeout = inner.handler_timeout.min(lease_left);
-        let run = AssertUnwindSafe(sub.handle(event, tx.raw())).catch_unwind();
+        let run = AssertUnwindSafe(sub.handle(event, tx.handler())).catch_unwind();
         let failure = match tokio::time::timeout(timeout, run).await {
             Ok(Ok(Ok(()))) => None,
             Ok(Ok(Err(e))) => Some(e),
@@ -543,39 +549,66 @@ impl Dispatcher {
             tx.rollback().await?;
             return self.fail(c, &err).await;
         }
-        let settled =
-            store::mark_delivered(tx.raw(), c.delivery_id, inner.owner, inner.kernel.now()).await;
-        match settled {
-            Ok(true) => {
-                if tx.commit().await.is_err() {
-                    return self
-                        .fail(c, &HandlerError::retryable("commit failed: database error"))
-                        .await;
-                }
-                tracing::debug!(
-                    outbox.event_id = %event.id,
-                    outbox.subscriber = %c.subscriber,
-                    outbox.attempt = c.attempts,
-                    "outbox event delivered"
-                );
-                Ok(Outcome::Delivered)
-            }
-            // Lease lost: the new owner delivers it; drop our effects.
-            Ok(false) => {
-                tx.rollback().await?;
-                Ok(Outcome::Abandoned)
-            }
-            // The handler may have left the transaction unusable (PostgreSQL aborts it on
-            // any error the handler swallowed).
-            Err(_) => {
-                tx.rollback().await?;
-                self.fail(
+        // The handler may have left the transaction unusable: PostgreSQL aborts it on any
+        // error, even one the handler swallowed, and its COMMIT then silently rolls back.
+        // Reading the record back fails in that case, so a lost commit is never taken for a
+        // delivery.
+        if !matches!(
+            store::is_processed(tx.raw(), &c.subscriber, event.id).await,
+            Ok(true)
+        ) {
+            tx.rollback().await?;
+            return self
+                .fail(
                     c,
-                    &HandlerError::retryable("could not record delivery: database error"),
+                    &HandlerError::retryable("handler left its transaction unusable"),
                 )
-                .await
-            }
+                .await;
         }
+        if tx.commit().await.is_err() {
+            return self
+                .fail(c, &HandlerError::retryable("commit failed: database error"))
+                .await;
+        }
+        // Effects and idempotency record are committed. Marking the delivery delivered is a
+        // separate, platform transaction (tenants cannot touch deliveries); if the process
+        // dies before it, the redelivery finds the record and only marks it.
+        let outcome = self.settle(c, Outcome::Delivered).await?;
+        if matches!(outcome, Outcome::Delivered) {
+            tracing::debug!(
+                outbox.event_id = %event.id,
+                outbox.subscriber = %c.subscriber,
+                outbox.attempt = c.attempts,
+                "outbox event delivered"
+            );
+        }
+        Ok(outcome)
+    }
+
+    /// Marks a delivery whose idempotency record is committed as delivered, in a short
+    /// platform transaction, if this dispatcher still holds its lease: `outcome` then, and
+    /// [`Outcome::Abandoned`] when the lease was lost (the new owner finds the record and
+    /// settles it without running the handler). A database error leaves the delivery leased:
+    /// it is redelivered, as a duplicate, when the lease expires.
+    async fn settle(&self, c: &Claimed, outcome: Outcome) -> Result<Outcome> {
+        let inner = &*self.inner;
+        let settled = store::mark_delivered(
+            inner.kernel.db(),
+            &inner.ctx,
+            c.delivery_id,
+            inner.owner,
+            inner.kernel.now(),
+        )
+        .await?;
+        if !settled {
+            tracing::debug!(
+                outbox.delivery_id = %c.delivery_id,
+                outbox.subscriber = %c.subscriber,
+                "outbox delivery processed, but its lease was lost: left to the new owner"
+            );
+            return Ok(Outcome::Abandoned);
+        }
+        Ok(outcome)
     }
 
     async fn fail(&self, c: &Claimed, err: &HandlerError) -> Result<Outcome> {
@@ -616,6 +649,47 @@ impl Dispatcher {
                 "outbox delivery failed; retry scheduled"
             );
             Ok(Outcome::Retried)
+        }
+    }
+}
+
+/// The handler's transaction, owned by the dispatcher: a tenant transaction of the event's
+/// organization, or a platform transaction for a platform event (see [`HandlerTx`]).
+enum OwnedHandlerTx {
+    Tenant(TenantTx),
+    Platform(PlatformTx),
+}
+
+impl OwnedHandlerTx {
+    async fn open(db: &Db, ctx: &PlatformContext, org_id: Option<Uuid>) -> Result<Self> {
+        Ok(match org_id {
+            Some(org) => Self::Tenant(db.tenant(&ctx.for_tenant(org)).await?),
+            None => Self::Platform(db.platform(ctx).await?),
+        })
+    }
+
+    fn handler(&self) -> HandlerTx<'_> {
+        match self {
+            Self::Tenant(tx) => HandlerTx::Tenant(tx),
+            Self::Platform(tx) => HandlerTx::Platform(tx),
+        }
+    }
+
+    fn raw(&self) -> &sea_orm::DatabaseTransaction {
+        self.handler().raw()
+    }
+
+    async fn commit(self) -> Result<()> {
+        match self {
+            Self::Tenant(tx) => tx.commit().await,
+            Self::Platform(tx) => tx.commit().await,
+        }
+    }
+
+    async fn rollback(self) -> Result<()> {
+        match self {
+            Self::Tenant(tx) => tx.rollback().await,
+            Self::Platform(tx) => tx.rollback().await,
         }
     }
 }

@@ -8,6 +8,9 @@
 //!   (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several instances can run it), and runs the
 //!   handler in a transaction that also inserts the subscriber's idempotency record
 //!   (`helix_outbox_processed`): delivery is at least once, database effects happen once.
+//!   That transaction is the event's tenant's ([`HandlerTx`]: a `TenantTx`, confined by Row
+//!   Level Security on PostgreSQL), or a platform transaction for a platform event; the
+//!   delivery is marked delivered afterwards, in a short platform transaction.
 //!   A round claims only what it can process within the lease, skips a claimed delivery whose
 //!   lease expired before its turn, and counts an attempt when processing starts, not at
 //!   claim time. Handlers must be short and database-only (see [`Subscriber`]).
@@ -26,7 +29,7 @@ mod subscriber;
 pub use backoff::Backoff;
 pub use dead_letter::{DeadLetter, backlog, dead_letters, list_dead_letters, requeue_dead_letter};
 pub use dispatcher::{Dispatcher, DispatcherBuilder, DispatcherConfig, RunStats};
-pub use subscriber::{HandlerError, OutboxEvent, Subscriber, topic_matches};
+pub use subscriber::{HandlerError, HandlerTx, OutboxEvent, Subscriber, topic_matches};
 /// The shutdown signal [`Dispatcher::run`] takes (re-exported from `tokio-util`).
 pub use tokio_util::sync::CancellationToken;
 

@@ -1,5 +1,7 @@
-//! The SQL of the dispatcher: fan-out, claim, settle. Every statement runs in a platform
-//! transaction (role `helix_platform` on PostgreSQL).
+//! The SQL of the dispatcher: fan-out, claim, settle. Every statement on events and
+//! deliveries runs in a platform transaction (role `helix_platform` on PostgreSQL); the
+//! idempotency record is written and checked in the handler's transaction, which for a
+//! tenant event is a tenant transaction (role `helix_app`, RLS-bound to the event's tenant).
 //!
 //! SQLite note: platform transactions take the write lock up front (`BEGIN IMMEDIATE`), so
 //! the fan-out picks its events before opening one, and read-only queries (metrics, dead
@@ -261,40 +263,76 @@ pub(crate) async fn begin_attempt(
     }
 }
 
-/// Inserts the idempotency record; `false` when the subscriber already processed the event.
+/// Inserts the idempotency record of (`subscriber`, `event_id`) in the handler's transaction
+/// `tx`, owned by the event's tenant `org_id` (`None` for a platform event); `false` when the
+/// subscriber already processed the event. On PostgreSQL a concurrent insert of the same
+/// record waits here until the other transaction ends: two handlers of one delivery never
+/// both commit.
 pub(crate) async fn mark_processed(
     tx: &DatabaseTransaction,
     subscriber: &str,
+    org_id: Option<Uuid>,
     event_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<bool> {
     let res = tx
         .execute_raw(stmt(
             tx.get_database_backend(),
-            "INSERT INTO helix_outbox_processed (subscriber, event_id, processed_at) \
-             VALUES ($1, $2, $3) ON CONFLICT (subscriber, event_id) DO NOTHING",
-            vec![subscriber.to_owned().into(), event_id.into(), now.into()],
+            "INSERT INTO helix_outbox_processed (subscriber, event_id, org_id, processed_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (subscriber, event_id) DO NOTHING",
+            vec![
+                subscriber.to_owned().into(),
+                event_id.into(),
+                org_id.into(),
+                now.into(),
+            ],
         ))
         .await?;
     Ok(res.rows_affected() == 1)
 }
 
-/// Marks a delivery this owner holds as delivered; `false` when the lease was lost.
-pub(crate) async fn mark_delivered(
+/// Whether the idempotency record is visible in `tx`: checked just before the handler's
+/// transaction commits. It fails when the handler left the transaction unusable (PostgreSQL
+/// aborts a transaction on any error, even one the handler swallowed, and its `COMMIT` then
+/// silently rolls back), so that a lost commit is not taken for a delivery.
+pub(crate) async fn is_processed(
     tx: &DatabaseTransaction,
+    subscriber: &str,
+    event_id: Uuid,
+) -> Result<bool> {
+    let row = tx
+        .query_one_raw(stmt(
+            tx.get_database_backend(),
+            "SELECT 1 AS n FROM helix_outbox_processed WHERE subscriber = $1 AND event_id = $2",
+            vec![subscriber.to_owned().into(), event_id.into()],
+        ))
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Marks a delivery this owner holds as delivered, in its own platform transaction (after
+/// the handler's transaction committed); `false` when the lease was lost, in which case the
+/// new owner finds the idempotency record and settles it.
+pub(crate) async fn mark_delivered(
+    db: &Db,
+    ctx: &PlatformContext,
     delivery_id: Uuid,
     owner: Uuid,
     now: DateTime<Utc>,
 ) -> Result<bool> {
+    let backend = db.connection().get_database_backend();
+    let tx = db.platform(ctx).await?;
     let res = tx
+        .raw()
         .execute_raw(stmt(
-            tx.get_database_backend(),
+            backend,
             "UPDATE helix_outbox_deliveries \
              SET status = 'delivered', delivered_at = $1, updated_at = $1, locked_until = NULL, locked_by = NULL \
              WHERE id = $2 AND locked_by = $3 AND status = 'pending'",
             vec![now.into(), delivery_id.into(), owner.into()],
         ))
         .await?;
+    tx.commit().await?;
     Ok(res.rows_affected() == 1)
 }
 

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
 
+use crate::db::{PlatformTx, TenantTx};
 use crate::error::Error;
 
 /// An event as handed to a [`Subscriber`].
@@ -82,12 +83,73 @@ impl From<Error> for HandlerError {
     }
 }
 
+/// The transaction a [`Subscriber`] handles an event in: the handler writes its effects
+/// here, and the dispatcher inserts the subscriber's idempotency record here too, so both
+/// commit or roll back together.
+///
+/// - A tenant event (`org_id = Some(org)`) is handled in a [`TenantTx`] of that
+///   organization (the dispatcher's system actor, the event's correlation id). Its
+///   tenant-filtered helpers ([`TenantTx::find`], [`TenantTx::insert`], ...) see and write
+///   only that tenant, on both backends. On PostgreSQL it runs as the application role with
+///   `helix.org_id` set, so Row Level Security confines even raw SQL on [`HandlerTx::raw`]
+///   to that tenant: another tenant's rows are invisible and cannot be written, and
+///   platform-only tables (deliveries, say) cannot be read at all. On SQLite (no RLS) raw SQL
+///   is not confined: filter it by the tenant yourself, or use the `TenantTx` helpers.
+/// - A platform event (`org_id = None`) is handled in a [`PlatformTx`]: platform plane, not
+///   confined to any tenant (on PostgreSQL the platform role). Audit what it does.
+#[derive(Debug, Clone, Copy)]
+pub enum HandlerTx<'a> {
+    /// A tenant event's transaction, bound to the event's organization.
+    Tenant(&'a TenantTx),
+    /// A platform event's transaction.
+    Platform(&'a PlatformTx),
+}
+
+impl<'a> HandlerTx<'a> {
+    /// The raw transaction, for sea-orm queries and raw SQL. For a tenant event it is not
+    /// filtered by the application, but RLS confines it on PostgreSQL (see [`HandlerTx`]).
+    pub fn raw(&self) -> &'a DatabaseTransaction {
+        match self {
+            Self::Tenant(tx) => tx.raw(),
+            Self::Platform(tx) => tx.raw(),
+        }
+    }
+
+    /// The tenant-scoped transaction of a tenant event; `None` for a platform event.
+    pub fn tenant(&self) -> Option<&'a TenantTx> {
+        match self {
+            Self::Tenant(tx) => Some(tx),
+            Self::Platform(_) => None,
+        }
+    }
+
+    /// The platform transaction of a platform event; `None` for a tenant event.
+    pub fn platform(&self) -> Option<&'a PlatformTx> {
+        match self {
+            Self::Tenant(_) => None,
+            Self::Platform(tx) => Some(tx),
+        }
+    }
+
+    /// The tenant the transaction is bound to (the event's `org_id`); `None` on the platform
+    /// plane.
+    pub fn org_id(&self) -> Option<Uuid> {
+        self.tenant().map(TenantTx::org_id)
+    }
+}
+
 /// A consumer of outbox events, run by the [`Dispatcher`](super::Dispatcher).
 ///
 /// Delivery is at least once; the dispatcher makes the handler's *database effects* happen
 /// once per (event, subscriber) by inserting an idempotency record in `tx`, the same
 /// transaction the handler writes in. Effects outside the database (an e-mail, an HTTP call)
 /// can repeat and should be idempotent on [`OutboxEvent::id`].
+///
+/// **The transaction is the event's tenant's** (see [`HandlerTx`]): a tenant event is handled
+/// in a [`TenantTx`] of its organization, which on PostgreSQL Row Level Security confines to
+/// that tenant; a platform event (`org_id = None`) in a platform transaction. A handler that
+/// must act on other tenants because of an event has to take the platform path explicitly
+/// (and audit it), not borrow the event's transaction.
 ///
 /// **Handlers must be short and database-only.** The handler runs inside an open
 /// transaction: on SQLite that transaction holds the database-wide write lock, so every other
@@ -99,8 +161,7 @@ impl From<Error> for HandlerError {
 /// [`OutboxEvent::id`], so that a retry does not repeat it.
 ///
 /// ```
-/// use helix_core::outbox::{HandlerError, OutboxEvent, Subscriber};
-/// use helix_core::sea_orm::DatabaseTransaction;
+/// use helix_core::outbox::{HandlerError, HandlerTx, OutboxEvent, Subscriber};
 ///
 /// struct WelcomeMail;
 ///
@@ -112,8 +173,12 @@ impl From<Error> for HandlerError {
 ///     fn accepts(&self, topic: &str) -> bool {
 ///         topic == "auth.user.registered"
 ///     }
-///     async fn handle(&self, event: &OutboxEvent, tx: &DatabaseTransaction) -> Result<(), HandlerError> {
-///         let _ = (event, tx); // write the mail job in `tx`
+///     async fn handle(&self, event: &OutboxEvent, tx: HandlerTx<'_>) -> Result<(), HandlerError> {
+///         // A tenant event: write the mail job through the tenant's transaction.
+///         let Some(tenant) = tx.tenant() else {
+///             return Err(HandlerError::permanent("expected a tenant event"));
+///         };
+///         let _ = (event, tenant.raw());
 ///         Ok(())
 ///     }
 /// }
@@ -127,16 +192,15 @@ pub trait Subscriber: Send + Sync + 'static {
     /// Whether this subscriber wants events of `topic` (see [`topic_matches`]).
     fn accepts(&self, topic: &str) -> bool;
 
-    /// Handles one event, writing its effects in `tx` (a platform-plane transaction: on
-    /// PostgreSQL it may cross tenants, so scope writes by [`OutboxEvent::org_id`]). An error,
-    /// a panic or a timeout rolls `tx` back and schedules a retry. Keep it short and
-    /// database-only (see the trait documentation): it runs within the handler timeout, at
-    /// most 5 s on SQLite.
-    async fn handle(
-        &self,
-        event: &OutboxEvent,
-        tx: &DatabaseTransaction,
-    ) -> Result<(), HandlerError>;
+    /// Handles one event, writing its effects in `tx`: a [`TenantTx`] of the event's tenant
+    /// for a tenant event (RLS-bound to that tenant on PostgreSQL), a platform transaction
+    /// for a platform event (see [`HandlerTx`]). An error, a panic or a timeout rolls `tx`
+    /// back and schedules a retry; so does leaving `tx` unusable (on PostgreSQL, a failed
+    /// statement aborts the transaction: run statements that may fail in a savepoint,
+    /// `tx.raw().begin()`, if the handler is to carry on). Keep it short and database-only
+    /// (see the trait documentation): it runs within the handler timeout, at most 5 s on
+    /// SQLite. Do not commit or roll back `tx` yourself.
+    async fn handle(&self, event: &OutboxEvent, tx: HandlerTx<'_>) -> Result<(), HandlerError>;
 }
 
 /// Matches a topic against a pattern: exact (`crm.deal.won`), a prefix wildcard

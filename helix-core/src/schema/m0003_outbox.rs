@@ -7,13 +7,20 @@
 //!   `org_id` (it is reached through the event), and only the platform role may touch it:
 //!   `last_error` may describe tenant data.
 //! - `helix_outbox_processed`: the per-subscriber idempotency record, inserted in the same
-//!   transaction as the subscriber's effects. Platform role only.
+//!   transaction as the subscriber's effects. A tenant event's handler runs in a tenant
+//!   transaction (the application role on PostgreSQL), so the record is tenant-owned: it
+//!   carries the event's `org_id` (`NULL` for platform events), has Row Level Security (the
+//!   application role may `SELECT` and `INSERT` its own tenant's records, nothing else), and
+//!   `(org_id, event_id)` references `helix_outbox_events (org_id, id)`: a record must name
+//!   an event of its own tenant, so one tenant cannot suppress another tenant's deliveries by
+//!   pre-inserting their records. Platform records (`org_id IS NULL`) are not checked by that
+//!   key (SQL `MATCH SIMPLE`), and only the platform role can write them (the tenant policy
+//!   rejects a `NULL` `org_id`).
 
 use sea_orm_migration::prelude::*;
 
-use crate::db::PLATFORM_ROLE;
-use crate::migrate::{exec, exec_for};
-use crate::rls::TenantTable;
+use crate::migrate::exec_for;
+use crate::rls::{TenantTable, grant_platform_table};
 
 pub(crate) struct Migration;
 
@@ -31,7 +38,8 @@ CREATE TABLE helix_outbox_events (
     payload TEXT NOT NULL,
     correlation_id TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    fanned_out INTEGER NOT NULL DEFAULT 0
+    fanned_out INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (org_id, id)
 );
 CREATE INDEX helix_outbox_events_pending ON helix_outbox_events (created_at) WHERE NOT fanned_out;
 
@@ -58,9 +66,12 @@ CREATE INDEX helix_outbox_deliveries_dead
 CREATE TABLE helix_outbox_processed (
     subscriber TEXT NOT NULL,
     event_id BLOB NOT NULL,
+    org_id BLOB,
     processed_at TEXT NOT NULL,
-    PRIMARY KEY (subscriber, event_id)
+    PRIMARY KEY (subscriber, event_id),
+    FOREIGN KEY (org_id, event_id) REFERENCES helix_outbox_events (org_id, id) ON DELETE CASCADE
 );
+CREATE INDEX helix_outbox_processed_event ON helix_outbox_processed (org_id, event_id);
 "#;
 
 const POSTGRES: &str = r#"
@@ -71,7 +82,9 @@ CREATE TABLE helix_outbox_events (
     payload jsonb NOT NULL,
     correlation_id text NOT NULL,
     created_at timestamptz NOT NULL,
-    fanned_out boolean NOT NULL DEFAULT false
+    fanned_out boolean NOT NULL DEFAULT false,
+    -- The target of the processed records' tenant-checking foreign key.
+    CONSTRAINT helix_outbox_events_org_id_id UNIQUE (org_id, id)
 );
 CREATE INDEX helix_outbox_events_pending ON helix_outbox_events (created_at) WHERE NOT fanned_out;
 
@@ -98,9 +111,15 @@ CREATE INDEX helix_outbox_deliveries_dead
 CREATE TABLE helix_outbox_processed (
     subscriber text NOT NULL,
     event_id uuid NOT NULL,
+    org_id uuid,
     processed_at timestamptz NOT NULL,
-    PRIMARY KEY (subscriber, event_id)
+    PRIMARY KEY (subscriber, event_id),
+    -- A record names an event of its own tenant. Composite on purpose: foreign keys ignore
+    -- RLS, and a plain key on event_id would accept (so confirm) another tenant's event.
+    CONSTRAINT helix_outbox_processed_event FOREIGN KEY (org_id, event_id)
+        REFERENCES helix_outbox_events (org_id, id) ON DELETE CASCADE
 );
+CREATE INDEX helix_outbox_processed_event ON helix_outbox_processed (org_id, event_id);
 "#;
 
 #[async_trait::async_trait]
@@ -113,18 +132,22 @@ impl MigrationTrait for Migration {
             .platform_privileges("SELECT, INSERT, UPDATE, DELETE")
             .apply(manager)
             .await?;
-        if manager.get_database_backend() == sea_orm::DbBackend::Postgres {
-            // Least privilege: the application role never sees delivery state (errors may
-            // describe tenant data) nor idempotency records; only the dispatcher does.
-            exec(
-                manager,
-                &format!(
-                    "GRANT SELECT, INSERT, UPDATE, DELETE ON helix_outbox_deliveries TO {PLATFORM_ROLE};
-                     GRANT SELECT, INSERT, DELETE ON helix_outbox_processed TO {PLATFORM_ROLE};"
-                ),
-            )
+        // Tenant handlers insert their idempotency record in their own (tenant) transaction,
+        // and read it back before committing; records are never updated, and only the
+        // platform path deletes them.
+        TenantTable::new("helix_outbox_processed")
+            .app_privileges("SELECT, INSERT")
+            .platform_privileges("SELECT, INSERT, DELETE")
+            .apply(manager)
             .await?;
-        }
+        // Least privilege: the application role never sees delivery state (errors may
+        // describe tenant data); only the dispatcher does.
+        grant_platform_table(
+            manager,
+            "helix_outbox_deliveries",
+            "SELECT, INSERT, UPDATE, DELETE",
+        )
+        .await?;
         Ok(())
     }
 }

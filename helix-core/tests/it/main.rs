@@ -6,4 +6,5 @@ mod http;
 mod kernel;
 mod list;
 mod outbox;
+mod ratelimit;
 mod tenant_tx;

@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use helix_core::outbox::{
-    self, Dispatcher, HandlerError, OutboxEvent, RunStats, Subscriber, topic_matches,
+    self, Dispatcher, HandlerError, HandlerTx, OutboxEvent, RunStats, Subscriber, topic_matches,
 };
 use helix_core::testing::TestDb;
 use helix_core::{
     Actor, Backend, Clock, Db, Error, Helix, Kernel, ManualClock, PlatformContext, PoolOptions,
     TenantContext, backend_test,
 };
-use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, Value};
+use sea_orm::{ConnectionTrait, Statement, TransactionTrait, Value};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -58,11 +58,8 @@ impl Subscriber for Recorder {
         topic_matches(self.pattern, topic)
     }
 
-    async fn handle(
-        &self,
-        event: &OutboxEvent,
-        tx: &DatabaseTransaction,
-    ) -> Result<(), HandlerError> {
+    async fn handle(&self, event: &OutboxEvent, tx: HandlerTx<'_>) -> Result<(), HandlerError> {
+        let tx = tx.raw();
         self.calls.fetch_add(1, Ordering::SeqCst);
         if self.panicking.load(Ordering::SeqCst) {
             panic!("subscriber bug");
@@ -92,9 +89,13 @@ async fn setup(t: &TestDb) {
     .await
     .unwrap();
     if t.db.backend() == Backend::Postgres {
-        c.execute_unprepared("GRANT SELECT, INSERT ON test_outbox_effects TO helix_platform")
-            .await
-            .unwrap();
+        // Tenant events are handled as the application role, platform events as the platform
+        // role.
+        c.execute_unprepared(
+            "GRANT SELECT, INSERT ON test_outbox_effects TO helix_app, helix_platform",
+        )
+        .await
+        .unwrap();
     }
 }
 
@@ -391,7 +392,7 @@ impl Subscriber for Rejecting {
     fn accepts(&self, _: &str) -> bool {
         true
     }
-    async fn handle(&self, _: &OutboxEvent, _: &DatabaseTransaction) -> Result<(), HandlerError> {
+    async fn handle(&self, _: &OutboxEvent, _: HandlerTx<'_>) -> Result<(), HandlerError> {
         Err(HandlerError::permanent("payload has no contact id"))
     }
 }
@@ -445,9 +446,10 @@ async fn redelivery_after_commit_does_not_repeat_effects_body(t: TestDb) {
         .unwrap();
     let id = publish(&t.db, &tenant(), start(), "crm.deal.won", 1).await;
     assert_eq!(d.run_once().await.unwrap().delivered, 1);
-    // The handler's transaction committed, but the delivery was not recorded as delivered
-    // (a crash between the two, or a lease lost to a slow handler): it is still pending,
-    // leased by the dead owner, and becomes due again when the lease expires.
+    // The handler's (tenant) transaction committed, but the platform transaction that marks
+    // the delivery delivered did not (the process died between the two, or the lease was
+    // lost to a slow handler): it is still pending, leased by the dead owner, and becomes due
+    // again when the lease expires.
     t.db.connection()
         .execute_raw(Statement::from_sql_and_values(
             t.db.connection().get_database_backend(),
@@ -467,6 +469,10 @@ async fn redelivery_after_commit_does_not_repeat_effects_body(t: TestDb) {
     );
     assert_eq!(effects(&t.db, "test.once").await, 1);
     assert_eq!(delivery_status(&t.db, id, "test.once").await, "delivered");
+    assert_eq!(
+        scalar(&t.db, "SELECT COUNT(*) AS n FROM helix_outbox_processed").await,
+        1
+    );
 }
 backend_test!(
     redelivery_after_commit_does_not_repeat_effects,
@@ -642,11 +648,8 @@ impl Subscriber for Slow {
         true
     }
 
-    async fn handle(
-        &self,
-        event: &OutboxEvent,
-        tx: &DatabaseTransaction,
-    ) -> Result<(), HandlerError> {
+    async fn handle(&self, event: &OutboxEvent, tx: HandlerTx<'_>) -> Result<(), HandlerError> {
+        let tx = tx.raw();
         self.calls.fetch_add(1, Ordering::SeqCst);
         if self.slow.load(Ordering::SeqCst) {
             self.clock.advance(self.step);
@@ -802,7 +805,7 @@ impl Subscriber for Sleeper {
     fn accepts(&self, _: &str) -> bool {
         true
     }
-    async fn handle(&self, _: &OutboxEvent, _: &DatabaseTransaction) -> Result<(), HandlerError> {
+    async fn handle(&self, _: &OutboxEvent, _: HandlerTx<'_>) -> Result<(), HandlerError> {
         tokio::time::sleep(self.0).await;
         Ok(())
     }
@@ -947,3 +950,524 @@ async fn requeue_is_audited_body(t: TestDb) {
     assert_eq!(outbox::backlog(&t.db).await.unwrap(), 2);
 }
 backend_test!(requeue_is_audited, requeue_is_audited_body);
+
+/// Runs `sql` in a savepoint that is always rolled back (a failed statement must not abort
+/// the handler's transaction on PostgreSQL): whether it succeeded.
+async fn succeeds(tx: HandlerTx<'_>, sql: &str, values: Vec<Value>) -> Result<bool, HandlerError> {
+    let sp = tx.raw().begin().await?;
+    let backend = sp.get_database_backend();
+    let ok = sp
+        .execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await
+        .is_ok();
+    sp.rollback().await?;
+    Ok(ok)
+}
+
+async fn count_in(tx: HandlerTx<'_>, sql: &str, values: Vec<Value>) -> Result<i64, HandlerError> {
+    let tx = tx.raw();
+    let row = tx
+        .query_one_raw(Statement::from_sql_and_values(
+            tx.get_database_backend(),
+            sql,
+            values,
+        ))
+        .await?
+        .ok_or_else(|| HandlerError::permanent("no row"))?;
+    Ok(row.try_get("", "n")?)
+}
+
+/// What a [`Prober`] could reach from the transaction it was handed.
+#[derive(Debug, Clone)]
+struct Probe {
+    event_org: Option<Uuid>,
+    tx_org: Option<Uuid>,
+    platform: bool,
+    correlation_id: Option<String>,
+    /// Rows of `test_outbox_private` raw SQL sees: all of them, and the other tenant's.
+    visible_all: i64,
+    visible_other: i64,
+    /// Whether raw SQL could insert a row for the other tenant (always rolled back).
+    wrote_other: bool,
+    /// Whether raw SQL could read the platform-only deliveries table.
+    read_deliveries: bool,
+}
+
+/// A subscriber that probes, with raw SQL, what its transaction can reach; `other` is a
+/// tenant that a tenant event's handler must not reach. For a tenant event it also writes a
+/// row of its own tenant (committed with the delivery).
+#[derive(Clone)]
+struct Prober {
+    other: Uuid,
+    probes: Arc<Mutex<Vec<Probe>>>,
+}
+
+#[helix_core::async_trait::async_trait]
+impl Subscriber for Prober {
+    fn name(&self) -> &str {
+        "test.prober"
+    }
+
+    fn accepts(&self, _: &str) -> bool {
+        true
+    }
+
+    async fn handle(&self, event: &OutboxEvent, tx: HandlerTx<'_>) -> Result<(), HandlerError> {
+        let other = Value::from(self.other);
+        let probe = Probe {
+            event_org: event.org_id,
+            tx_org: tx.org_id(),
+            platform: tx.platform().is_some(),
+            correlation_id: tx
+                .tenant()
+                .map(|t| t.context().meta().correlation_id.clone()),
+            visible_all: count_in(tx, "SELECT COUNT(*) AS n FROM test_outbox_private", vec![])
+                .await?,
+            visible_other: count_in(
+                tx,
+                "SELECT COUNT(*) AS n FROM test_outbox_private WHERE org_id = $1",
+                vec![other.clone()],
+            )
+            .await?,
+            wrote_other: succeeds(
+                tx,
+                "INSERT INTO test_outbox_private (org_id, note) VALUES ($1, 'forged')",
+                vec![other],
+            )
+            .await?,
+            read_deliveries: succeeds(tx, "SELECT COUNT(*) FROM helix_outbox_deliveries", vec![])
+                .await?,
+        };
+        if let Some(org) = tx.org_id() {
+            tx.raw()
+                .execute_raw(Statement::from_sql_and_values(
+                    tx.raw().get_database_backend(),
+                    "INSERT INTO test_outbox_private (org_id, note) VALUES ($1, 'handled')",
+                    [Value::from(org)],
+                ))
+                .await?;
+        }
+        self.probes.lock().unwrap().push(probe);
+        Ok(())
+    }
+}
+
+/// A table with a tenant RLS policy (on PostgreSQL), seeded with one row per tenant through
+/// the platform path.
+async fn private_table(t: &TestDb, orgs: &[Uuid]) {
+    let c = t.db.connection();
+    if t.db.backend() == Backend::Postgres {
+        c.execute_unprepared(
+            "CREATE TABLE test_outbox_private (org_id uuid NOT NULL, note text NOT NULL);
+             ALTER TABLE test_outbox_private ENABLE ROW LEVEL SECURITY;
+             ALTER TABLE test_outbox_private FORCE ROW LEVEL SECURITY;
+             CREATE POLICY tenant ON test_outbox_private FOR ALL TO helix_app
+               USING (org_id = nullif(current_setting('helix.org_id', true), '')::uuid)
+               WITH CHECK (org_id = nullif(current_setting('helix.org_id', true), '')::uuid);
+             CREATE POLICY platform ON test_outbox_private FOR ALL TO helix_platform
+               USING (true) WITH CHECK (true);
+             GRANT SELECT, INSERT ON test_outbox_private TO helix_app, helix_platform;",
+        )
+        .await
+        .unwrap();
+    } else {
+        c.execute_unprepared(
+            "CREATE TABLE test_outbox_private (org_id BLOB NOT NULL, note TEXT NOT NULL)",
+        )
+        .await
+        .unwrap();
+    }
+    let tx =
+        t.db.platform(&PlatformContext::system("test"))
+            .await
+            .unwrap();
+    for org in orgs {
+        tx.raw()
+            .execute_raw(Statement::from_sql_and_values(
+                tx.raw().get_database_backend(),
+                "INSERT INTO test_outbox_private (org_id, note) VALUES ($1, 'seed')",
+                [Value::from(*org)],
+            ))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// Rows of `test_outbox_private` of `org`, counted on the platform path.
+async fn private_rows(db: &Db, org: Uuid) -> i64 {
+    let tx = db.platform(&PlatformContext::system("test")).await.unwrap();
+    let row = tx
+        .raw()
+        .query_one_raw(Statement::from_sql_and_values(
+            tx.raw().get_database_backend(),
+            "SELECT COUNT(*) AS n FROM test_outbox_private WHERE org_id = $1",
+            [Value::from(org)],
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    row.try_get("", "n").unwrap()
+}
+
+/// A tenant event is handled in a tenant transaction of its organization: on PostgreSQL,
+/// RLS keeps the handler's raw SQL from reading or writing another tenant's rows and from
+/// the platform-only delivery state. A platform event is handled on the platform plane.
+async fn tenant_handlers_are_confined_to_their_tenant_body(t: TestDb) {
+    setup(&t).await;
+    let pg = t.db.backend() == Backend::Postgres;
+    let (a, b) = (tenant(), tenant());
+    private_table(&t, &[a.org_id(), b.org_id()]).await;
+    let clock = ManualClock::new(start());
+    let prober = Prober {
+        other: b.org_id(),
+        probes: Arc::default(),
+    };
+    let d = Dispatcher::builder(kernel(&t.db, &clock))
+        .subscriber(prober.clone())
+        .build()
+        .unwrap();
+    let tenant_event = publish(&t.db, &a, start(), "crm.deal.won", 1).await;
+    let platform_event = {
+        let tx =
+            t.db.platform(&PlatformContext::system("test"))
+                .await
+                .unwrap();
+        let id = outbox::publish_platform(
+            &tx,
+            "cid-platform",
+            None,
+            start(),
+            "platform.tick",
+            &json!({}),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        id
+    };
+    let s = d.run_once().await.unwrap();
+    assert_eq!((s.claimed, s.delivered), (2, 2));
+
+    let probes = prober.probes.lock().unwrap().clone();
+    let tenant_probe = probes.iter().find(|p| p.event_org.is_some()).unwrap();
+    assert_eq!(tenant_probe.event_org, Some(a.org_id()));
+    assert_eq!(
+        tenant_probe.tx_org,
+        Some(a.org_id()),
+        "a TenantTx of the event's org"
+    );
+    assert!(!tenant_probe.platform);
+    assert_eq!(
+        tenant_probe.correlation_id.as_deref(),
+        Some(a.meta().correlation_id.as_str()),
+        "the tenant context carries the event's correlation id"
+    );
+    if pg {
+        assert_eq!(tenant_probe.visible_all, 1, "only its own tenant's row");
+        assert_eq!(
+            tenant_probe.visible_other, 0,
+            "tenant B's rows are invisible"
+        );
+        assert!(
+            !tenant_probe.wrote_other,
+            "cannot insert a row for tenant B"
+        );
+        assert!(
+            !tenant_probe.read_deliveries,
+            "delivery state is platform-only"
+        );
+    } else {
+        // SQLite has no RLS: raw SQL is not confined (the TenantTx helpers are).
+        assert_eq!(tenant_probe.visible_all, 2);
+    }
+    let platform_probe = probes.iter().find(|p| p.event_org.is_none()).unwrap();
+    assert!(platform_probe.platform);
+    assert_eq!(platform_probe.tx_org, None);
+    assert_eq!(platform_probe.correlation_id, None);
+    assert_eq!(
+        platform_probe.visible_other, 1,
+        "the platform plane crosses tenants"
+    );
+    assert!(platform_probe.read_deliveries);
+
+    // The handler's own write committed with the delivery; B is untouched.
+    assert_eq!(private_rows(&t.db, a.org_id()).await, 2);
+    assert_eq!(private_rows(&t.db, b.org_id()).await, 1);
+    // The idempotency records carry the event's tenant (none for the platform event).
+    let records = |event: Uuid, org: Option<Uuid>| {
+        let db = t.db.clone();
+        async move {
+            let row = db
+                .connection()
+                .query_one_raw(Statement::from_sql_and_values(
+                    db.connection().get_database_backend(),
+                    "SELECT COUNT(*) AS n FROM helix_outbox_processed \
+                     WHERE event_id = $1 AND subscriber = 'test.prober' \
+                     AND (org_id = $2 OR (org_id IS NULL AND $3))",
+                    [
+                        Value::from(event),
+                        Value::from(org),
+                        Value::from(org.is_none()),
+                    ],
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get::<i64>("", "n").unwrap()
+        }
+    };
+    assert_eq!(records(tenant_event, Some(a.org_id())).await, 1);
+    assert_eq!(records(platform_event, None).await, 1);
+}
+backend_test!(
+    tenant_handlers_are_confined_to_their_tenant,
+    tenant_handlers_are_confined_to_their_tenant_body
+);
+
+async fn insert_processed(tx: &helix_core::TenantTx, event: Uuid, org: Option<Uuid>) -> bool {
+    tx.raw()
+        .execute_raw(Statement::from_sql_and_values(
+            tx.raw().get_database_backend(),
+            "INSERT INTO helix_outbox_processed (subscriber, event_id, org_id, processed_at) \
+             VALUES ('test.victim', $1, $2, $3)",
+            [Value::from(event), Value::from(org), Value::from(start())],
+        ))
+        .await
+        .is_ok()
+}
+
+/// The application role may insert idempotency records (tenant handlers do, in their own
+/// transaction), but only for its own tenant's events: a tenant cannot pre-insert another
+/// tenant's record to suppress that tenant's deliveries, nor read them.
+async fn tenants_cannot_forge_processed_records_body(t: TestDb) {
+    setup(&t).await;
+    let pg = t.db.backend() == Backend::Postgres;
+    let (a, b) = (tenant(), tenant());
+    let event = publish(&t.db, &a, start(), "crm.deal.won", 1).await;
+
+    // B names A's event under its own org: the composite foreign key (org_id, event_id)
+    // refuses it, on both backends.
+    let tx = t.db.tenant(&b).await.unwrap();
+    assert!(!insert_processed(&tx, event, Some(b.org_id())).await);
+    tx.rollback().await.unwrap();
+    if pg {
+        // B writes it as A's, or as a platform record: the RLS policy refuses both.
+        for org in [Some(a.org_id()), None] {
+            let tx = t.db.tenant(&b).await.unwrap();
+            assert!(!insert_processed(&tx, event, org).await, "{org:?}");
+            tx.rollback().await.unwrap();
+        }
+    }
+    // A's own transaction may (control: the refusals above are not a missing privilege).
+    let tx = t.db.tenant(&a).await.unwrap();
+    assert!(insert_processed(&tx, event, Some(a.org_id())).await);
+    tx.rollback().await.unwrap();
+
+    // So nothing suppressed A's delivery.
+    let clock = ManualClock::new(start());
+    let sub = Recorder::new("test.victim", "*");
+    let d = Dispatcher::builder(kernel(&t.db, &clock))
+        .subscriber(sub.clone())
+        .build()
+        .unwrap();
+    let s = d.run_once().await.unwrap();
+    assert_eq!((s.delivered, s.duplicates_skipped), (1, 0));
+    assert_eq!(effects(&t.db, "test.victim").await, 1);
+
+    if pg {
+        let count = |ctx: TenantContext| {
+            let db = t.db.clone();
+            async move {
+                let tx = db.tenant(&ctx).await.unwrap();
+                let row = tx
+                    .raw()
+                    .query_one_raw(Statement::from_string(
+                        tx.raw().get_database_backend(),
+                        "SELECT COUNT(*) AS n FROM helix_outbox_processed",
+                    ))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                row.try_get::<i64>("", "n").unwrap()
+            }
+        };
+        assert_eq!(count(b.clone()).await, 0, "B does not see A's records");
+        assert_eq!(count(a.clone()).await, 1);
+        // Records are never updated or deleted by the application role.
+        for sql in [
+            "DELETE FROM helix_outbox_processed",
+            "UPDATE helix_outbox_processed SET subscriber = 'x'",
+        ] {
+            let tx = t.db.tenant(&a).await.unwrap();
+            assert!(tx.raw().execute_unprepared(sql).await.is_err(), "{sql}");
+            tx.rollback().await.unwrap();
+        }
+    }
+}
+backend_test!(
+    tenants_cannot_forge_processed_records,
+    tenants_cannot_forge_processed_records_body
+);
+
+/// A subscriber whose first call loses its delivery's lease to another dispatcher (`thief`)
+/// while it runs, after writing its effect.
+#[derive(Clone)]
+struct Thief {
+    db: Db,
+    thief: Uuid,
+    calls: Arc<AtomicU32>,
+}
+
+#[helix_core::async_trait::async_trait]
+impl Subscriber for Thief {
+    fn name(&self) -> &str {
+        "test.thief"
+    }
+
+    fn accepts(&self, _: &str) -> bool {
+        true
+    }
+
+    async fn handle(&self, event: &OutboxEvent, tx: HandlerTx<'_>) -> Result<(), HandlerError> {
+        let raw = tx.raw();
+        let backend = raw.get_database_backend();
+        raw.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "INSERT INTO test_outbox_effects (subscriber, event_id) VALUES ($1, $2)",
+            [Value::from("test.thief"), Value::from(event.id.to_string())],
+        ))
+        .await?;
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            let steal = Statement::from_sql_and_values(
+                backend,
+                "UPDATE helix_outbox_deliveries SET locked_by = $1 WHERE event_id = $2",
+                [Value::from(self.thief), Value::from(event.id)],
+            );
+            if backend == sea_orm::DbBackend::Sqlite {
+                // The handler holds SQLite's write lock: steal through its own transaction.
+                raw.execute_raw(steal).await?;
+            } else {
+                self.db.connection().execute_raw(steal).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A handler whose lease was lost meanwhile commits its effects (the idempotency record
+/// commits with them) but does not mark delivered a claim it no longer holds; the delivery
+/// then comes back as a duplicate and is settled without running the handler again.
+async fn lost_lease_is_not_marked_delivered_body(t: TestDb) {
+    setup(&t).await;
+    let clock = ManualClock::new(start());
+    let thief = Uuid::now_v7();
+    let sub = Thief {
+        db: t.db.clone(),
+        thief,
+        calls: Arc::default(),
+    };
+    let d = Dispatcher::builder(kernel(&t.db, &clock))
+        .subscriber(sub.clone())
+        .build()
+        .unwrap();
+    let id = publish(&t.db, &tenant(), start(), "crm.deal.won", 1).await;
+    let s = d.run_once().await.unwrap();
+    assert_eq!((s.claimed, s.delivered, s.abandoned), (1, 0, 1));
+    assert_eq!(effects(&t.db, "test.thief").await, 1);
+    assert_eq!(delivery_status(&t.db, id, "test.thief").await, "pending");
+    let row =
+        t.db.connection()
+            .query_one_raw(Statement::from_sql_and_values(
+                t.db.connection().get_database_backend(),
+                "SELECT locked_by FROM helix_outbox_deliveries WHERE event_id = $1",
+                [Value::from(id)],
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(
+        row.try_get::<Option<Uuid>>("", "locked_by").unwrap(),
+        Some(thief),
+        "the other owner's claim is left alone"
+    );
+    assert_eq!(d.run_once().await.unwrap().claimed, 0, "lease still held");
+    clock.advance(chrono::Duration::seconds(121));
+    let s = d.run_once().await.unwrap();
+    assert_eq!((s.claimed, s.delivered, s.duplicates_skipped), (1, 0, 1));
+    assert_eq!(sub.calls.load(Ordering::SeqCst), 1, "not run again");
+    assert_eq!(effects(&t.db, "test.thief").await, 1);
+    assert_eq!(delivery_status(&t.db, id, "test.thief").await, "delivered");
+}
+backend_test!(
+    lost_lease_is_not_marked_delivered,
+    lost_lease_is_not_marked_delivered_body
+);
+
+/// A subscriber that writes its effect, then runs a failing statement and swallows the
+/// error.
+struct Swallower;
+
+#[helix_core::async_trait::async_trait]
+impl Subscriber for Swallower {
+    fn name(&self) -> &str {
+        "test.swallower"
+    }
+
+    fn accepts(&self, _: &str) -> bool {
+        true
+    }
+
+    async fn handle(&self, event: &OutboxEvent, tx: HandlerTx<'_>) -> Result<(), HandlerError> {
+        let raw = tx.raw();
+        raw.execute_raw(Statement::from_sql_and_values(
+            raw.get_database_backend(),
+            "INSERT INTO test_outbox_effects (subscriber, event_id) VALUES ($1, $2)",
+            [
+                Value::from("test.swallower"),
+                Value::from(event.id.to_string()),
+            ],
+        ))
+        .await?;
+        let _ = raw
+            .execute_unprepared("SELECT * FROM test_outbox_no_such_table")
+            .await;
+        Ok(())
+    }
+}
+
+/// On PostgreSQL a swallowed error aborts the handler's transaction, whose COMMIT would
+/// then silently roll back: the dispatcher notices before committing and retries, instead of
+/// marking delivered an event whose effects were lost. (SQLite keeps the transaction usable.)
+async fn aborted_handler_transaction_is_retried_body(t: TestDb) {
+    setup(&t).await;
+    let clock = ManualClock::new(start());
+    let d = Dispatcher::builder(kernel(&t.db, &clock))
+        .subscriber(Swallower)
+        .build()
+        .unwrap();
+    let id = publish(&t.db, &tenant(), start(), "crm.deal.won", 1).await;
+    let s = d.run_once().await.unwrap();
+    if t.db.backend() == Backend::Postgres {
+        assert_eq!((s.delivered, s.retried), (0, 1));
+        assert_eq!(effects(&t.db, "test.swallower").await, 0);
+        assert_eq!(
+            delivery_status(&t.db, id, "test.swallower").await,
+            "pending"
+        );
+        let last_error = scalar_text(
+            &t.db,
+            "SELECT last_error AS n FROM helix_outbox_deliveries WHERE subscriber = 'test.swallower'",
+        )
+        .await;
+        assert!(last_error.contains("unusable"), "{last_error}");
+    } else {
+        assert_eq!(s.delivered, 1);
+        assert_eq!(effects(&t.db, "test.swallower").await, 1);
+    }
+}
+backend_test!(
+    aborted_handler_transaction_is_retried,
+    aborted_handler_transaction_is_retried_body
+);

@@ -141,13 +141,23 @@ async fn database_password_never_reaches_the_output() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
-    let r = reqwest::get(format!("http://{addr}/health/ready")).await.unwrap();
+    let r = reqwest::get(format!("http://{addr}/health/ready"))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let all = format!("{line}{}", String::from_utf8_lossy(&out.stderr));
     assert!(all.contains("\"http.route\":\"/health/ready\""), "{all}");
-    assert!(!all.contains("Sup3r-s3cret-pw"), "the password leaked:\n{all}");
+    assert!(
+        !all.contains("Sup3r-s3cret-pw"),
+        "the password leaked:\n{all}"
+    );
 }

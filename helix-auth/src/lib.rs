@@ -1,0 +1,81 @@
+//! # helix-auth
+//!
+//! Identity for Helix products, usable alone on top of `helix-core` (no tenancy, no business
+//! crate): accounts with email and password, the password policy, argon2id hashing on a
+//! bounded blocking pool, email verification, login with lockout, and a security event for
+//! every outcome. Sessions and signed tokens live in [`sessions`] and [`tokens`].
+//!
+//! - [`AuthService::register`] validates the email and the [`PasswordPolicy`] (12–128
+//!   characters, 3 of 4 character classes, an offline zxcvbn strength check that knows the
+//!   email and product name) and answers the same [`RegisterOutcome`] shape whether or not
+//!   the email already exists; a new account gets a 24-hour single-use
+//!   [`VerificationToken`] (stored hashed) for the host to mail.
+//! - [`AuthService::login`] answers `INVALID_CREDENTIALS` for an unknown email, a wrong
+//!   password and a locked account alike, after the same argon2 work (a dummy verification
+//!   when needed); 5 consecutive failures lock the account for 15 minutes; answers are
+//!   delayed progressively after failures; hashes made with old parameters are replaced.
+//! - [`AuthService::change_password`] requires the current password and refuses the last 5.
+//! - Passwords are [`Password`] values (redacted `Debug`, zeroed on drop); no password,
+//!   token or hash is ever logged.
+//!
+//! Every table is platform-plane: on PostgreSQL only the platform role can read it.
+//!
+//! ```no_run
+//! use helix_auth::{AuthConfig, AuthModule, AuthService, Password, RegistrationMail};
+//! use helix_core::{Db, Helix, Kernel, PoolOptions, RequestMeta};
+//!
+//! # async fn demo() -> Result<(), helix_core::Error> {
+//! let db = Db::connect("sqlite:./helix.db", &PoolOptions::default()).await?;
+//! Helix::builder(db.clone()).module(AuthModule).build().await?; // runs the migrations
+//! let auth = AuthService::builder(Kernel::new(db), AuthConfig::default()).build()?;
+//!
+//! let meta = RequestMeta::new_internal();
+//! let password = Password::new("plum-Tractor-91-oasis");
+//! let outcome = auth.register(&meta, "Ada@Example.com", &password).await?;
+//! if let RegistrationMail::Verify(mail) = outcome.mail {
+//!     // Mail `mail.token.expose()` to `mail.email`; the link comes back here:
+//!     auth.verify_email(&meta, &mail.token).await?;
+//! }
+//! let account = auth.login(&meta, "ada@example.com", &password).await?;
+//! assert_eq!(account.email, "ada@example.com");
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod accounts;
+pub mod config;
+pub mod error;
+pub mod migrations;
+pub mod passwords;
+mod service;
+pub mod sessions;
+pub mod tokens;
+
+pub use accounts::{
+    AuthenticatedAccount, RegisterOutcome, RegistrationMail, ResendOutcome, SecurityEvent,
+    SecurityEventKind, VerificationMail, VerificationToken,
+};
+pub use config::{
+    Argon2Config, AuthConfig, EmailVerificationConfig, LockoutConfig, PasswordPolicyConfig,
+};
+pub use error::{AuthError, Result};
+pub use passwords::{Password, PasswordHasher, PasswordPolicy, Verification};
+pub use service::{AuthService, AuthServiceBuilder};
+
+/// The name the module registers under.
+pub const MODULE_NAME: &str = "helix-auth";
+
+/// The auth module: registers helix-auth's migrations with the [`helix_core::Helix`]
+/// builder. Depends on nothing but the kernel.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuthModule;
+
+impl helix_core::Module for AuthModule {
+    fn name(&self) -> &'static str {
+        MODULE_NAME
+    }
+
+    fn migrations(&self) -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
+        migrations::migrations()
+    }
+}

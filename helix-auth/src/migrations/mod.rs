@@ -1,0 +1,18 @@
+//! helix-auth's migrations: raw SQL per backend, crate-prefixed names, forward-only.
+//!
+//! Every auth table is platform-plane (identities exist before and across organizations):
+//! no `org_id`, no Row Level Security, and on PostgreSQL only the platform role is granted
+//! access, so a tenant-scoped transaction can never read a password hash.
+
+mod m0001_accounts;
+mod m0100_sessions;
+
+use sea_orm_migration::MigrationTrait;
+
+/// The crate's migrations, in order.
+pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+    vec![
+        Box::new(m0001_accounts::Migration),
+        Box::new(m0100_sessions::Migration),
+    ]
+}

@@ -1,0 +1,142 @@
+//! [`AuthService`]: the entry point of every identity operation, built with
+//! [`AuthService::builder`].
+
+use std::sync::Arc;
+
+use helix_core::{Actor, Kernel, PlatformContext, RequestMeta};
+
+use crate::config::AuthConfig;
+use crate::error::{AuthError, Result};
+use crate::passwords::{Password, PasswordHasher, PasswordPolicy};
+
+/// Accounts, passwords and their security events, without HTTP. Cheap to clone.
+///
+/// Every method runs on the platform plane ([`helix_core::Db::platform`]): identities are not
+/// tenant-owned. Each mutation writes its security event (and, for account lifecycle
+/// changes, a platform audit entry) in the same transaction as the change.
+#[derive(Clone, Debug)]
+pub struct AuthService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    kernel: Kernel,
+    config: AuthConfig,
+    policy: PasswordPolicy,
+    hasher: PasswordHasher,
+}
+
+/// Builds an [`AuthService`]; see [`AuthService::builder`].
+#[derive(Debug)]
+#[must_use]
+pub struct AuthServiceBuilder {
+    kernel: Kernel,
+    config: AuthConfig,
+    hasher: Option<PasswordHasher>,
+}
+
+impl AuthService {
+    /// Starts building a service over `kernel` (database, clock, ids) with `config`.
+    pub fn builder(kernel: Kernel, config: AuthConfig) -> AuthServiceBuilder {
+        AuthServiceBuilder {
+            kernel,
+            config,
+            hasher: None,
+        }
+    }
+
+    /// The kernel.
+    pub fn kernel(&self) -> &Kernel {
+        &self.inner.kernel
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AuthConfig {
+        &self.inner.config
+    }
+
+    /// The password policy.
+    pub fn policy(&self) -> &PasswordPolicy {
+        &self.inner.policy
+    }
+
+    /// The password hasher (shared by clones).
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.inner.hasher
+    }
+
+    /// A platform context for `actor` carrying the request's metadata.
+    pub(crate) fn platform_ctx(&self, actor: Actor, meta: &RequestMeta) -> PlatformContext {
+        PlatformContext::with_meta(actor, Arc::new(meta.clone()))
+    }
+
+    /// Runs the policy (zxcvbn is CPU-bound) on the blocking pool.
+    pub(crate) async fn check_policy(
+        &self,
+        field: &'static str,
+        password: &Password,
+        email: &str,
+    ) -> Result<()> {
+        let policy = self.inner.policy.clone();
+        let password = password.clone();
+        let email = email.to_owned();
+        tokio::task::spawn_blocking(move || policy.validate_field(field, &password, &email))
+            .await
+            .map_err(|_| AuthError::Hashing)?
+            .map_err(AuthError::Validation)
+    }
+}
+
+impl AuthServiceBuilder {
+    /// Shares an existing hasher (and its concurrency bound) instead of creating one.
+    pub fn hasher(mut self, hasher: PasswordHasher) -> Self {
+        self.hasher = Some(hasher);
+        self
+    }
+
+    /// Checks the configuration and builds the service. Unless a hasher was given, this
+    /// computes one dummy hash on the calling thread (tens of milliseconds at OWASP cost).
+    pub fn build(self) -> Result<AuthService> {
+        validate(&self.config)?;
+        let hasher = match self.hasher {
+            Some(h) => h,
+            None => PasswordHasher::new(
+                self.config.argon2,
+                self.config.effective_hashing_concurrency(),
+            )?,
+        };
+        let policy = PasswordPolicy::new(self.config.password.clone(), &self.config.product_name);
+        Ok(AuthService {
+            inner: Arc::new(Inner {
+                kernel: self.kernel,
+                config: self.config,
+                policy,
+                hasher,
+            }),
+        })
+    }
+}
+
+fn validate(c: &AuthConfig) -> Result<()> {
+    let bad = |m: &str| Err(AuthError::Core(helix_core::Error::Config(m.to_owned())));
+    let p = &c.password;
+    if p.min_length == 0 || p.max_length < p.min_length {
+        return bad("auth.password: need 1 <= min_length <= max_length");
+    }
+    if p.min_classes > 4 || p.min_strength > 4 {
+        return bad("auth.password: min_classes and min_strength are at most 4");
+    }
+    if c.lockout.max_failures == 0 || c.lockout.lock_secs == 0 {
+        return bad("auth.lockout: max_failures and lock_secs must be at least 1");
+    }
+    if c.hashing_concurrency == Some(0) {
+        return bad("auth.hashing_concurrency must be at least 1");
+    }
+    if c.email_verification.token_ttl_secs == 0 || c.email_verification.max_sends_per_hour == 0 {
+        return bad(
+            "auth.email_verification: token_ttl_secs and max_sends_per_hour must be at least 1",
+        );
+    }
+    Ok(())
+}

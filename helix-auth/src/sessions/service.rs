@@ -1,0 +1,287 @@
+//! [`SessionService`]: start, list and revoke sessions, and check that one is active.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use helix_core::{Kernel, PlatformContext, PlatformTx};
+use sea_orm::{ConnectionTrait, DbBackend};
+use uuid::Uuid;
+
+use super::config::{Lifetimes, SessionConfig};
+use super::error::SessionError;
+use super::model::{RefreshToken, RevokeReason, Session, SessionKind, SessionMeta};
+use super::revoked::RevokedSessions;
+use super::store::{self, SESSION_COLUMNS, TokenRow, stmt};
+
+/// Shorthand for session results.
+pub type Result<T, E = SessionError> = std::result::Result<T, E>;
+
+/// Sessions and their refresh-token families. Cheap to clone; clones share the in-process
+/// set of revoked sessions, so build one per process and clone it.
+#[derive(Clone, Debug)]
+pub struct SessionService {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub kernel: Kernel,
+    pub config: SessionConfig,
+    pub lifetimes: Lifetimes,
+    pub revoked: RevokedSessions,
+}
+
+impl SessionService {
+    /// A session service over the kernel's database and clock. Fails on invalid lifetimes.
+    pub fn new(kernel: Kernel, config: SessionConfig) -> Result<Self, helix_core::Error> {
+        let lifetimes = config.lifetimes()?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                kernel,
+                config,
+                lifetimes,
+                revoked: RevokedSessions::default(),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn ctx() -> PlatformContext {
+        PlatformContext::system("helix-auth.sessions")
+    }
+
+    pub(crate) fn backend(&self) -> DbBackend {
+        self.inner.kernel.db().connection().get_database_backend()
+    }
+
+    pub(crate) async fn begin(&self) -> Result<PlatformTx> {
+        Ok(self.inner.kernel.db().platform(&Self::ctx()).await?)
+    }
+
+    /// Starts a normal or admin session for `account_id` and issues the first refresh token
+    /// of its family. Impersonation sessions start with [`SessionService::start_impersonation`]
+    /// (asking this method for one is [`SessionError::NotRenewable`]).
+    pub async fn start(
+        &self,
+        account_id: Uuid,
+        meta: SessionMeta,
+    ) -> Result<(Session, RefreshToken)> {
+        let l = &self.inner.lifetimes;
+        let lifetime = match meta.kind {
+            SessionKind::Normal => l.absolute,
+            SessionKind::Admin => l.admin,
+            SessionKind::Impersonation => return Err(SessionError::NotRenewable),
+        };
+        let now = self.inner.kernel.now();
+        let session = self.new_session(account_id, None, &meta, now, lifetime);
+        let token = RefreshToken::generate((now + l.refresh_ttl).min(session.absolute_expires_at));
+        let tx = self.begin().await?;
+        store::insert_session(tx.raw(), &session).await?;
+        store::insert_token(
+            tx.raw(),
+            &TokenRow {
+                hash: token.hash(),
+                family_id: session.id,
+                generation: 0,
+                parent_hash: None,
+                created_at: now,
+                expires_at: token.expires_at(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((session, token))
+    }
+
+    /// Starts an impersonation session: `actor_account_id` acts as `account_id` for the
+    /// impersonation lifetime (30 minutes by default), with no refresh token (it cannot be
+    /// renewed). Put the actor in the access token's `act` claim.
+    pub async fn start_impersonation(
+        &self,
+        account_id: Uuid,
+        actor_account_id: Uuid,
+        meta: SessionMeta,
+    ) -> Result<Session> {
+        let now = self.inner.kernel.now();
+        let meta = SessionMeta {
+            kind: SessionKind::Impersonation,
+            ..meta
+        };
+        let lifetime = self.inner.lifetimes.impersonation;
+        let session = self.new_session(account_id, Some(actor_account_id), &meta, now, lifetime);
+        let tx = self.begin().await?;
+        store::insert_session(tx.raw(), &session).await?;
+        tx.commit().await?;
+        Ok(session)
+    }
+
+    fn new_session(
+        &self,
+        account_id: Uuid,
+        actor_account_id: Option<Uuid>,
+        meta: &SessionMeta,
+        now: DateTime<Utc>,
+        lifetime: chrono::Duration,
+    ) -> Session {
+        let absolute = now + lifetime;
+        Session {
+            id: self.inner.kernel.new_id(),
+            account_id,
+            kind: meta.kind,
+            actor_account_id,
+            user_agent: meta.user_agent_truncated(),
+            ip: meta.ip,
+            created_at: now,
+            last_seen_at: now,
+            idle_expires_at: (now + self.inner.lifetimes.idle).min(absolute),
+            absolute_expires_at: absolute,
+            revoked_at: None,
+            revoked_reason: None,
+        }
+    }
+
+    /// The session `session_id`, active or not.
+    pub async fn get(&self, session_id: Uuid) -> Result<Option<Session>> {
+        let tx = self.inner.kernel.db().platform_read(&Self::ctx()).await?;
+        let row = tx
+            .raw()
+            .query_one_raw(stmt(
+                self.backend(),
+                &format!("SELECT {SESSION_COLUMNS} FROM auth_sessions s WHERE s.id = $1"),
+                vec![session_id.into()],
+            ))
+            .await?;
+        tx.rollback().await?;
+        Ok(row.as_ref().map(store::session_from_row).transpose()?)
+    }
+
+    /// The account's active sessions (its devices), most recently used first.
+    pub async fn list(&self, account_id: Uuid) -> Result<Vec<Session>> {
+        let now = self.inner.kernel.now();
+        let tx = self.inner.kernel.db().platform_read(&Self::ctx()).await?;
+        let rows = tx
+            .raw()
+            .query_all_raw(stmt(
+                self.backend(),
+                &format!(
+                    "SELECT {SESSION_COLUMNS} FROM auth_sessions s \
+                     WHERE s.account_id = $1 AND s.revoked_at IS NULL"
+                ),
+                vec![account_id.into()],
+            ))
+            .await?;
+        tx.rollback().await?;
+        let mut sessions = rows
+            .iter()
+            .map(store::session_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        sessions.retain(|s| s.is_active_at(now));
+        sessions.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at).then(b.id.cmp(&a.id)));
+        Ok(sessions)
+    }
+
+    /// Whether `session_id` is active (not revoked, not expired). Call it for every access
+    /// token, with its `sid` claim. A session revoked through this process is refused from
+    /// memory at once; otherwise the database answers.
+    pub async fn is_active(&self, session_id: Uuid) -> Result<bool> {
+        if self.inner.revoked.contains(session_id) {
+            return Ok(false);
+        }
+        let now = self.inner.kernel.now();
+        match self.get(session_id).await? {
+            Some(s) if s.revoked_at.is_some() => {
+                self.remember_revoked([s.id], now);
+                Ok(false)
+            }
+            Some(s) => Ok(s.is_active_at(now)),
+            None => Ok(false),
+        }
+    }
+
+    /// Revokes one session (sign-out). Returns whether it was active until now.
+    pub async fn revoke(&self, session_id: Uuid, reason: RevokeReason) -> Result<bool> {
+        let ids = self
+            .revoke_where("id = $3", vec![session_id.into()], reason)
+            .await?;
+        Ok(!ids.is_empty())
+    }
+
+    /// Revokes one of `account_id`'s sessions ("sign out that device"): another account's
+    /// session is [`SessionError::NotFound`]. Revoking a revoked session is not an error.
+    pub async fn revoke_owned(
+        &self,
+        account_id: Uuid,
+        session_id: Uuid,
+        reason: RevokeReason,
+    ) -> Result<()> {
+        match self.get(session_id).await? {
+            Some(s) if s.account_id == account_id => {
+                self.revoke_where(
+                    "id = $3 AND account_id = $4",
+                    vec![session_id.into(), account_id.into()],
+                    reason,
+                )
+                .await?;
+                Ok(())
+            }
+            _ => Err(SessionError::NotFound),
+        }
+    }
+
+    /// Revokes every session of `account_id` except `keep` (the caller's own). Returns how
+    /// many were revoked.
+    pub async fn revoke_all_except(
+        &self,
+        account_id: Uuid,
+        keep: Uuid,
+        reason: RevokeReason,
+    ) -> Result<u64> {
+        let ids = self
+            .revoke_where(
+                "account_id = $3 AND id <> $4",
+                vec![account_id.into(), keep.into()],
+                reason,
+            )
+            .await?;
+        Ok(ids.len() as u64)
+    }
+
+    /// Revokes every session of `account_id`. Returns how many were revoked.
+    pub async fn revoke_all(&self, account_id: Uuid, reason: RevokeReason) -> Result<u64> {
+        let ids = self
+            .revoke_where("account_id = $3", vec![account_id.into()], reason)
+            .await?;
+        Ok(ids.len() as u64)
+    }
+
+    /// Records sessions revoked elsewhere (another instance, announced through the database
+    /// or Redis) in this process's revoked set, so they are refused at once.
+    pub fn mark_revoked(&self, session_ids: impl IntoIterator<Item = Uuid>) {
+        self.remember_revoked(session_ids, self.inner.kernel.now());
+    }
+
+    async fn revoke_where(
+        &self,
+        filter: &str,
+        values: Vec<sea_orm::Value>,
+        reason: RevokeReason,
+    ) -> Result<Vec<Uuid>> {
+        let now = self.inner.kernel.now();
+        let tx = self.begin().await?;
+        let ids = store::revoke_where(tx.raw(), filter, values, now, reason.as_str()).await?;
+        tx.commit().await?;
+        self.remember_revoked(ids.iter().copied(), now);
+        Ok(ids)
+    }
+
+    pub(crate) fn remember_revoked(&self, ids: impl IntoIterator<Item = Uuid>, now: DateTime<Utc>) {
+        let l = &self.inner.lifetimes;
+        // After the longest lifetime the session has ended anyway.
+        let longest = l.absolute.max(l.admin).max(l.impersonation);
+        self.inner.revoked.insert(ids, now + longest, now);
+    }
+}

@@ -1,0 +1,258 @@
+//! Issuing and verifying access tokens.
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use helix_core::Clock;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::error::TokenError;
+use super::jws;
+use super::keys::{Jwks, SigningKeys};
+
+/// Access-token settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessTokenConfig {
+    /// The `iss` claim: this identity service's URL.
+    pub issuer: String,
+    /// The `aud` claim: the API the tokens are for.
+    pub audience: String,
+    /// Lifetime of an access token, in seconds (default 600; at most 3600).
+    #[serde(default = "default_ttl")]
+    pub ttl_secs: u64,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds (default 30; at most 300).
+    #[serde(default = "default_leeway")]
+    pub leeway_secs: u64,
+}
+
+fn default_ttl() -> u64 {
+    600
+}
+
+fn default_leeway() -> u64 {
+    30
+}
+
+impl AccessTokenConfig {
+    /// Settings for `issuer` and `audience` with the default TTL (10 minutes) and leeway (30 s).
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            ttl_secs: default_ttl(),
+            leeway_secs: default_leeway(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), helix_core::Error> {
+        let fail = |m: &str| Err(helix_core::Error::Config(format!("auth.tokens: {m}")));
+        if self.issuer.trim().is_empty() {
+            return fail("issuer is required");
+        }
+        if self.audience.trim().is_empty() {
+            return fail("audience is required");
+        }
+        if !(1..=3600).contains(&self.ttl_secs) {
+            return fail("ttl_secs must be between 1 and 3600 (access tokens are short-lived)");
+        }
+        if self.leeway_secs > 300 {
+            return fail("leeway_secs must be at most 300");
+        }
+        Ok(())
+    }
+}
+
+/// The actor claim (`act`, RFC 8693): who is acting on the subject's behalf (impersonation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorClaim {
+    /// The acting account.
+    pub sub: Uuid,
+}
+
+/// The claims of a verified access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience (a single string; arrays are not accepted).
+    pub aud: String,
+    /// Subject: the account id.
+    pub sub: Uuid,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// Issued at, seconds since the epoch.
+    pub iat: i64,
+    /// Not before, seconds since the epoch (not issued by Helix; checked when present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Token id.
+    pub jti: Uuid,
+    /// Session id: the token is only good while this session is active.
+    pub sid: Uuid,
+    /// Active organization, when one is selected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<Uuid>,
+    /// Impersonating actor, when the session is an impersonation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<ActorClaim>,
+}
+
+/// What an access token is issued for; the service adds `iss`, `aud`, `iat`, `exp`, `jti`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessGrant {
+    /// The account (`sub`).
+    pub account_id: Uuid,
+    /// The session (`sid`).
+    pub session_id: Uuid,
+    /// The active organization (`org`).
+    pub org: Option<Uuid>,
+    /// The impersonating account (`act.sub`).
+    pub actor: Option<Uuid>,
+}
+
+impl AccessGrant {
+    /// A grant for `account_id` in `session_id`, with no organization and no actor.
+    pub fn new(account_id: Uuid, session_id: Uuid) -> Self {
+        Self {
+            account_id,
+            session_id,
+            org: None,
+            actor: None,
+        }
+    }
+
+    /// Sets the active organization.
+    pub fn org(mut self, org: Uuid) -> Self {
+        self.org = Some(org);
+        self
+    }
+
+    /// Sets the impersonating actor.
+    pub fn actor(mut self, actor: Uuid) -> Self {
+        self.actor = Some(actor);
+        self
+    }
+}
+
+/// A freshly signed access token. `Debug` hides the token (it is a bearer credential).
+#[derive(Clone)]
+pub struct IssuedAccessToken {
+    token: String,
+    claims: AccessClaims,
+}
+
+impl IssuedAccessToken {
+    /// The compact JWS to hand to the client.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Its claims.
+    pub fn claims(&self) -> &AccessClaims {
+        &self.claims
+    }
+
+    /// When it expires.
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.claims.exp, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+}
+
+impl fmt::Debug for IssuedAccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedAccessToken")
+            .field("token", &"[redacted]")
+            .field("claims", &self.claims)
+            .finish()
+    }
+}
+
+/// Issues and verifies access tokens. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AccessTokens {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    keys: SigningKeys,
+    config: AccessTokenConfig,
+    clock: Arc<dyn Clock>,
+}
+
+impl AccessTokens {
+    /// An issuer/verifier over `keys`, reading the time from `clock` (share the kernel's
+    /// clock). Fails on an invalid configuration.
+    pub fn new(
+        keys: SigningKeys,
+        config: AccessTokenConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, helix_core::Error> {
+        config.validate()?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                keys,
+                config,
+                clock,
+            }),
+        })
+    }
+
+    /// The signing keys.
+    pub fn keys(&self) -> &SigningKeys {
+        &self.inner.keys
+    }
+
+    /// The public JWKS (`/.well-known/jwks.json`).
+    pub fn jwks(&self) -> Jwks {
+        self.inner.keys.jwks()
+    }
+
+    /// Signs an access token for `grant` with the active key, valid for the configured TTL.
+    pub fn issue_access(&self, grant: &AccessGrant) -> Result<IssuedAccessToken, TokenError> {
+        let now = self.inner.clock.now().timestamp();
+        let ttl = i64::try_from(self.inner.config.ttl_secs).map_err(|_| TokenError::Issue)?;
+        let claims = AccessClaims {
+            iss: self.inner.config.issuer.clone(),
+            aud: self.inner.config.audience.clone(),
+            sub: grant.account_id,
+            exp: now.saturating_add(ttl),
+            iat: now,
+            nbf: None,
+            jti: Uuid::now_v7(),
+            sid: grant.session_id,
+            org: grant.org,
+            act: grant.actor.map(|sub| ActorClaim { sub }),
+        };
+        let token = jws::sign(&self.inner.keys, &claims)?;
+        Ok(IssuedAccessToken { token, claims })
+    }
+
+    /// Verifies `token`: the header must be `alg: EdDSA` with a known `kid`, the signature
+    /// must verify, `iss` and `aud` must match, and `exp`/`nbf`/`iat` must hold within the
+    /// leeway. It does not check that the session is still active: ask the session service
+    /// ([`crate::sessions::SessionService::is_active`]) with the `sid` claim.
+    pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let claims: AccessClaims = jws::verify(&self.inner.keys, token)?;
+        let config = &self.inner.config;
+        if claims.iss != config.issuer {
+            return Err(TokenError::WrongIssuer);
+        }
+        if claims.aud != config.audience {
+            return Err(TokenError::WrongAudience);
+        }
+        let now = self.inner.clock.now().timestamp();
+        let leeway = i64::try_from(config.leeway_secs).unwrap_or(0);
+        if now >= claims.exp.saturating_add(leeway) {
+            return Err(TokenError::Expired);
+        }
+        let not_before = claims.nbf.unwrap_or(claims.iat).max(claims.iat);
+        if not_before > now.saturating_add(leeway) {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(claims)
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests of helix-auth, on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod accounts;
+mod passwords;
+mod sessions;
+mod support;
+mod tokens;
