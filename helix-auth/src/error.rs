@@ -69,13 +69,16 @@ impl From<sea_orm::DbErr> for AuthError {
 }
 
 impl From<AuthError> for helix_core::Error {
-    /// `INVALID_CREDENTIALS` becomes the kernel's 401 (`UNAUTHORIZED`, one fixed message):
-    /// the kernel's `Unauthorized` carries no code of its own yet.
+    /// `INVALID_CREDENTIALS` is a 401 with that code and one fixed message, whatever the
+    /// reason (unknown e-mail, wrong password, locked account).
     fn from(err: AuthError) -> Self {
         let code = err.code();
         match err {
             AuthError::Validation(details) => Self::Validation { details },
-            AuthError::InvalidCredentials => Self::Unauthorized,
+            AuthError::InvalidCredentials => Self::AuthenticationFailed {
+                code,
+                message: "invalid email or password".into(),
+            },
             AuthError::AccountNotFound => Self::not_found("account"),
             AuthError::Hashing => Self::internal_msg("password hashing failed"),
             AuthError::Core(inner) => inner,
@@ -96,7 +99,7 @@ mod tests {
     #[test]
     fn codes_survive_conversion() {
         let e: helix_core::Error = AuthError::InvalidCredentials.into();
-        assert_eq!(e.status(), 401);
+        assert_eq!((e.code(), e.status()), ("INVALID_CREDENTIALS", 401));
         let e: helix_core::Error = AuthError::EmailNotVerified.into();
         assert_eq!((e.code(), e.status()), ("EMAIL_NOT_VERIFIED", 422));
         let e: helix_core::Error = AuthError::invalid("password", "too_short", "x").into();

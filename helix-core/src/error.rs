@@ -53,6 +53,15 @@ pub enum Error {
     /// No valid credentials were presented.
     #[error("authentication required")]
     Unauthorized,
+    /// Authentication failed for a reason the client may know (`INVALID_CREDENTIALS`,
+    /// `EMAIL_NOT_VERIFIED`): a 401 with a specific code.
+    #[error("{message}")]
+    AuthenticationFailed {
+        /// A stable, specific code.
+        code: &'static str,
+        /// A human-readable explanation.
+        message: Cow<'static, str>,
+    },
     /// The caller is known but may not do this.
     #[error("{0}")]
     Forbidden(Cow<'static, str>),
@@ -150,7 +159,9 @@ impl Error {
             Self::Unauthorized => "UNAUTHORIZED",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound { .. } => "NOT_FOUND",
-            Self::Conflict { code, .. } | Self::Unprocessable { code, .. } => code,
+            Self::Conflict { code, .. }
+            | Self::Unprocessable { code, .. }
+            | Self::AuthenticationFailed { code, .. } => code,
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::RateLimited { .. } => "RATE_LIMITED",
@@ -163,7 +174,7 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Self::Validation { .. } | Self::BadRequest(_) => 400,
-            Self::Unauthorized => 401,
+            Self::Unauthorized | Self::AuthenticationFailed { .. } => 401,
             Self::Forbidden(_) => 403,
             Self::NotFound { .. } => 404,
             Self::Conflict { .. } => 409,
