@@ -20,6 +20,14 @@
 //!
 //! Every table is platform-plane: on PostgreSQL only the platform role can read it.
 //!
+//! With the `http` feature (on by default), [`http`] adds the JSON routes under
+//! `/api/v1/auth/` and `/.well-known/jwks.json`, generic over the host's state
+//! (`pub fn router<S>() -> Router<S> where AuthState: FromRef<S>`), and the
+//! [`http::Authenticated`] extractor. Mount them in the host:
+//! `Router::new().merge(helix_auth::http::router()).with_state(app_state)`.
+//! [`AuthModule`] only registers migrations: the kernel's `Module::router` must return a
+//! router with its state applied, and the library never calls `with_state`.
+//!
 //! ```no_run
 //! use helix_auth::{AuthConfig, AuthModule, AuthService, Password, RegistrationMail};
 //! use helix_core::{Db, Helix, Kernel, PoolOptions, RequestMeta};
@@ -45,6 +53,8 @@
 pub mod accounts;
 pub mod config;
 pub mod error;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod migrations;
 pub mod passwords;
 mod service;
@@ -52,8 +62,8 @@ pub mod sessions;
 pub mod tokens;
 
 pub use accounts::{
-    AuthenticatedAccount, RegisterOutcome, RegistrationMail, ResendOutcome, SecurityEvent,
-    SecurityEventKind, VerificationMail, VerificationToken,
+    AccountProfile, AuthenticatedAccount, RegisterOutcome, RegistrationMail, ResendOutcome,
+    SecurityEvent, SecurityEventKind, VerificationMail, VerificationToken,
 };
 pub use config::{
     Argon2Config, AuthConfig, EmailVerificationConfig, LockoutConfig, PasswordPolicyConfig,

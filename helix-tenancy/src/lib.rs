@@ -20,6 +20,11 @@
 //! `read_only` read. Every mutation writes an audit entry and a `tenancy.*` outbox event in
 //! its own transaction.
 //!
+//! With the `http` feature (off by default), `http::router()` serves all of this as JSON
+//! under `/api/v1` (organization, members, teams, invitations) for any router state that
+//! holds a [`TenancyService`]; the caller and the active organization come from the
+//! `Tenant` and `Principal` extractors of `helix_core::http::extract`.
+//!
 //! ```no_run
 //! use helix_core::list::ListQuery;
 //! use helix_core::{Actor, Db, Helix, Kernel, PlatformContext, PoolOptions, TenantContext};
@@ -59,6 +64,8 @@
 mod access;
 pub mod error;
 mod events;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod invitations;
 pub mod memberships;
 mod migrations;

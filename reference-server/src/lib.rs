@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod jobs;
+pub mod mail;
 pub mod openapi;
 pub mod settings;
 pub mod telemetry;
@@ -25,9 +26,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use helix_auth::AuthService;
+use helix_auth::http::AuthState;
+use helix_auth::sessions::SessionService;
+use helix_auth::tokens::{AccessTokenConfig, AccessTokens, SigningKeyConfig, SigningKeys};
 use helix_core::http::idempotency::{IdempotencyState, idempotency};
 use helix_core::http::{HealthState, HttpMetrics, MetricsState, health_router, metrics_router};
 use helix_core::outbox::Dispatcher;
+use helix_core::ratelimit::{InMemoryStore, RateLimiter};
 use helix_core::{Db, Helix, Kernel};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -35,6 +41,53 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 pub use settings::Settings;
+
+/// The server's shared state: every crate's HTTP state, reachable through `FromRef`.
+#[derive(Clone)]
+pub struct AppState {
+    /// helix-auth's routes and extractor.
+    pub auth: AuthState,
+    /// helix-tenancy's routes.
+    pub tenancy: helix_tenancy::TenancyService,
+}
+
+impl axum::extract::FromRef<AppState> for helix_tenancy::TenancyService {
+    fn from_ref(state: &AppState) -> Self {
+        state.tenancy.clone()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for AuthState {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
+fn auth_state(settings: &Settings, kernel: &Kernel) -> anyhow::Result<AuthState> {
+    let a = &settings.auth;
+    let active = match &a.signing_key {
+        Some(key) => key.clone(),
+        None if kernel.db().backend() == helix_core::Backend::Sqlite => {
+            tracing::warn!(
+                "auth.signing_key is not configured: signing with an ephemeral development key; \
+                 tokens will not survive a restart (configure auth.signing_key in production)"
+            );
+            SigningKeyConfig::generate("dev-ephemeral")
+        }
+        // Settings::validate refuses this before any connection is made.
+        None => anyhow::bail!("invalid setting `auth.signing_key`: required on PostgreSQL"),
+    };
+    let keys = SigningKeys::from_config(&active, &a.previous_keys)?;
+    let mut token_config = AccessTokenConfig::new(a.issuer.clone(), a.audience.clone());
+    token_config.ttl_secs = a.access_token_ttl_secs;
+    let clock: Arc<dyn helix_core::Clock> = Arc::new(helix_core::SystemClock);
+    let tokens = AccessTokens::new(keys, token_config, clock.clone())?;
+    let sessions = SessionService::new(kernel.clone(), a.sessions.clone())?;
+    let auth = AuthService::builder(kernel.clone(), a.accounts.clone()).build()?;
+    let limiter = RateLimiter::new(Arc::new(InMemoryStore::with_clock(clock)));
+    let mailer = Arc::new(mail::FileMailer::new(&a.mail_dir));
+    Ok(AuthState::new(auth, tokens, sessions, limiter, mailer))
+}
 
 /// Builds the composed platform and its router (no listener): what [`launch`] serves.
 pub async fn build_app(settings: &Settings) -> anyhow::Result<(Router, Arc<Helix>, Kernel)> {
@@ -44,14 +97,28 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<(Router, Arc<Helix
     let helix = Arc::new(
         Helix::builder(db.clone())
             .module(helix_tenancy::TenancyModule)
+            .module(helix_auth::AuthModule)
             .build()
             .await?,
     );
+    let state = AppState {
+        auth: auth_state(settings, &kernel)?,
+        tenancy: helix_tenancy::TenancyService::new(kernel.clone()),
+    };
     let metrics = Arc::new(HttpMetrics::new());
     let idem = IdempotencyState::new(db.clone(), Arc::new(helix_core::SystemClock));
-    let api = helix
-        .router()
-        .layer(axum::middleware::from_fn_with_state(idem, idempotency));
+    // Innermost first: idempotency sees the principal that `authenticate` put into the
+    // request context.
+    let api = Router::new()
+        .merge(helix_auth::http::router::<AppState>())
+        .merge(helix_tenancy::http::router::<AppState>())
+        .with_state(state.clone())
+        .merge(helix.router())
+        .layer(axum::middleware::from_fn_with_state(idem, idempotency))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            helix_auth::http::authenticate::<AppState>,
+        ));
     let app = Router::new()
         .merge(health_router(HealthState {
             helix: helix.clone(),

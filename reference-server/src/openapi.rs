@@ -5,7 +5,8 @@ use axum::Router;
 use axum::routing::get;
 use utoipa::OpenApi;
 
-/// The API description.
+/// The API description of the server's own routes and of `helix-core` (health, operations).
+/// The served document is [`document`], which adds the routes of the other crates.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Helix reference server", description = "Multi-tenant SaaS platform: the Helix crates composed into one server."),
@@ -34,9 +35,17 @@ fn metrics_doc() {}
 #[allow(dead_code)]
 fn openapi_doc() {}
 
+/// The served OpenAPI document: [`ApiDoc`] with the auth routes
+/// ([`helix_auth::http::openapi::AuthApi`]) merged in.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(helix_auth::http::openapi::AuthApi::openapi());
+    doc
+}
+
 /// `GET /api/v1/openapi.json`.
 pub fn router() -> Router {
-    let doc = ApiDoc::openapi();
+    let doc = document();
     Router::new().route(
         "/api/v1/openapi.json",
         get(move || async move { Json(doc.clone()) }),

@@ -23,6 +23,8 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     /// Periodic maintenance (audit retention, expired idempotency keys).
     pub jobs: JobsSettings,
+    /// Identity: tokens, sessions, accounts.
+    pub auth: AuthSettings,
 }
 
 /// HTTP listener settings.
@@ -147,6 +149,48 @@ impl Default for JobsSettings {
     }
 }
 
+/// Identity settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// The `iss` of access tokens.
+    pub issuer: String,
+    /// The `aud` of access tokens.
+    pub audience: String,
+    /// The active signing key (`kid`, `private_key`: Ed25519 PKCS#8 PEM or base64 seed).
+    /// Required on PostgreSQL; on SQLite (development) a missing key is replaced by an
+    /// ephemeral one, with a warning. Secret: never printed.
+    #[serde(skip_serializing)]
+    pub signing_key: Option<helix_auth::tokens::SigningKeyConfig>,
+    /// Previous keys whose tokens still verify during a rotation.
+    #[serde(skip_serializing)]
+    pub previous_keys: Vec<helix_auth::tokens::SigningKeyConfig>,
+    /// Access-token lifetime in seconds (at most 3600).
+    pub access_token_ttl_secs: u64,
+    /// Password policy, hashing, lockout and e-mail verification.
+    pub accounts: helix_auth::AuthConfig,
+    /// Session and refresh-token lifetimes.
+    #[serde(skip_serializing)]
+    pub sessions: helix_auth::sessions::SessionConfig,
+    /// Where the development mailbox writes verification mails.
+    pub mail_dir: String,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "helix".into(),
+            audience: "helix".into(),
+            signing_key: None,
+            previous_keys: Vec::new(),
+            access_token_ttl_secs: 600,
+            accounts: helix_auth::AuthConfig::default(),
+            sessions: helix_auth::sessions::SessionConfig::default(),
+            mail_dir: "./helix-mail".into(),
+        }
+    }
+}
+
 /// A setting that stops the boot, with the name of the setting.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -204,6 +248,16 @@ impl Settings {
             return Err(SettingsError::Bad {
                 key: "database.pool.max_connections",
                 reason: "must be at least 1".into(),
+            });
+        }
+        let postgres = url.starts_with("postgres:") || url.starts_with("postgresql:");
+        if postgres && self.auth.signing_key.is_none() {
+            return Err(SettingsError::Bad {
+                key: "auth.signing_key",
+                reason: "required on PostgreSQL (set HELIX__AUTH__SIGNING_KEY__KID and \
+                         HELIX__AUTH__SIGNING_KEY__PRIVATE_KEY); only the SQLite development \
+                         default may sign with an ephemeral key"
+                    .into(),
             });
         }
         if self.jobs.interval_secs == 0 {

@@ -9,6 +9,7 @@ pub mod entity;
 mod events;
 mod login;
 mod password_change;
+mod profile;
 mod register;
 mod token;
 mod verification;
@@ -103,6 +104,30 @@ impl fmt::Debug for AuthenticatedAccount {
             .field("account_id", &self.account_id)
             .field("email_verified", &self.email_verified)
             .field("previous_login_at", &self.previous_login_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An account's public facts, as [`crate::AuthService::account`] reads them. `Debug` leaves
+/// out the email.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccountProfile {
+    /// The account id.
+    pub account_id: Uuid,
+    /// The normalized email.
+    pub email: String,
+    /// Whether the email is verified.
+    pub email_verified: bool,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for AccountProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccountProfile")
+            .field("account_id", &self.account_id)
+            .field("email_verified", &self.email_verified)
+            .field("created_at", &self.created_at)
             .finish_non_exhaustive()
     }
 }

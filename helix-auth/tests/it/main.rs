@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+#[cfg(feature = "http")]
+mod http;
 mod passwords;
 mod sessions;
 mod support;

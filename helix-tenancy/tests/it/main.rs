@@ -3,6 +3,7 @@
 
 mod common;
 mod concurrency;
+mod http;
 mod invitations;
 mod isolation;
 mod memberships;

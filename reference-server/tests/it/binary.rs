@@ -135,6 +135,11 @@ async fn database_password_never_reaches_the_output() {
         .current_dir(dir.path())
         .env("HELIX__SERVER__ADDR", "127.0.0.1:0")
         .env("HELIX__DATABASE__URL", &url)
+        .env("HELIX__AUTH__SIGNING_KEY__KID", "k1")
+        .env(
+            "HELIX__AUTH__SIGNING_KEY__PRIVATE_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        )
         .env("HELIX__LOG__LEVEL", "debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -160,4 +165,20 @@ async fn database_password_never_reaches_the_output() {
         !all.contains("Sup3r-s3cret-pw"),
         "the password leaked:\n{all}"
     );
+}
+
+#[test]
+fn postgres_without_a_signing_key_stops_the_boot() {
+    let out = bin()
+        .env("HELIX__SERVER__ADDR", "127.0.0.1:0")
+        // A database that does not exist: the check must come before any connection.
+        .env(
+            "HELIX__DATABASE__URL",
+            "postgres://postgres@127.0.0.1:5432/helix_must_not_exist",
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("auth.signing_key"), "{err}");
 }

@@ -7,8 +7,10 @@ use sea_orm::ConnectionTrait;
 
 async fn non_owner_server(t: TestDb) {
     // Migrate as the owner (the test database's superuser connection).
+    let key = helix_auth::tokens::SigningKeyConfig::generate("prod-test");
     let mut owner = Settings::default();
     owner.database.url = t.url.clone();
+    owner.auth.signing_key = Some(key.clone());
     let _owner_app = build_app(&owner).await.unwrap();
 
     let role = format!("helix_server_{}", uuid::Uuid::now_v7().simple());
@@ -20,6 +22,7 @@ async fn non_owner_server(t: TestDb) {
         .unwrap();
 
     let mut server = Settings::default();
+    server.auth.signing_key = Some(key);
     server.database.url = t.url.replacen("postgres@", &format!("{role}@"), 1);
     assert_ne!(
         server.database.url, t.url,

@@ -6,6 +6,20 @@ use reference_server::{Settings, launch};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+fn mail_dir(t: &TestDb) -> String {
+    // One mailbox per test database.
+    let name = t
+        .url
+        .rsplit(['/', ':'])
+        .next()
+        .unwrap_or("db")
+        .replace('.', "_");
+    std::env::temp_dir()
+        .join(format!("helix-mail-{name}-{}", std::process::id()))
+        .display()
+        .to_string()
+}
+
 struct Running {
     base: String,
     stop: Option<oneshot::Sender<()>>,
@@ -16,6 +30,8 @@ async fn start(t: &TestDb) -> Running {
     let mut settings = Settings::default();
     settings.database.url = t.url.clone();
     settings.server.shutdown_grace_secs = 5;
+    settings.auth.signing_key = Some(helix_auth::tokens::SigningKeyConfig::generate("test-key"));
+    settings.auth.mail_dir = mail_dir(t);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -179,3 +195,113 @@ async fn framework_errors_use_the_envelope(t: TestDb) {
     srv.stop().await;
 }
 backend_test!(framework_errors_e2e, framework_errors_use_the_envelope);
+
+async fn auth_flow_through_the_server(t: TestDb) {
+    let srv = start(&t).await;
+    let c = reqwest::Client::new();
+    let email = format!("ada-{}@example.test", uuid::Uuid::now_v7().simple());
+    let password = "correct horse battery staple 42";
+    let r = c
+        .post(format!("{}/api/v1/auth/register", srv.base))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+
+    // The development mailbox holds the verification code.
+    let dir = mail_dir(&t);
+    let mut token = None;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        if text.contains(&email) {
+            token = text
+                .lines()
+                .map(str::trim)
+                .find(|l| l.len() > 30 && !l.contains(' '))
+                .map(str::to_owned);
+        }
+    }
+    let token = token.expect("a verification mail for the new account");
+    let r = c
+        .post(format!("{}/api/v1/auth/verify-email", srv.base))
+        .json(&serde_json::json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let r = c
+        .post(format!("{}/api/v1/auth/login", srv.base))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let body: Value = r.json().await.unwrap();
+    let access = body["access_token"].as_str().unwrap().to_owned();
+
+    let me: Value = c
+        .get(format!("{}/api/v1/auth/me", srv.base))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], email);
+
+    let jwks: Value = c
+        .get(format!("{}/.well-known/jwks.json", srv.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"][0]["kid"], "test-key");
+
+    // Tenancy routes sit behind the same authentication: a signed-in user creates an
+    // organization on the platform path; tenant routes need an active organization in the
+    // token (organization switching comes with the auth/tenancy glue).
+    let slug = format!("org-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+    let r = c
+        .post(format!("{}/api/v1/organizations", srv.base))
+        .bearer_auth(&access)
+        .json(&serde_json::json!({"name": "Ada's org", "slug": slug, "region": "eu", "owner_email": email}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+    let r = c
+        .get(format!("{}/api/v1/organization", srv.base))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "NO_ACTIVE_ORGANIZATION");
+    let r = c
+        .get(format!("{}/api/v1/organization", srv.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // A wrong password is the generic 401 with its code.
+    let r = c
+        .post(format!("{}/api/v1/auth/login", srv.base))
+        .json(&serde_json::json!({"email": email, "password": "wrong password entirely 1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "INVALID_CREDENTIALS");
+    let _ = std::fs::remove_dir_all(&dir);
+    srv.stop().await;
+}
+backend_test!(auth_flow_e2e, auth_flow_through_the_server);

@@ -1,0 +1,493 @@
+//! Account routes: register, verify-email, resend-verification, login, refresh, logout, me,
+//! password. Thin: extract, call the service, map the result.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use helix_core::http::idempotency::NoStore;
+use helix_core::ratelimit::{RateKey, Subject};
+use helix_core::{Error, RequestMeta};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::extract::{Authenticated, JsonBody, Meta};
+use super::state::AuthState;
+use crate::accounts::{RegistrationMail, VerificationMail, VerificationToken};
+use crate::passwords::Password;
+use crate::sessions::{RefreshToken, RevokeReason, Session, SessionMeta};
+use crate::tokens::AccessGrant;
+
+/// The rate-limit class of login attempts (counted per client IP).
+pub const LOGIN_CLASS: &str = "auth.login";
+
+/// The one answer of `register` and `resend-verification`, whatever happened.
+const MAIL_ACCEPTED: &str =
+    "if the address can receive it, an email with a verification link is on its way";
+
+/// An e-mail address and a password (`register`, `login`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct Credentials {
+    /// The account's e-mail address.
+    #[cfg_attr(feature = "openapi", schema(format = Email))]
+    email: String,
+    /// The password.
+    #[cfg_attr(feature = "openapi", schema(format = Password, write_only))]
+    password: String,
+}
+
+/// The token of a verification link (`verify-email`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct TokenBody {
+    /// The verification token from the e-mail.
+    #[cfg_attr(feature = "openapi", schema(write_only))]
+    token: String,
+}
+
+/// An e-mail address (`resend-verification`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct EmailBody {
+    /// The account's e-mail address.
+    #[cfg_attr(feature = "openapi", schema(format = Email))]
+    email: String,
+}
+
+/// A refresh token to exchange (`refresh`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct RefreshBody {
+    /// The refresh token of the last token pair; it is consumed.
+    #[cfg_attr(feature = "openapi", schema(write_only))]
+    refresh_token: String,
+}
+
+/// A password change (`password`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct PasswordBody {
+    /// The current password.
+    #[cfg_attr(feature = "openapi", schema(format = Password, write_only))]
+    current_password: String,
+    /// The new password.
+    #[cfg_attr(feature = "openapi", schema(format = Password, write_only))]
+    new_password: String,
+}
+
+/// The token pair answered by `login` and `refresh` (sent with `Cache-Control: no-store`).
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct TokenPair<'a> {
+    /// The access token (a JWT), sent as `Authorization: Bearer <access_token>`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    access_token: &'a str,
+    /// Always `Bearer`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    token_type: &'static str,
+    /// Seconds until the access token expires.
+    expires_in: i64,
+    /// The refresh token: single use, exchanged at `/api/v1/auth/refresh`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    refresh_token: &'a str,
+    /// When the refresh token expires.
+    refresh_token_expires_at: chrono::DateTime<chrono::Utc>,
+    /// The session the tokens belong to.
+    session_id: Uuid,
+}
+
+/// The caller (`me`).
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct Me {
+    /// The account.
+    account_id: Uuid,
+    /// The account's e-mail address.
+    #[cfg_attr(feature = "openapi", schema(format = Email))]
+    email: String,
+    /// Whether the address is verified.
+    email_verified: bool,
+    /// The session of the presented access token.
+    session_id: Uuid,
+}
+
+/// The answer of `register` and `resend-verification`, whatever happened.
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct MailAccepted {
+    /// Always `accepted`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    status: &'static str,
+    /// A fixed message that reveals nothing about the address.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    message: &'static str,
+}
+
+/// The answer of `verify-email`.
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct EmailVerified {
+    /// Always `true`.
+    email_verified: bool,
+}
+
+/// How many sessions were revoked (`password`, `sessions/revoke-others`).
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct RevokedSessions {
+    /// The number of sessions revoked.
+    pub(crate) revoked_sessions: u64,
+}
+
+fn accepted() -> Response {
+    (
+        StatusCode::ACCEPTED,
+        Json(MailAccepted {
+            status: "accepted",
+            message: MAIL_ACCEPTED,
+        }),
+    )
+        .into_response()
+}
+
+async fn mail_verification(state: &AuthState, mail: &VerificationMail) {
+    if let Err(e) = state.mailer().send_verification(mail).await {
+        // Same answer to the client either way; never the token or the address here.
+        tracing::error!(
+            error.code = e.code(),
+            "verification mail could not be queued"
+        );
+    }
+}
+
+/// `POST /api/v1/auth/register` `{email, password}` → 202, the same body whether or not the
+/// email already has an account. The verification token goes to the mailer, never into the
+/// response.
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        post,
+        path = "/api/v1/auth/register",
+        tag = "auth",
+        request_body = Credentials,
+        responses(
+            (status = 202, description = "Accepted; the same answer whether or not the address already has an account", body = MailAccepted),
+            (status = 400, description = "Malformed JSON", body = helix_core::ErrorEnvelope),
+            (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
+            (status = 422, description = "Invalid e-mail address or a password that is too weak (`VALIDATION_ERROR`)", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
+pub(crate) async fn register(
+    State(state): State<AuthState>,
+    Meta(meta): Meta,
+    JsonBody(body): JsonBody<Credentials>,
+) -> Result<Response, Error> {
+    let password = Password::new(body.password);
+    let outcome = state.auth().register(&meta, &body.email, &password).await?;
+    match &outcome.mail {
+        RegistrationMail::Verify(mail) => mail_verification(&state, mail).await,
+        RegistrationMail::AlreadyRegistered => {
+            if let Err(e) = state.mailer().already_registered(&outcome.email).await {
+                tracing::error!(
+                    error.code = e.code(),
+                    "registration notice could not be queued"
+                );
+            }
+        }
+    }
+    Ok(accepted())
+}
+
+/// `POST /api/v1/auth/verify-email` `{token}` → 200 `{email_verified: true}`; an unknown,
+/// expired or used token is 422 `INVALID_VERIFICATION_TOKEN`.
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        post,
+        path = "/api/v1/auth/verify-email",
+        tag = "auth",
+        request_body = TokenBody,
+        responses(
+            (status = 200, description = "The address is verified", body = EmailVerified),
+            (status = 400, description = "Malformed JSON", body = helix_core::ErrorEnvelope),
+            (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
+            (status = 422, description = "Unknown, expired or used token (`INVALID_VERIFICATION_TOKEN`)", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
+pub(crate) async fn verify_email(
+    State(state): State<AuthState>,
+    Meta(meta): Meta,
+    JsonBody(body): JsonBody<TokenBody>,
+) -> Result<Response, Error> {
+    let token = VerificationToken::new(body.token);
+    state.auth().verify_email(&meta, &token).await?;
+    Ok(Json(EmailVerified {
+        email_verified: true,
+    })
+    .into_response())
+}
+
+/// `POST /api/v1/auth/resend-verification` `{email}` → always 202 (an unknown, verified or
+/// over-limit address gets the same answer).
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        post,
+        path = "/api/v1/auth/resend-verification",
+        tag = "auth",
+        request_body = EmailBody,
+        responses(
+            (status = 202, description = "Accepted; the same answer for an unknown, verified or over-limit address", body = MailAccepted),
+            (status = 400, description = "Malformed JSON", body = helix_core::ErrorEnvelope),
+            (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
+            (status = 422, description = "Invalid request body (`VALIDATION_ERROR`)", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
+pub(crate) async fn resend_verification(
+    State(state): State<AuthState>,
+    Meta(meta): Meta,
+    JsonBody(body): JsonBody<EmailBody>,
+) -> Result<Response, Error> {
+    let outcome = state.auth().resend_verification(&meta, &body.email).await?;
+    if let Some(mail) = &outcome.mail {
+        mail_verification(&state, mail).await;
+    }
+    Ok(accepted())
+}
+
+/// `POST /api/v1/auth/login` `{email, password}` → 200 token pair; at most
+/// [`AuthState::login_quota`] attempts per client IP (429 with `Retry-After` beyond).
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        post,
+        path = "/api/v1/auth/login",
+        tag = "auth",
+        request_body = Credentials,
+        responses(
+            (status = 200, description = "Signed in: a new session and its token pair", body = TokenPair,
+                headers(("Cache-Control" = String, description = "`no-store`"))),
+            (status = 400, description = "Malformed JSON", body = helix_core::ErrorEnvelope),
+            (status = 401, description = "Unknown e-mail, wrong password or locked account (`INVALID_CREDENTIALS`)", body = helix_core::ErrorEnvelope),
+            (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
+            (status = 422, description = "Correct password but the e-mail address is not verified (`EMAIL_NOT_VERIFIED`), or an invalid body", body = helix_core::ErrorEnvelope),
+            (status = 429, description = "Too many login attempts from this client address", body = helix_core::ErrorEnvelope,
+                headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        )
+    )
+)]
+pub(crate) async fn login(
+    State(state): State<AuthState>,
+    Meta(meta): Meta,
+    JsonBody(body): JsonBody<Credentials>,
+) -> Result<Response, Error> {
+    limit_login(&state, &meta).await?;
+    let password = Password::new(body.password);
+    let account = state.auth().login(&meta, &body.email, &password).await?;
+    let (session, refresh) = state
+        .sessions()
+        .start(account.account_id, SessionMeta::from_request(&meta))
+        .await?;
+    token_response(&state, &session, &refresh)
+}
+
+async fn limit_login(state: &AuthState, meta: &RequestMeta) -> Result<(), Error> {
+    // Without a client address (no request-context middleware and no `ConnectInfo`) there is
+    // nothing to count against; the per-account lockout still applies.
+    if let Some(ip) = meta.ip {
+        let key = RateKey::new(LOGIN_CLASS, Subject::Ip(ip));
+        state.limiter().enforce(&key, &state.login_quota()).await?;
+    }
+    Ok(())
+}
+
+/// `POST /api/v1/auth/refresh` `{refresh_token}` → 200 a new token pair (the presented token
+/// is consumed; reusing it later revokes the session).
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        post,
+        path = "/api/v1/auth/refresh",
+        tag = "auth",
+        request_body = RefreshBody,
+        responses(
+            (status = 200, description = "A new token pair; the presented refresh token is consumed", body = TokenPair,
+                headers(("Cache-Control" = String, description = "`no-store`"))),
+            (status = 400, description = "Malformed JSON", body = helix_core::ErrorEnvelope),
+            (status = 401, description = "Unknown, expired or reused refresh token (reuse revokes the session)", body = helix_core::ErrorEnvelope),
+            (status = 409, description = "A concurrent refresh of the same token is in progress (`REFRESH_RACE`)", body = helix_core::ErrorEnvelope),
+            (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
+pub(crate) async fn refresh(
+    State(state): State<AuthState>,
+    JsonBody(body): JsonBody<RefreshBody>,
+) -> Result<Response, Error> {
+    let (session, next) = state.sessions().refresh(&body.refresh_token).await?;
+    token_response(&state, &session, &next)
+}
+
+fn token_response(
+    state: &AuthState,
+    session: &Session,
+    refresh: &RefreshToken,
+) -> Result<Response, Error> {
+    let access = state
+        .tokens()
+        .issue_access(&AccessGrant::new(session.account_id, session.id))?;
+    let claims = access.claims();
+    let body = TokenPair {
+        access_token: access.token(),
+        token_type: "Bearer",
+        expires_in: claims.exp.saturating_sub(claims.iat),
+        refresh_token: refresh.expose_secret(),
+        refresh_token_expires_at: refresh.expires_at(),
+        session_id: session.id,
+    };
+    let mut response = Json(body).into_response();
+    no_store(&mut response);
+    Ok(response)
+}
+
+/// Marks a response that carries secrets: never cached (RFC 6749 §5.1), never replayed by the
+/// idempotency layer.
+fn no_store(response: &mut Response) {
+    response.extensions_mut().insert(NoStore);
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// `POST /api/v1/auth/logout` (authenticated) → 204; the session is refused at once.
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        post,
+        path = "/api/v1/auth/logout",
+        tag = "auth",
+        security(("bearer" = [])),
+        responses(
+            (status = 204, description = "Signed out; the session is refused from now on"),
+            (status = 401, description = "Missing, invalid or expired access token, or the session is revoked", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
+pub(crate) async fn logout(
+    State(state): State<AuthState>,
+    auth: Authenticated,
+) -> Result<StatusCode, Error> {
+    state
+        .sessions()
+        .revoke(auth.session_id(), RevokeReason::Logout)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/auth/me` (authenticated) → `{account_id, email, email_verified, session_id}`.
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        get,
+        path = "/api/v1/auth/me",
+        tag = "auth",
+        security(("bearer" = [])),
+        responses(
+            (status = 200, description = "The caller", body = Me),
+            (status = 401, description = "Missing, invalid or expired access token, or the session is revoked", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
+pub(crate) async fn me(
+    State(state): State<AuthState>,
+    auth: Authenticated,
+) -> Result<Response, Error> {
+    let profile = state.auth().account(auth.account_id()).await?;
+    let mut response = Json(Me {
+        account_id: profile.account_id,
+        email: profile.email,
+        email_verified: profile.email_verified,
+        session_id: auth.session_id(),
+    })
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `POST /api/v1/auth/password` `{current_password, new_password}` (authenticated) → 200
+/// `{revoked_sessions}`: the caller's other sessions are revoked.
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        post,
+        path = "/api/v1/auth/password",
+        tag = "auth",
+        security(("bearer" = [])),
+        request_body = PasswordBody,
+        responses(
+            (status = 200, description = "Password changed; the caller's other sessions are revoked", body = RevokedSessions),
+            (status = 400, description = "Malformed JSON", body = helix_core::ErrorEnvelope),
+            (status = 401, description = "Missing, invalid or expired access token, or the session is revoked", body = helix_core::ErrorEnvelope),
+            (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
+            (status = 422, description = "Wrong current password, or a new password that fails the policy or was used recently (`VALIDATION_ERROR`)", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
+pub(crate) async fn change_password(
+    State(state): State<AuthState>,
+    Meta(meta): Meta,
+    auth: Authenticated,
+    JsonBody(body): JsonBody<PasswordBody>,
+) -> Result<Response, Error> {
+    let current = Password::new(body.current_password);
+    let new = Password::new(body.new_password);
+    state
+        .auth()
+        .change_password(&meta, auth.account_id(), &current, &new)
+        .await?;
+    let revoked = state
+        .sessions()
+        .revoke_all_except(
+            auth.account_id(),
+            auth.session_id(),
+            RevokeReason::PasswordChanged,
+        )
+        .await?;
+    Ok(Json(RevokedSessions {
+        revoked_sessions: revoked,
+    })
+    .into_response())
+}
+
+/// `GET /.well-known/jwks.json` → the public keys that verify access tokens.
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        get,
+        path = "/.well-known/jwks.json",
+        tag = "auth",
+        responses(
+            (status = 200, description = "The public keys that verify access tokens (RFC 7517)", body = super::openapi::Jwks,
+                headers(("Cache-Control" = String, description = "`public, max-age=300`"))),
+        )
+    )
+)]
+pub(crate) async fn jwks(State(state): State<AuthState>) -> Response {
+    let mut response = Json(state.tokens().jwks()).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
