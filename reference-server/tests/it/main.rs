@@ -4,4 +4,5 @@
 mod binary;
 mod openapi;
 mod production_roles;
+mod revocation;
 mod server;
