@@ -56,6 +56,7 @@ pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod migrations;
+pub mod organizations;
 pub mod passwords;
 mod service;
 pub mod sessions;
@@ -69,6 +70,7 @@ pub use config::{
     Argon2Config, AuthConfig, EmailVerificationConfig, LockoutConfig, PasswordPolicyConfig,
 };
 pub use error::{AuthError, Result};
+pub use organizations::OrganizationDirectory;
 pub use passwords::{Password, PasswordHasher, PasswordPolicy, Verification};
 pub use service::{AuthService, AuthServiceBuilder};
 

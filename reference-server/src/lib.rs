@@ -17,6 +17,7 @@
 pub mod jobs;
 pub mod mail;
 pub mod openapi;
+pub mod organizations;
 pub mod settings;
 pub mod telemetry;
 
@@ -63,7 +64,14 @@ impl axum::extract::FromRef<AppState> for AuthState {
     }
 }
 
-fn auth_state(settings: &Settings, kernel: &Kernel) -> anyhow::Result<AuthState> {
+/// helix-auth's state, connected to helix-tenancy through [`organizations::TenancyDirectory`]:
+/// registration (once the email is verified) creates a personal organization, tokens carry
+/// the active organization, and switching checks membership.
+fn auth_state(
+    settings: &Settings,
+    kernel: &Kernel,
+    tenancy: &helix_tenancy::TenancyService,
+) -> anyhow::Result<AuthState> {
     let a = &settings.auth;
     let active = match &a.signing_key {
         Some(key) => key.clone(),
@@ -86,7 +94,8 @@ fn auth_state(settings: &Settings, kernel: &Kernel) -> anyhow::Result<AuthState>
     let auth = AuthService::builder(kernel.clone(), a.accounts.clone()).build()?;
     let limiter = RateLimiter::new(Arc::new(InMemoryStore::with_clock(clock)));
     let mailer = Arc::new(mail::FileMailer::new(&a.mail_dir));
-    Ok(AuthState::new(auth, tokens, sessions, limiter, mailer))
+    let directory = Arc::new(organizations::TenancyDirectory::new(tenancy.clone()));
+    Ok(AuthState::new(auth, tokens, sessions, limiter, mailer).with_organizations(directory))
 }
 
 /// Builds the composed platform and its router (no listener): what [`launch`] serves.
@@ -101,9 +110,10 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<(Router, Arc<Helix
             .build()
             .await?,
     );
+    let tenancy = helix_tenancy::TenancyService::new(kernel.clone());
     let state = AppState {
-        auth: auth_state(settings, &kernel)?,
-        tenancy: helix_tenancy::TenancyService::new(kernel.clone()),
+        auth: auth_state(settings, &kernel, &tenancy)?,
+        tenancy,
     };
     let metrics = Arc::new(HttpMetrics::new());
     let idem = IdempotencyState::new(db.clone(), Arc::new(helix_core::SystemClock));

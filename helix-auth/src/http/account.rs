@@ -1,5 +1,5 @@
 //! Account routes: register, verify-email, resend-verification, login, refresh, logout, me,
-//! password. Thin: extract, call the service, map the result.
+//! password, organization. Thin: extract, call the service, map the result.
 
 use axum::Json;
 use axum::extract::State;
@@ -81,6 +81,35 @@ pub(crate) struct PasswordBody {
     new_password: String,
 }
 
+/// The organization to switch to (`organization`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct OrganizationBody {
+    /// An organization the caller belongs to.
+    org_id: Uuid,
+}
+
+/// The answer of `organization`: a new access token for the same session, now in the chosen
+/// organization (sent with `Cache-Control: no-store`). The session's refresh token is
+/// unchanged and its next refresh stays in this organization.
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct OrganizationToken<'a> {
+    /// The access token (a JWT) whose `org` claim is `org_id`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    access_token: &'a str,
+    /// Always `Bearer`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    token_type: &'static str,
+    /// Seconds until the access token expires.
+    expires_in: i64,
+    /// The session (unchanged).
+    session_id: Uuid,
+    /// The session's active organization.
+    org_id: Uuid,
+}
+
 /// The token pair answered by `login` and `refresh` (sent with `Cache-Control: no-store`).
 #[derive(Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -100,6 +129,8 @@ pub(crate) struct TokenPair<'a> {
     refresh_token_expires_at: chrono::DateTime<chrono::Utc>,
     /// The session the tokens belong to.
     session_id: Uuid,
+    /// The session's active organization (the access token's `org` claim), if any.
+    org_id: Option<Uuid>,
 }
 
 /// The caller (`me`).
@@ -178,9 +209,8 @@ async fn mail_verification(state: &AuthState, mail: &VerificationMail) {
         request_body = Credentials,
         responses(
             (status = 202, description = "Accepted; the same answer whether or not the address already has an account", body = MailAccepted),
-            (status = 400, description = "Malformed JSON", body = helix_core::ErrorEnvelope),
+            (status = 400, description = "Malformed JSON (`BAD_REQUEST`), or an invalid e-mail address or a password that is too weak (`VALIDATION_ERROR`, with field details)", body = helix_core::ErrorEnvelope),
             (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
-            (status = 422, description = "Invalid e-mail address or a password that is too weak (`VALIDATION_ERROR`)", body = helix_core::ErrorEnvelope),
         )
     )
 )]
@@ -206,7 +236,10 @@ pub(crate) async fn register(
 }
 
 /// `POST /api/v1/auth/verify-email` `{token}` → 200 `{email_verified: true}`; an unknown,
-/// expired or used token is 422 `INVALID_VERIFICATION_TOKEN`.
+/// expired or used token is 422 `INVALID_VERIFICATION_TOKEN`. With an
+/// [`crate::OrganizationDirectory`], a successful verification then calls its
+/// `on_email_verified`; a failure there is logged and the answer is still 200 (the
+/// verification is committed and is not undone).
 #[cfg_attr(
     feature = "openapi",
     utoipa::path(
@@ -228,7 +261,24 @@ pub(crate) async fn verify_email(
     JsonBody(body): JsonBody<TokenBody>,
 ) -> Result<Response, Error> {
     let token = VerificationToken::new(body.token);
-    state.auth().verify_email(&meta, &token).await?;
+    let account_id = state.auth().verify_email(&meta, &token).await?;
+    if let Some(directory) = state.organizations() {
+        let hook = async {
+            let profile = state.auth().account(account_id).await?;
+            directory
+                .on_email_verified(account_id, &profile.email)
+                .await
+                .map_err(crate::AuthError::Core)
+        };
+        if let Err(e) = hook.await {
+            // The address stays verified; never the address or the token here.
+            tracing::error!(
+                error.code = e.code(),
+                account.id = %account_id,
+                "post-verification hook failed"
+            );
+        }
+    }
     Ok(Json(EmailVerified {
         email_verified: true,
     })
@@ -246,9 +296,8 @@ pub(crate) async fn verify_email(
         request_body = EmailBody,
         responses(
             (status = 202, description = "Accepted; the same answer for an unknown, verified or over-limit address", body = MailAccepted),
-            (status = 400, description = "Malformed JSON", body = helix_core::ErrorEnvelope),
+            (status = 400, description = "Malformed JSON (`BAD_REQUEST`) or invalid fields (`VALIDATION_ERROR`, with field details)", body = helix_core::ErrorEnvelope),
             (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
-            (status = 422, description = "Invalid request body (`VALIDATION_ERROR`)", body = helix_core::ErrorEnvelope),
         )
     )
 )]
@@ -279,7 +328,7 @@ pub(crate) async fn resend_verification(
             (status = 400, description = "Malformed JSON", body = helix_core::ErrorEnvelope),
             (status = 401, description = "Unknown e-mail, wrong password or locked account (`INVALID_CREDENTIALS`)", body = helix_core::ErrorEnvelope),
             (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
-            (status = 422, description = "Correct password but the e-mail address is not verified (`EMAIL_NOT_VERIFIED`), or an invalid body", body = helix_core::ErrorEnvelope),
+            (status = 422, description = "Correct password but the e-mail address is not verified (`EMAIL_NOT_VERIFIED`)", body = helix_core::ErrorEnvelope),
             (status = 429, description = "Too many login attempts from this client address", body = helix_core::ErrorEnvelope,
                 headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         )
@@ -293,9 +342,14 @@ pub(crate) async fn login(
     limit_login(&state, &meta).await?;
     let password = Password::new(body.password);
     let account = state.auth().login(&meta, &body.email, &password).await?;
+    let org = match state.organizations() {
+        Some(directory) => directory.default_organization(account.account_id).await?,
+        None => None,
+    };
+    let session_meta = SessionMeta::from_request(&meta).in_organization(org);
     let (session, refresh) = state
         .sessions()
-        .start(account.account_id, SessionMeta::from_request(&meta))
+        .start(account.account_id, session_meta)
         .await?;
     token_response(&state, &session, &refresh)
 }
@@ -342,9 +396,7 @@ fn token_response(
     session: &Session,
     refresh: &RefreshToken,
 ) -> Result<Response, Error> {
-    let access = state
-        .tokens()
-        .issue_access(&AccessGrant::new(session.account_id, session.id))?;
+    let access = state.tokens().issue_access(&grant(session))?;
     let claims = access.claims();
     let body = TokenPair {
         access_token: access.token(),
@@ -353,8 +405,72 @@ fn token_response(
         refresh_token: refresh.expose_secret(),
         refresh_token_expires_at: refresh.expires_at(),
         session_id: session.id,
+        org_id: session.active_org_id,
     };
     let mut response = Json(body).into_response();
+    no_store(&mut response);
+    Ok(response)
+}
+
+/// The access grant of `session`: its account, id and active organization.
+fn grant(session: &Session) -> AccessGrant {
+    let grant = AccessGrant::new(session.account_id, session.id);
+    match session.active_org_id {
+        Some(org) => grant.org(org),
+        None => grant,
+    }
+}
+
+/// `POST /api/v1/auth/organization` `{org_id}` (authenticated) → 200 a new access token of
+/// the same session in that organization. The session remembers it, so the existing refresh
+/// token keeps working and its refreshes stay in the organization. An organization the
+/// caller does not belong to, or that does not exist, is 404 (one answer: no existence
+/// leak); so is every organization when the host connected no
+/// [`crate::OrganizationDirectory`].
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        post,
+        path = "/api/v1/auth/organization",
+        tag = "auth",
+        security(("bearer" = [])),
+        request_body = OrganizationBody,
+        responses(
+            (status = 200, description = "Switched: a new access token of the same session, in the organization", body = OrganizationToken,
+                headers(("Cache-Control" = String, description = "`no-store`"))),
+            (status = 400, description = "Malformed JSON (`BAD_REQUEST`) or invalid fields (`VALIDATION_ERROR`, with field details)", body = helix_core::ErrorEnvelope),
+            (status = 401, description = "Missing, invalid or expired access token, or the session is revoked", body = helix_core::ErrorEnvelope),
+            (status = 404, description = "No such organization of the caller (`NOT_FOUND`), whether or not it exists", body = helix_core::ErrorEnvelope),
+            (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
+pub(crate) async fn switch_organization(
+    State(state): State<AuthState>,
+    auth: Authenticated,
+    JsonBody(body): JsonBody<OrganizationBody>,
+) -> Result<Response, Error> {
+    let member = match state.organizations() {
+        Some(directory) => directory.is_member(auth.account_id(), body.org_id).await?,
+        None => false,
+    };
+    if !member {
+        return Err(Error::not_found("organization"));
+    }
+    let session = state
+        .sessions()
+        .set_active_org(auth.account_id(), auth.session_id(), Some(body.org_id))
+        .await?;
+    let access = state.tokens().issue_access(&grant(&session))?;
+    let claims = access.claims();
+    let mut response = Json(OrganizationToken {
+        access_token: access.token(),
+        token_type: "Bearer",
+        expires_in: claims.exp.saturating_sub(claims.iat),
+        session_id: session.id,
+        org_id: body.org_id,
+    })
+    .into_response();
     no_store(&mut response);
     Ok(response)
 }
@@ -437,10 +553,9 @@ pub(crate) async fn me(
         request_body = PasswordBody,
         responses(
             (status = 200, description = "Password changed; the caller's other sessions are revoked", body = RevokedSessions),
-            (status = 400, description = "Malformed JSON", body = helix_core::ErrorEnvelope),
+            (status = 400, description = "Malformed JSON (`BAD_REQUEST`), or a wrong current password, or a new password that fails the policy or was used recently (`VALIDATION_ERROR`, with field details)", body = helix_core::ErrorEnvelope),
             (status = 401, description = "Missing, invalid or expired access token, or the session is revoked", body = helix_core::ErrorEnvelope),
             (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
-            (status = 422, description = "Wrong current password, or a new password that fails the policy or was used recently (`VALIDATION_ERROR`)", body = helix_core::ErrorEnvelope),
         )
     )
 )]

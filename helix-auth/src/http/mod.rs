@@ -72,10 +72,12 @@
 //! | `DELETE /api/v1/auth/sessions/{id}` | bearer | 204; another account's session is 404 |
 //! | `POST /api/v1/auth/sessions/revoke-others` | bearer | `{revoked_sessions}` |
 //! | `POST /api/v1/auth/password` `{current_password, new_password}` | bearer | `{revoked_sessions}` (the other sessions) |
+//! | `POST /api/v1/auth/organization` `{org_id}` | bearer | 200 `{access_token, token_type, expires_in, session_id, org_id}`, `Cache-Control: no-store`; 404 for an organization the caller does not belong to |
 //! | `GET /.well-known/jwks.json` | – | the JWKS |
 //!
 //! The token pair is `{access_token, token_type: "Bearer", expires_in, refresh_token,
-//! refresh_token_expires_at, session_id}`; the response carries
+//! refresh_token_expires_at, session_id, org_id}` (`org_id` is the session's active
+//! organization, `null` without one; see [`AuthState::with_organizations`]); the response carries
 //! [`helix_core::http::idempotency::NoStore`] so an `Idempotency-Key` retry never replays it.
 //! Every error is the standard envelope, including bad JSON (400) and a missing JSON content
 //! type (415); messages never echo the request body.
@@ -120,6 +122,10 @@ where
         .route("/api/v1/auth/logout", post(account::logout))
         .route("/api/v1/auth/me", get(account::me))
         .route("/api/v1/auth/password", post(account::change_password))
+        .route(
+            "/api/v1/auth/organization",
+            post(account::switch_organization),
+        )
         .route("/api/v1/auth/sessions", get(sessions::list))
         .route("/api/v1/auth/sessions/{id}", delete(sessions::revoke))
         .route(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use helix_core::ratelimit::{LOGIN_IP_QUOTA, Quota, RateLimiter};
 
 use super::mailer::VerificationMailer;
+use crate::organizations::OrganizationDirectory;
 use crate::service::AuthService;
 use crate::sessions::SessionService;
 use crate::tokens::AccessTokens;
@@ -39,6 +40,7 @@ pub struct AuthState {
     limiter: RateLimiter,
     mailer: Arc<dyn VerificationMailer>,
     login_quota: Quota,
+    organizations: Option<Arc<dyn OrganizationDirectory>>,
 }
 
 impl AuthState {
@@ -59,6 +61,7 @@ impl AuthState {
             limiter,
             mailer,
             login_quota: LOGIN_IP_QUOTA,
+            organizations: None,
         }
     }
 
@@ -67,6 +70,21 @@ impl AuthState {
     pub fn with_login_quota(mut self, quota: Quota) -> Self {
         self.login_quota = quota;
         self
+    }
+
+    /// Connects the host's organizations (see [`OrganizationDirectory`]): login starts the
+    /// session in the account's default organization, refresh keeps it,
+    /// `POST /api/v1/auth/organization` switches it, and `verify-email` calls
+    /// [`OrganizationDirectory::on_email_verified`]. Without it tokens carry no organization.
+    #[must_use]
+    pub fn with_organizations(mut self, directory: Arc<dyn OrganizationDirectory>) -> Self {
+        self.organizations = Some(directory);
+        self
+    }
+
+    /// The host's organization directory, if one is connected.
+    pub fn organizations(&self) -> Option<&dyn OrganizationDirectory> {
+        self.organizations.as_deref()
     }
 
     /// The account service.
@@ -108,6 +126,7 @@ impl fmt::Debug for AuthState {
             .field("sessions", &self.sessions)
             .field("limiter", &self.limiter)
             .field("login_quota", &self.login_quota)
+            .field("organizations", &self.organizations.is_some())
             .finish_non_exhaustive()
     }
 }

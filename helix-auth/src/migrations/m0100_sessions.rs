@@ -3,6 +3,8 @@
 //! - `auth_sessions`: one row per sign-in (a device), keyed by an opaque `account_id` (no
 //!   foreign key: sessions do not depend on how accounts are stored). `kind` is `normal`,
 //!   `admin` or `impersonation` (then `actor_account_id` names the impersonator).
+//!   `active_org_id` is the organization selected in the session (opaque, no foreign key:
+//!   helix-auth does not know organizations), carried by its access tokens as `org`.
 //! - `auth_refresh_tokens`: the family of a session (`family_id` = session id), one row per
 //!   generation, storing only the SHA-256 of each opaque token. Rotation marks a row used
 //!   with a conditional `UPDATE ... WHERE used_at IS NULL`, so one token yields one child.
@@ -34,7 +36,8 @@ CREATE TABLE auth_sessions (
     idle_expires_at TEXT NOT NULL,
     absolute_expires_at TEXT NOT NULL,
     revoked_at TEXT,
-    revoked_reason TEXT
+    revoked_reason TEXT,
+    active_org_id BLOB
 );
 CREATE INDEX auth_sessions_account ON auth_sessions (account_id, created_at);
 
@@ -63,7 +66,8 @@ CREATE TABLE auth_sessions (
     idle_expires_at timestamptz NOT NULL,
     absolute_expires_at timestamptz NOT NULL,
     revoked_at timestamptz,
-    revoked_reason text
+    revoked_reason text,
+    active_org_id uuid
 );
 CREATE INDEX auth_sessions_account ON auth_sessions (account_id, created_at);
 

@@ -83,6 +83,8 @@ pub struct SessionMeta {
     pub user_agent: Option<String>,
     /// The client's IP address.
     pub ip: Option<IpAddr>,
+    /// The organization the session starts in (the access token's `org`), if any.
+    pub active_org_id: Option<Uuid>,
 }
 
 impl SessionMeta {
@@ -92,6 +94,7 @@ impl SessionMeta {
             kind: SessionKind::Normal,
             user_agent: None,
             ip: None,
+            active_org_id: None,
         }
     }
 
@@ -101,7 +104,14 @@ impl SessionMeta {
             kind: SessionKind::Normal,
             user_agent: meta.user_agent.clone(),
             ip: meta.ip,
+            active_org_id: None,
         }
+    }
+
+    /// Starts the session in organization `org_id` (or in none).
+    pub fn in_organization(mut self, org_id: Option<Uuid>) -> Self {
+        self.active_org_id = org_id;
+        self
     }
 
     /// Makes it an admin session (4-hour lifetime).
@@ -145,6 +155,9 @@ pub struct Session {
     pub revoked_at: Option<DateTime<Utc>>,
     /// Why it was revoked (`logout`, `reuse_detected`, ...).
     pub revoked_reason: Option<String>,
+    /// The organization selected in the session (the access token's `org`), if any. Kept by
+    /// refreshes; changed by [`crate::sessions::SessionService::set_active_org`].
+    pub active_org_id: Option<Uuid>,
 }
 
 impl Session {

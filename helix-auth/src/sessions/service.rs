@@ -141,6 +141,7 @@ impl SessionService {
             absolute_expires_at: absolute,
             revoked_at: None,
             revoked_reason: None,
+            active_org_id: meta.active_org_id,
         }
     }
 
@@ -157,6 +158,61 @@ impl SessionService {
             .await?;
         tx.rollback().await?;
         Ok(row.as_ref().map(store::session_from_row).transpose()?)
+    }
+
+    /// Selects `org_id` (or none) as the active organization of `account_id`'s session
+    /// `session_id`; refreshes keep it. Checking that the account may use the organization is
+    /// the caller's job. Another account's session is [`SessionError::NotFound`]; a revoked
+    /// or expired one is [`SessionError::SessionRevoked`] / [`SessionError::SessionExpired`].
+    pub async fn set_active_org(
+        &self,
+        account_id: Uuid,
+        session_id: Uuid,
+        org_id: Option<Uuid>,
+    ) -> Result<Session> {
+        let now = self.inner.kernel.now();
+        let tx = self.begin().await?;
+        let row = tx
+            .raw()
+            .query_one_raw(stmt(
+                self.backend(),
+                &format!("SELECT {SESSION_COLUMNS} FROM auth_sessions s WHERE s.id = $1"),
+                vec![session_id.into()],
+            ))
+            .await?;
+        let mut session = match row.as_ref().map(store::session_from_row).transpose()? {
+            Some(s) if s.account_id == account_id => s,
+            _ => {
+                tx.rollback().await?;
+                return Err(SessionError::NotFound);
+            }
+        };
+        if session.revoked_at.is_some() {
+            tx.rollback().await?;
+            return Err(SessionError::SessionRevoked);
+        }
+        if !session.is_active_at(now) {
+            tx.rollback().await?;
+            return Err(SessionError::SessionExpired);
+        }
+        let updated = tx
+            .raw()
+            .execute_raw(stmt(
+                self.backend(),
+                "UPDATE auth_sessions SET active_org_id = $1 \
+                 WHERE id = $2 AND account_id = $3 AND revoked_at IS NULL",
+                vec![org_id.into(), session_id.into(), account_id.into()],
+            ))
+            .await?
+            .rows_affected();
+        if updated != 1 {
+            // Revoked between our read and our write.
+            tx.rollback().await?;
+            return Err(SessionError::SessionRevoked);
+        }
+        tx.commit().await?;
+        session.active_org_id = org_id;
+        Ok(session)
     }
 
     /// The account's active sessions (its devices), most recently used first.

@@ -9,7 +9,7 @@ use super::model::{Session, SessionKind};
 
 pub(crate) const SESSION_COLUMNS: &str = "s.id, s.account_id, s.kind, s.actor_account_id, \
      s.user_agent, s.ip, s.created_at, s.last_seen_at, s.idle_expires_at, \
-     s.absolute_expires_at, s.revoked_at, s.revoked_reason";
+     s.absolute_expires_at, s.revoked_at, s.revoked_reason, s.active_org_id";
 
 pub(crate) fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
     Statement::from_sql_and_values(backend, sql, values)
@@ -32,6 +32,7 @@ pub(crate) fn session_from_row(row: &QueryResult) -> Result<Session, sea_orm::Db
         absolute_expires_at: row.try_get("", "absolute_expires_at")?,
         revoked_at: row.try_get("", "revoked_at")?,
         revoked_reason: row.try_get("", "revoked_reason")?,
+        active_org_id: row.try_get("", "active_org_id")?,
     })
 }
 
@@ -42,8 +43,8 @@ pub(crate) async fn insert_session(
     conn.execute_raw(stmt(
         conn.get_database_backend(),
         "INSERT INTO auth_sessions (id, account_id, kind, actor_account_id, user_agent, ip, \
-         created_at, last_seen_at, idle_expires_at, absolute_expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         created_at, last_seen_at, idle_expires_at, absolute_expires_at, active_org_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         vec![
             s.id.into(),
             s.account_id.into(),
@@ -55,6 +56,7 @@ pub(crate) async fn insert_session(
             s.last_seen_at.into(),
             s.idle_expires_at.into(),
             s.absolute_expires_at.into(),
+            s.active_org_id.into(),
         ],
     ))
     .await?;

@@ -4,6 +4,8 @@
 mod accounts;
 #[cfg(feature = "http")]
 mod http;
+#[cfg(feature = "http")]
+mod organizations;
 mod passwords;
 mod sessions;
 mod support;

@@ -1,8 +1,8 @@
 //! Adding, listing, re-roling and removing members.
 
 use helix_core::list::{FieldKind, ListQuery, ListSpec, Page, SortDir};
-use helix_core::{TenantContext, TenantTx};
-use sea_orm::{ColumnTrait, IntoActiveModel, QueryFilter, Set};
+use helix_core::{PlatformContext, TenantContext, TenantTx};
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -67,6 +67,26 @@ impl TenancyService {
             .await?;
         tx.commit().await?;
         Ok(page)
+    }
+
+    /// The organizations `user_id` belongs to, with their role, oldest membership first
+    /// (platform path, read-only: it crosses tenants). For the host's authentication glue:
+    /// the default organization of a new session and the membership check of an
+    /// organization switch.
+    pub async fn memberships_of_user(
+        &self,
+        ctx: &PlatformContext,
+        user_id: Uuid,
+    ) -> Result<Vec<(Uuid, Role)>> {
+        let tx = self.kernel().db().platform_read(ctx).await?;
+        let rows = model::Entity::find()
+            .filter(model::Column::UserId.eq(user_id))
+            .order_by_asc(model::Column::CreatedAt)
+            .order_by_asc(model::Column::Id)
+            .all(tx.raw())
+            .await?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(|m| (m.org_id, m.role)).collect())
     }
 
     /// One member by user id; any member may read it.

@@ -4,6 +4,7 @@ mod m0001_organizations;
 mod m0002_memberships;
 mod m0003_teams;
 mod m0004_invitations;
+mod m0005_membership_user_index;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -14,5 +15,6 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m0002_memberships::Migration),
         Box::new(m0003_teams::Migration),
         Box::new(m0004_invitations::Migration),
+        Box::new(m0005_membership_user_index::Migration),
     ]
 }

@@ -324,3 +324,46 @@ async fn member_list_takes_the_standard_query(t: TestDb) {
     assert_eq!(err.details()[0].field, "filter[org_id]");
 }
 helix_core::backend_test!(member_list_query, member_list_takes_the_standard_query);
+
+async fn memberships_of_a_user(t: TestDb) {
+    let fx = setup(&t).await;
+    let first = create_org(&fx.svc).await;
+    let user = first.owner;
+    let platform = helix_core::PlatformContext::new(Actor::User(user));
+    // A second organization the user joins later, as a member.
+    fx.clock.advance(chrono::Duration::seconds(5));
+    let second = create_org(&fx.svc).await;
+    fx.svc
+        .add_member(
+            &second.ctx,
+            NewMember {
+                user_id: user,
+                email: format!("owner-{user}@example.test"),
+                role: Role::Member,
+            },
+        )
+        .await
+        .unwrap();
+    // Someone else's organization does not appear.
+    let _unrelated = create_org(&fx.svc).await;
+
+    let list = fx.svc.memberships_of_user(&platform, user).await.unwrap();
+    assert_eq!(
+        list,
+        vec![(first.org.id, Role::Owner), (second.org.id, Role::Member)]
+    );
+    // Removed memberships disappear; an unknown user has none.
+    fx.svc
+        .remove_member(&second.ctx_of(user), user)
+        .await
+        .unwrap();
+    let list = fx.svc.memberships_of_user(&platform, user).await.unwrap();
+    assert_eq!(list, vec![(first.org.id, Role::Owner)]);
+    let none = fx
+        .svc
+        .memberships_of_user(&platform, Uuid::now_v7())
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+}
+helix_core::backend_test!(memberships_of_a_user_oldest_first, memberships_of_a_user);

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod binary;
+mod glue;
 mod openapi;
 mod production_roles;
 mod revocation;

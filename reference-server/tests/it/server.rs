@@ -264,8 +264,9 @@ async fn auth_flow_through_the_server(t: TestDb) {
     assert_eq!(jwks["keys"][0]["kid"], "test-key");
 
     // Tenancy routes sit behind the same authentication: a signed-in user creates an
-    // organization on the platform path; tenant routes need an active organization in the
-    // token (organization switching comes with the auth/tenancy glue).
+    // organization on the platform path. The verified account already has its personal
+    // organization, which is the token's active organization (the auth/tenancy glue; see
+    // glue.rs for switching).
     let slug = format!("org-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
     let r = c
         .post(format!("{}/api/v1/organizations", srv.base))
@@ -281,9 +282,10 @@ async fn auth_flow_through_the_server(t: TestDb) {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 403);
-    let e: Value = r.json().await.unwrap();
-    assert_eq!(e["error"]["code"], "NO_ACTIVE_ORGANIZATION");
+    assert_eq!(r.status(), 200);
+    let org: Value = r.json().await.unwrap();
+    assert_eq!(org["id"], body["org_id"]);
+    assert!(org["slug"].as_str().unwrap().starts_with("personal-"));
     let r = c
         .get(format!("{}/api/v1/organization", srv.base))
         .send()

@@ -1,0 +1,122 @@
+//! The glue between helix-auth and helix-tenancy: [`TenancyDirectory`], helix-auth's
+//! [`OrganizationDirectory`] implemented over [`TenancyService`]. helix-auth does not depend on
+//! tenancy; the server connects them in `auth_state`.
+//!
+//! - A new session starts in the account's oldest membership.
+//! - Switching organization is allowed to any organization the account is a member of.
+//! - Verifying an email creates the account's personal organization: named
+//!   "`<local part>`'s workspace", slug `personal-<last 12 hex digits of the account id>` (the
+//!   random part of a UUID v7; the first digits are a timestamp shared by accounts created in
+//!   the same millisecond), region [`PERSONAL_REGION`] (`us`), plan `free`, the account as
+//!   owner. It runs once per verification: when the slug is taken and the account already
+//!   belongs to an organization (a second verification of another outstanding token), it
+//!   does nothing; when someone else holds the slug, a random suffix is added.
+
+use async_trait::async_trait;
+use helix_auth::OrganizationDirectory;
+use helix_core::{Actor, PlatformContext};
+use helix_tenancy::{NewOrganization, Region, TenancyError, TenancyService};
+use uuid::Uuid;
+
+/// The region of personal organizations. Fixed for now: a setting can replace it when the
+/// server serves several regions.
+pub const PERSONAL_REGION: Region = Region::Us;
+
+/// helix-auth's organization directory over helix-tenancy.
+#[derive(Clone, Debug)]
+pub struct TenancyDirectory {
+    tenancy: TenancyService,
+}
+
+impl TenancyDirectory {
+    /// The directory over `tenancy`.
+    pub fn new(tenancy: TenancyService) -> Self {
+        Self { tenancy }
+    }
+
+    fn ctx(account_id: Uuid) -> PlatformContext {
+        PlatformContext::new(Actor::User(account_id))
+    }
+}
+
+/// The slug of `account_id`'s personal organization.
+pub fn personal_slug(account_id: Uuid) -> String {
+    let hex = account_id.simple().to_string();
+    format!("personal-{}", &hex[hex.len() - 12..])
+}
+
+/// The name of the personal organization of `email`.
+fn personal_name(email: &str) -> String {
+    let local = email.split('@').next().unwrap_or_default();
+    let local: String = local.chars().take(64).collect();
+    if local.is_empty() {
+        "Personal workspace".to_owned()
+    } else {
+        format!("{local}'s workspace")
+    }
+}
+
+#[async_trait]
+impl OrganizationDirectory for TenancyDirectory {
+    async fn default_organization(
+        &self,
+        account_id: Uuid,
+    ) -> Result<Option<Uuid>, helix_core::Error> {
+        let memberships = self
+            .tenancy
+            .memberships_of_user(&Self::ctx(account_id), account_id)
+            .await?;
+        Ok(memberships.first().map(|(org_id, _)| *org_id))
+    }
+
+    async fn is_member(&self, account_id: Uuid, org_id: Uuid) -> Result<bool, helix_core::Error> {
+        let memberships = self
+            .tenancy
+            .memberships_of_user(&Self::ctx(account_id), account_id)
+            .await?;
+        Ok(memberships.iter().any(|(id, _)| *id == org_id))
+    }
+
+    async fn on_email_verified(
+        &self,
+        account_id: Uuid,
+        email: &str,
+    ) -> Result<(), helix_core::Error> {
+        let ctx = Self::ctx(account_id);
+        let new = |slug: String| NewOrganization {
+            name: personal_name(email),
+            slug,
+            region: PERSONAL_REGION,
+            plan: None,
+            settings: None,
+        };
+        let slug = personal_slug(account_id);
+        let created = match self
+            .tenancy
+            .create_organization(&ctx, new(slug.clone()), account_id, email)
+            .await
+        {
+            Err(TenancyError::SlugTaken) => {
+                if !self
+                    .tenancy
+                    .memberships_of_user(&ctx, account_id)
+                    .await?
+                    .is_empty()
+                {
+                    // Already created by an earlier verification.
+                    return Ok(());
+                }
+                // Someone else holds the slug.
+                let suffix = Uuid::now_v7().simple().to_string();
+                let slug = format!("{slug}-{}", &suffix[suffix.len() - 8..]);
+                self.tenancy
+                    .create_organization(&ctx, new(slug), account_id, email)
+                    .await
+            }
+            other => other,
+        };
+        let org = created?;
+        tracing::info!(account.id = %account_id, org.id = %org.id, "personal organization created");
+        Ok(())
+    }
+}
