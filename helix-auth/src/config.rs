@@ -25,6 +25,8 @@ pub struct AuthConfig {
     pub lockout: LockoutConfig,
     /// Email verification.
     pub email_verification: EmailVerificationConfig,
+    /// Password reset.
+    pub password_reset: PasswordResetConfig,
 }
 
 impl Default for AuthConfig {
@@ -36,6 +38,7 @@ impl Default for AuthConfig {
             hashing_concurrency: None,
             lockout: LockoutConfig::default(),
             email_verification: EmailVerificationConfig::default(),
+            password_reset: PasswordResetConfig::default(),
         }
     }
 }
@@ -181,6 +184,33 @@ impl Default for EmailVerificationConfig {
 }
 
 impl EmailVerificationConfig {
+    /// The token lifetime.
+    pub fn token_ttl(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.token_ttl_secs).unwrap_or(i64::MAX / 1000))
+    }
+}
+
+/// Password reset (architecture: 3 requests per hour per account).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordResetConfig {
+    /// How long a reset token is valid, in seconds (1 hour).
+    pub token_ttl_secs: u64,
+    /// How many reset emails one account may be sent per hour (a sliding hour, counted in
+    /// the database so every server instance agrees).
+    pub max_requests_per_hour: u32,
+}
+
+impl Default for PasswordResetConfig {
+    fn default() -> Self {
+        Self {
+            token_ttl_secs: 60 * 60,
+            max_requests_per_hour: 3,
+        }
+    }
+}
+
+impl PasswordResetConfig {
     /// The token lifetime.
     pub fn token_ttl(&self) -> chrono::Duration {
         chrono::Duration::seconds(i64::try_from(self.token_ttl_secs).unwrap_or(i64::MAX / 1000))

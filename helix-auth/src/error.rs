@@ -27,6 +27,10 @@ pub enum AuthError {
     /// The verification token is unknown, expired or already used (one answer).
     #[error("the verification link is invalid or has expired")]
     InvalidVerificationToken,
+    /// The password-reset token is unknown, expired, already used or invalidated (one
+    /// answer).
+    #[error("the password reset link is invalid or has expired")]
+    InvalidResetToken,
     /// The account does not exist (only for calls naming an account id, which the caller
     /// got from authentication).
     #[error("account not found")]
@@ -55,6 +59,7 @@ impl AuthError {
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
             Self::InvalidVerificationToken => "INVALID_VERIFICATION_TOKEN",
+            Self::InvalidResetToken => "INVALID_RESET_TOKEN",
             Self::AccountNotFound => "NOT_FOUND",
             Self::Hashing => "INTERNAL_ERROR",
             Self::Core(e) => e.code(),
@@ -82,12 +87,12 @@ impl From<AuthError> for helix_core::Error {
             AuthError::AccountNotFound => Self::not_found("account"),
             AuthError::Hashing => Self::internal_msg("password hashing failed"),
             AuthError::Core(inner) => inner,
-            other @ (AuthError::EmailNotVerified | AuthError::InvalidVerificationToken) => {
-                Self::Unprocessable {
-                    code,
-                    message: other.to_string().into(),
-                }
-            }
+            other @ (AuthError::EmailNotVerified
+            | AuthError::InvalidVerificationToken
+            | AuthError::InvalidResetToken) => Self::Unprocessable {
+                code,
+                message: other.to_string().into(),
+            },
         }
     }
 }
@@ -102,6 +107,8 @@ mod tests {
         assert_eq!((e.code(), e.status()), ("INVALID_CREDENTIALS", 401));
         let e: helix_core::Error = AuthError::EmailNotVerified.into();
         assert_eq!((e.code(), e.status()), ("EMAIL_NOT_VERIFIED", 422));
+        let e: helix_core::Error = AuthError::InvalidResetToken.into();
+        assert_eq!((e.code(), e.status()), ("INVALID_RESET_TOKEN", 422));
         let e: helix_core::Error = AuthError::invalid("password", "too_short", "x").into();
         assert_eq!(e.details()[0].code, "too_short");
         let e: helix_core::Error = AuthError::Hashing.into();

@@ -15,6 +15,10 @@
 //!   when needed); 5 consecutive failures lock the account for 15 minutes; answers are
 //!   delayed progressively after failures; hashes made with old parameters are replaced.
 //! - [`AuthService::change_password`] requires the current password and refuses the last 5.
+//! - [`AuthService::request_password_reset`] answers the same shape whether or not the
+//!   email exists and issues at most 3 one-hour single-use [`PasswordResetToken`]s per hour
+//!   per account (stored hashed); [`AuthService::reset_password`] applies the policy and the
+//!   history, clears the lockout and revokes every session of the account.
 //! - Passwords are [`Password`] values (redacted `Debug`, zeroed on drop); no password,
 //!   token or hash is ever logged.
 //!
@@ -63,11 +67,13 @@ pub mod sessions;
 pub mod tokens;
 
 pub use accounts::{
-    AccountProfile, AuthenticatedAccount, RegisterOutcome, RegistrationMail, ResendOutcome,
+    AccountProfile, AuthenticatedAccount, PasswordResetDone, PasswordResetMail,
+    PasswordResetOutcome, PasswordResetToken, RegisterOutcome, RegistrationMail, ResendOutcome,
     SecurityEvent, SecurityEventKind, VerificationMail, VerificationToken,
 };
 pub use config::{
     Argon2Config, AuthConfig, EmailVerificationConfig, LockoutConfig, PasswordPolicyConfig,
+    PasswordResetConfig,
 };
 pub use error::{AuthError, Result};
 pub use organizations::OrganizationDirectory;

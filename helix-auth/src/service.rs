@@ -138,5 +138,10 @@ fn validate(c: &AuthConfig) -> Result<()> {
             "auth.email_verification: token_ttl_secs and max_sends_per_hour must be at least 1",
         );
     }
+    if c.password_reset.token_ttl_secs == 0 || c.password_reset.max_requests_per_hour == 0 {
+        return bad(
+            "auth.password_reset: token_ttl_secs and max_requests_per_hour must be at least 1",
+        );
+    }
     Ok(())
 }

@@ -115,6 +115,40 @@ pub mod email_verification {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// `auth_password_resets`: single-use password-reset tokens, stored as SHA-256 hashes.
+pub mod password_reset {
+    use chrono::{DateTime, Utc};
+    use sea_orm::entity::prelude::*;
+
+    /// A password-reset token row.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "auth_password_resets")]
+    pub struct Model {
+        /// Row id.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// Hex SHA-256 of the token.
+        pub token_hash: String,
+        /// The account whose password the token resets.
+        pub account_id: Uuid,
+        /// When the token stops working.
+        pub expires_at: DateTime<Utc>,
+        /// When it was used (tokens work once).
+        pub used_at: Option<DateTime<Utc>>,
+        /// When it was invalidated without being used (another token of the account was
+        /// used, or the password was changed).
+        pub revoked_at: Option<DateTime<Utc>>,
+        /// When it was issued (for the request limit).
+        pub created_at: DateTime<Utc>,
+    }
+
+    /// No relations are declared.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// `auth_security_events`: every authentication outcome, append-only.
 pub mod security_event {
     use chrono::{DateTime, Utc};

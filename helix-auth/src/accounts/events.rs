@@ -45,6 +45,14 @@ pub enum SecurityEventKind {
     PasswordChanged,
     /// A password change was refused (wrong current password).
     PasswordChangeFailed,
+    /// A password-reset email was issued.
+    PasswordResetRequested,
+    /// A password-reset request sent nothing (unknown email, or over the limit; see `data`).
+    PasswordResetRefused,
+    /// The password was reset with a reset token.
+    PasswordReset,
+    /// A reset token was unknown, expired, used or invalidated.
+    PasswordResetFailed,
 }
 
 impl SecurityEventKind {
@@ -65,6 +73,10 @@ impl SecurityEventKind {
             Self::PasswordRehashed => "password_rehashed",
             Self::PasswordChanged => "password_changed",
             Self::PasswordChangeFailed => "password_change_failed",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::PasswordResetRefused => "password_reset_refused",
+            Self::PasswordReset => "password_reset",
+            Self::PasswordResetFailed => "password_reset_failed",
         }
     }
 

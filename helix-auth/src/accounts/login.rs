@@ -234,7 +234,10 @@ impl AuthService {
         let mut since = self.kernel().now() - self.config().lockout.lock_duration();
         let last_success = security_event::Entity::find()
             .filter(security_event::Column::EmailHash.eq(key))
-            .filter(security_event::Column::Kind.eq(SecurityEventKind::LoginSucceeded.as_str()))
+            .filter(security_event::Column::Kind.is_in([
+                SecurityEventKind::LoginSucceeded.as_str(),
+                SecurityEventKind::PasswordReset.as_str(),
+            ]))
             .filter(security_event::Column::OccurredAt.gt(since))
             .order_by_desc(security_event::Column::OccurredAt)
             .limit(1)
@@ -261,7 +264,7 @@ impl AuthService {
     }
 
     /// Records an event in its own transaction (outcomes that change nothing else).
-    async fn record_standalone(&self, meta: &RequestMeta, event: Event) -> Result<()> {
+    pub(crate) async fn record_standalone(&self, meta: &RequestMeta, event: Event) -> Result<()> {
         let ctx = self.platform_ctx(Actor::Anonymous, meta);
         let tx = self.kernel().db().platform(&ctx).await?;
         self.record_event(tx.raw(), meta, event).await?;

@@ -1,4 +1,5 @@
-//! Accounts: registration, email verification, login with lockout, password change, and
+//! Accounts: registration, email verification, login with lockout, password change and
+//! reset, and
 //! the security events every outcome leaves.
 //!
 //! The operations are methods of [`crate::AuthService`]; this module holds their inputs,
@@ -9,6 +10,7 @@ pub mod entity;
 mod events;
 mod login;
 mod password_change;
+mod password_reset;
 mod profile;
 mod register;
 mod token;
@@ -22,7 +24,7 @@ use uuid::Uuid;
 pub use email::normalize_email;
 pub use entity::security_event::Model as SecurityEvent;
 pub use events::SecurityEventKind;
-pub use token::VerificationToken;
+pub use token::{PasswordResetToken, VerificationToken};
 
 /// What [`crate::AuthService::register`] did. The HTTP answer must be the same whatever the
 /// variant (for example `202 Accepted`, "check your inbox"): only the mail differs.
@@ -83,6 +85,47 @@ impl fmt::Debug for VerificationMail {
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
     }
+}
+
+/// What [`crate::AuthService::request_password_reset`] did. `None` when the email is
+/// unknown or over the request limit: the caller answers the same either way.
+#[derive(Debug, Clone)]
+pub struct PasswordResetOutcome {
+    /// The mail to send, if any.
+    pub mail: Option<PasswordResetMail>,
+}
+
+/// A password-reset token for the host to mail. The token is shown only here (it is stored
+/// hashed) and never logged; `Debug` redacts the token and leaves out the email.
+#[derive(Clone)]
+pub struct PasswordResetMail {
+    /// The account whose password the token resets.
+    pub account_id: Uuid,
+    /// Where to send it.
+    pub email: String,
+    /// The secret token, to put in the link.
+    pub token: PasswordResetToken,
+    /// When the token stops working (1 hour after issue by default).
+    pub expires_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for PasswordResetMail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordResetMail")
+            .field("account_id", &self.account_id)
+            .field("token", &self.token)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`crate::AuthService::reset_password`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordResetDone {
+    /// The account whose password was reset.
+    pub account_id: Uuid,
+    /// How many of its sessions were revoked (all that were active).
+    pub revoked_sessions: u64,
 }
 
 /// A successfully authenticated account. `Debug` leaves out the email.

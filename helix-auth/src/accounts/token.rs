@@ -1,4 +1,4 @@
-//! Verification tokens: 256 random bits, base64url, shown once, stored as a SHA-256 hash.
+//! Verification and password-reset tokens: 256 random bits, base64url, shown once, stored as a SHA-256 hash.
 
 use std::fmt;
 
@@ -8,39 +8,56 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-/// A secret email verification token. `Debug` is redacted and there is no `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct VerificationToken(Zeroizing<String>);
+macro_rules! secret_token {
+    ($(#[$doc:meta])* $name:ident, $purpose:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(Zeroizing<String>);
 
-impl VerificationToken {
-    /// A fresh token from the thread CSPRNG.
-    pub(crate) fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        Self(Zeroizing::new(URL_SAFE_NO_PAD.encode(bytes)))
-    }
+        impl $name {
+            /// A fresh token from the thread CSPRNG.
+            pub(crate) fn generate() -> Self {
+                let mut bytes = [0u8; 32];
+                rand::rng().fill_bytes(&mut bytes);
+                Self(Zeroizing::new(URL_SAFE_NO_PAD.encode(bytes)))
+            }
 
-    /// Wraps a token received from a client.
-    pub fn new(token: impl Into<String>) -> Self {
-        Self(Zeroizing::new(token.into()))
-    }
+            /// Wraps a token received from a client.
+            pub fn new(token: impl Into<String>) -> Self {
+                Self(Zeroizing::new(token.into()))
+            }
 
-    /// The token text, for the verification link. Handle it as a secret.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
+            #[doc = concat!("The token text, for the ", $purpose, " link. Handle it as a secret.")]
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
 
-    /// The hex SHA-256 that is stored and looked up.
-    pub(crate) fn hash(&self) -> String {
-        hex::encode(Sha256::digest(self.0.as_bytes()))
-    }
+            /// The hex SHA-256 that is stored and looked up.
+            pub(crate) fn hash(&self) -> String {
+                hex::encode(Sha256::digest(self.0.as_bytes()))
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "([REDACTED])"))
+            }
+        }
+    };
 }
 
-impl fmt::Debug for VerificationToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("VerificationToken([REDACTED])")
-    }
-}
+secret_token!(
+    /// A secret email verification token. `Debug` is redacted and there is no `Display`.
+    VerificationToken,
+    "verification"
+);
+
+secret_token!(
+    /// A secret password-reset token (256 random bits, base64url, valid 1 hour, single use).
+    /// `Debug` is redacted and there is no `Display`.
+    PasswordResetToken,
+    "password-reset"
+);
 
 #[cfg(test)]
 mod tests {
@@ -54,5 +71,9 @@ mod tests {
         assert!(!format!("{t:?}").contains(t.expose()));
         assert_eq!(t.hash(), VerificationToken::new(t.expose()).hash());
         assert_eq!(t.hash().len(), 64);
+        let r = PasswordResetToken::generate();
+        assert_eq!(r.expose().len(), 43);
+        assert!(!format!("{r:?}").contains(r.expose()));
+        assert_eq!(r.hash(), PasswordResetToken::new(r.expose()).hash());
     }
 }

@@ -1,5 +1,5 @@
-//! Account routes: register, verify-email, resend-verification, login, refresh, logout, me,
-//! password, organization. Thin: extract, call the service, map the result.
+//! Account routes: register, verify-email, resend-verification, password-reset (request and
+//! confirm), login, refresh, logout, me, password, organization. Thin: extract, call the service, map the result.
 
 use axum::Json;
 use axum::extract::State;
@@ -13,13 +13,30 @@ use uuid::Uuid;
 
 use super::extract::{Authenticated, JsonBody, Meta};
 use super::state::AuthState;
-use crate::accounts::{RegistrationMail, VerificationMail, VerificationToken};
+use helix_core::ratelimit::Quota;
+
+use crate::accounts::{
+    PasswordResetMail, PasswordResetToken, RegistrationMail, VerificationMail, VerificationToken,
+};
 use crate::passwords::Password;
 use crate::sessions::{RefreshToken, RevokeReason, Session, SessionMeta};
 use crate::tokens::AccessGrant;
 
 /// The rate-limit class of login attempts (counted per client IP).
 pub const LOGIN_CLASS: &str = "auth.login";
+
+/// The rate-limit class of registrations (counted per client IP).
+pub const REGISTER_CLASS: &str = "auth.register";
+
+/// The rate-limit class of verification resends (counted per client IP).
+pub const RESEND_CLASS: &str = "auth.resend";
+
+/// The rate-limit class of password-reset requests (counted per client IP).
+pub const PASSWORD_RESET_CLASS: &str = "auth.reset";
+
+/// The one answer of `password-reset`, whatever happened.
+const RESET_ACCEPTED: &str =
+    "if the address has an account, an email with a password reset link is on its way";
 
 /// The one answer of `register` and `resend-verification`, whatever happened.
 const MAIL_ACCEPTED: &str =
@@ -56,6 +73,19 @@ pub(crate) struct EmailBody {
     /// The account's e-mail address.
     #[cfg_attr(feature = "openapi", schema(format = Email))]
     email: String,
+}
+
+/// A password-reset token and the new password (`password-reset/confirm`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct ResetConfirmBody {
+    /// The password-reset token from the e-mail.
+    #[cfg_attr(feature = "openapi", schema(write_only))]
+    token: String,
+    /// The new password.
+    #[cfg_attr(feature = "openapi", schema(format = Password, write_only))]
+    new_password: String,
 }
 
 /// A refresh token to exchange (`refresh`).
@@ -148,7 +178,7 @@ pub(crate) struct Me {
     session_id: Uuid,
 }
 
-/// The answer of `register` and `resend-verification`, whatever happened.
+/// The answer of `register`, `resend-verification` and `password-reset`, whatever happened.
 #[derive(Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub(crate) struct MailAccepted {
@@ -166,6 +196,16 @@ pub(crate) struct MailAccepted {
 pub(crate) struct EmailVerified {
     /// Always `true`.
     email_verified: bool,
+}
+
+/// The answer of `password-reset/confirm`.
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct PasswordResetConfirmed {
+    /// Always `true`.
+    password_reset: bool,
+    /// How many sessions of the account were revoked (all of them).
+    revoked_sessions: u64,
 }
 
 /// How many sessions were revoked (`password`, `sessions/revoke-others`).
@@ -211,6 +251,8 @@ async fn mail_verification(state: &AuthState, mail: &VerificationMail) {
             (status = 202, description = "Accepted; the same answer whether or not the address already has an account", body = MailAccepted),
             (status = 400, description = "Malformed JSON (`BAD_REQUEST`), or an invalid e-mail address or a password that is too weak (`VALIDATION_ERROR`, with field details)", body = helix_core::ErrorEnvelope),
             (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
+            (status = 429, description = "Too many registrations from this client address", body = helix_core::ErrorEnvelope,
+                headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         )
     )
 )]
@@ -219,6 +261,7 @@ pub(crate) async fn register(
     Meta(meta): Meta,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Response, Error> {
+    limit_ip(&state, &meta, REGISTER_CLASS, state.register_quota()).await?;
     let password = Password::new(body.password);
     let outcome = state.auth().register(&meta, &body.email, &password).await?;
     match &outcome.mail {
@@ -298,6 +341,8 @@ pub(crate) async fn verify_email(
             (status = 202, description = "Accepted; the same answer for an unknown, verified or over-limit address", body = MailAccepted),
             (status = 400, description = "Malformed JSON (`BAD_REQUEST`) or invalid fields (`VALIDATION_ERROR`, with field details)", body = helix_core::ErrorEnvelope),
             (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
+            (status = 429, description = "Too many resend requests from this client address", body = helix_core::ErrorEnvelope,
+                headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         )
     )
 )]
@@ -306,11 +351,106 @@ pub(crate) async fn resend_verification(
     Meta(meta): Meta,
     JsonBody(body): JsonBody<EmailBody>,
 ) -> Result<Response, Error> {
+    limit_ip(&state, &meta, RESEND_CLASS, state.resend_quota()).await?;
     let outcome = state.auth().resend_verification(&meta, &body.email).await?;
     if let Some(mail) = &outcome.mail {
         mail_verification(&state, mail).await;
     }
     Ok(accepted())
+}
+
+async fn mail_password_reset(state: &AuthState, mail: &PasswordResetMail) {
+    if let Err(e) = state.mailer().send_password_reset(mail).await {
+        // Same answer to the client either way; never the token or the address here.
+        tracing::error!(
+            error.code = e.code(),
+            "password reset mail could not be queued"
+        );
+    }
+}
+
+/// `POST /api/v1/auth/password-reset` `{email}` → always 200 with the same body (an unknown
+/// address, or one over its per-account limit, gets the same answer). The token goes to the
+/// mailer, never into the response. At most [`AuthState::password_reset_quota`] requests per
+/// client IP (429 with `Retry-After` beyond).
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        post,
+        path = "/api/v1/auth/password-reset",
+        tag = "auth",
+        request_body = EmailBody,
+        responses(
+            (status = 200, description = "Accepted; the same answer whether or not the address has an account or is over its hourly limit", body = MailAccepted),
+            (status = 400, description = "Malformed JSON (`BAD_REQUEST`) or an invalid e-mail address (`VALIDATION_ERROR`, with field details)", body = helix_core::ErrorEnvelope),
+            (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
+            (status = 429, description = "Too many password-reset requests from this client address", body = helix_core::ErrorEnvelope,
+                headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        )
+    )
+)]
+pub(crate) async fn password_reset(
+    State(state): State<AuthState>,
+    Meta(meta): Meta,
+    JsonBody(body): JsonBody<EmailBody>,
+) -> Result<Response, Error> {
+    limit_ip(
+        &state,
+        &meta,
+        PASSWORD_RESET_CLASS,
+        state.password_reset_quota(),
+    )
+    .await?;
+    let outcome = state
+        .auth()
+        .request_password_reset(&meta, &body.email)
+        .await?;
+    if let Some(mail) = &outcome.mail {
+        mail_password_reset(&state, mail).await;
+    }
+    Ok(Json(MailAccepted {
+        status: "accepted",
+        message: RESET_ACCEPTED,
+    })
+    .into_response())
+}
+
+/// `POST /api/v1/auth/password-reset/confirm` `{token, new_password}` → 200
+/// `{password_reset: true, revoked_sessions}`: the password is replaced and every session of
+/// the account is revoked (sign in again). An unknown, expired, used or invalidated token is
+/// 422 `INVALID_RESET_TOKEN`; a new password that fails the policy or was used recently is
+/// 400 and leaves the token usable.
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        post,
+        path = "/api/v1/auth/password-reset/confirm",
+        tag = "auth",
+        request_body = ResetConfirmBody,
+        responses(
+            (status = 200, description = "Password reset; every session of the account is revoked", body = PasswordResetConfirmed),
+            (status = 400, description = "Malformed JSON (`BAD_REQUEST`), or a new password that fails the policy or was used recently (`VALIDATION_ERROR`, with field details); the token stays usable", body = helix_core::ErrorEnvelope),
+            (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
+            (status = 422, description = "Unknown, expired, used or invalidated token (`INVALID_RESET_TOKEN`)", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
+pub(crate) async fn confirm_password_reset(
+    State(state): State<AuthState>,
+    Meta(meta): Meta,
+    JsonBody(body): JsonBody<ResetConfirmBody>,
+) -> Result<Response, Error> {
+    let token = PasswordResetToken::new(body.token);
+    let new_password = Password::new(body.new_password);
+    let done = state
+        .auth()
+        .reset_password(&meta, &token, &new_password, state.sessions())
+        .await?;
+    Ok(Json(PasswordResetConfirmed {
+        password_reset: true,
+        revoked_sessions: done.revoked_sessions,
+    })
+    .into_response())
 }
 
 /// `POST /api/v1/auth/login` `{email, password}` → 200 token pair; at most
@@ -355,11 +495,22 @@ pub(crate) async fn login(
 }
 
 async fn limit_login(state: &AuthState, meta: &RequestMeta) -> Result<(), Error> {
+    limit_ip(state, meta, LOGIN_CLASS, state.login_quota()).await
+}
+
+/// Counts one request of `class` against the client IP: 429 with `Retry-After` beyond
+/// `quota`. Runs before any hashing, so an over-limit client costs no argon2 work.
+async fn limit_ip(
+    state: &AuthState,
+    meta: &RequestMeta,
+    class: &'static str,
+    quota: Quota,
+) -> Result<(), Error> {
     // Without a client address (no request-context middleware and no `ConnectInfo`) there is
-    // nothing to count against; the per-account lockout still applies.
+    // nothing to count against; the per-account limits still apply.
     if let Some(ip) = meta.ip {
-        let key = RateKey::new(LOGIN_CLASS, Subject::Ip(ip));
-        state.limiter().enforce(&key, &state.login_quota()).await?;
+        let key = RateKey::new(class, Subject::Ip(ip));
+        state.limiter().enforce(&key, &quota).await?;
     }
     Ok(())
 }

@@ -1,9 +1,10 @@
-//! [`VerificationMailer`]: how the HTTP routes hand verification tokens to the host.
+//! [`VerificationMailer`]: how the HTTP routes hand verification and password-reset tokens
+//! to the host.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::accounts::{VerificationMail, VerificationToken};
+use crate::accounts::{PasswordResetMail, PasswordResetToken, VerificationMail, VerificationToken};
 
 /// Receives the mails the auth routes produce. The token never travels over HTTP: the routes
 /// give it to this trait object, and the host delivers it (a link in an email).
@@ -17,6 +18,10 @@ use crate::accounts::{VerificationMail, VerificationToken};
 pub trait VerificationMailer: Send + Sync + 'static {
     /// Deliver a verification link carrying `mail.token` to `mail.email`.
     async fn send_verification(&self, mail: &VerificationMail) -> Result<(), helix_core::Error>;
+
+    /// Deliver a password-reset link carrying `mail.token` to `mail.email`. Required (no
+    /// default): a host that silently dropped reset mails would leave its users locked out.
+    async fn send_password_reset(&self, mail: &PasswordResetMail) -> Result<(), helix_core::Error>;
 
     /// Someone tried to register `email`, which already has an account. The default does
     /// nothing; a host may send a "someone tried to sign up with your address" notice.
@@ -34,6 +39,8 @@ pub enum RecordedMail {
     Verify(VerificationMail),
     /// An "already registered" notice to this address.
     AlreadyRegistered(String),
+    /// A password-reset link.
+    PasswordReset(PasswordResetMail),
 }
 
 impl RecordedMail {
@@ -42,6 +49,7 @@ impl RecordedMail {
         match self {
             Self::Verify(m) => &m.email,
             Self::AlreadyRegistered(email) => email,
+            Self::PasswordReset(m) => &m.email,
         }
     }
 
@@ -49,7 +57,15 @@ impl RecordedMail {
     pub fn token(&self) -> Option<&VerificationToken> {
         match self {
             Self::Verify(m) => Some(&m.token),
-            Self::AlreadyRegistered(_) => None,
+            Self::AlreadyRegistered(_) | Self::PasswordReset(_) => None,
+        }
+    }
+
+    /// The password-reset token, for a password-reset mail.
+    pub fn reset_token(&self) -> Option<&PasswordResetToken> {
+        match self {
+            Self::PasswordReset(m) => Some(&m.token),
+            Self::Verify(_) | Self::AlreadyRegistered(_) => None,
         }
     }
 }
@@ -59,6 +75,7 @@ impl fmt::Debug for RecordedMail {
         match self {
             Self::Verify(m) => f.debug_tuple("Verify").field(m).finish(),
             Self::AlreadyRegistered(_) => f.write_str("AlreadyRegistered(..)"),
+            Self::PasswordReset(m) => f.debug_tuple("PasswordReset").field(m).finish(),
         }
     }
 }
@@ -93,6 +110,15 @@ impl InMemoryMailer {
             .find_map(|m| m.token().cloned())
     }
 
+    /// The newest password-reset token mailed to `email` (normalized form), if any.
+    pub fn last_reset_token_for(&self, email: &str) -> Option<PasswordResetToken> {
+        self.sent()
+            .iter()
+            .rev()
+            .filter(|m| m.email() == email)
+            .find_map(|m| m.reset_token().cloned())
+    }
+
     fn push(&self, mail: RecordedMail) {
         self.sent
             .lock()
@@ -116,6 +142,11 @@ impl fmt::Debug for InMemoryMailer {
 impl VerificationMailer for InMemoryMailer {
     async fn send_verification(&self, mail: &VerificationMail) -> Result<(), helix_core::Error> {
         self.push(RecordedMail::Verify(mail.clone()));
+        Ok(())
+    }
+
+    async fn send_password_reset(&self, mail: &PasswordResetMail) -> Result<(), helix_core::Error> {
+        self.push(RecordedMail::PasswordReset(mail.clone()));
         Ok(())
     }
 

@@ -61,9 +61,11 @@
 //!
 //! | Route | Auth | Answer |
 //! |---|---|---|
-//! | `POST /api/v1/auth/register` `{email, password}` | – | 202, same body whether or not the email exists; the token goes to the [`VerificationMailer`] |
+//! | `POST /api/v1/auth/register` `{email, password}` | – | 202, same body whether or not the email exists; the token goes to the [`VerificationMailer`]; 429 after 10/min per IP |
 //! | `POST /api/v1/auth/verify-email` `{token}` | – | 200 `{email_verified}` / 422 `INVALID_VERIFICATION_TOKEN` |
-//! | `POST /api/v1/auth/resend-verification` `{email}` | – | always 202 |
+//! | `POST /api/v1/auth/resend-verification` `{email}` | – | always 202; 429 after 10/min per IP |
+//! | `POST /api/v1/auth/password-reset` `{email}` | – | always 200 (same body whether or not the email exists or is over its 3/hour); the token goes to the [`VerificationMailer`]; 429 after 10/min per IP |
+//! | `POST /api/v1/auth/password-reset/confirm` `{token, new_password}` | – | 200 `{password_reset, revoked_sessions}` (every session revoked); 400 policy/reuse; 422 `INVALID_RESET_TOKEN` |
 //! | `POST /api/v1/auth/login` `{email, password}` | – | 200 token pair, `Cache-Control: no-store`; 401 `INVALID_CREDENTIALS`; 429 after 10/min per IP |
 //! | `POST /api/v1/auth/refresh` `{refresh_token}` | – | 200 new token pair; 401 (reuse revokes the session); 409 `REFRESH_RACE` |
 //! | `POST /api/v1/auth/logout` | bearer | 204 |
@@ -98,10 +100,10 @@ use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::{delete, get, post};
 
-pub use account::LOGIN_CLASS;
+pub use account::{LOGIN_CLASS, PASSWORD_RESET_CLASS, REGISTER_CLASS, RESEND_CLASS};
 pub use extract::{AuthRejection, Authenticated, authenticate};
 pub use mailer::{InMemoryMailer, RecordedMail, VerificationMailer};
-pub use state::AuthState;
+pub use state::{ANONYMOUS_IP_QUOTA, AuthState};
 
 /// The auth routes (see the [module docs](self) for the table), for any host state `S` that
 /// yields an [`AuthState`]. Merge it into the host's router and apply the state there.
@@ -116,6 +118,11 @@ where
         .route(
             "/api/v1/auth/resend-verification",
             post(account::resend_verification),
+        )
+        .route("/api/v1/auth/password-reset", post(account::password_reset))
+        .route(
+            "/api/v1/auth/password-reset/confirm",
+            post(account::confirm_password_reset),
         )
         .route("/api/v1/auth/login", post(account::login))
         .route("/api/v1/auth/refresh", post(account::refresh))

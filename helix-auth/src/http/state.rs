@@ -6,6 +6,10 @@ use std::sync::Arc;
 use helix_core::ratelimit::{LOGIN_IP_QUOTA, Quota, RateLimiter};
 
 use super::mailer::VerificationMailer;
+
+/// The default quota per client IP of the anonymous routes that mail or hash
+/// (`register`, `resend-verification`, `password-reset`): 10 per minute, burst 10.
+pub const ANONYMOUS_IP_QUOTA: Quota = Quota::per_minute(10);
 use crate::organizations::OrganizationDirectory;
 use crate::service::AuthService;
 use crate::sessions::SessionService;
@@ -40,12 +44,16 @@ pub struct AuthState {
     limiter: RateLimiter,
     mailer: Arc<dyn VerificationMailer>,
     login_quota: Quota,
+    register_quota: Quota,
+    resend_quota: Quota,
+    password_reset_quota: Quota,
     organizations: Option<Arc<dyn OrganizationDirectory>>,
 }
 
 impl AuthState {
-    /// The state from its parts. `limiter` counts login attempts per client IP
-    /// ([`LOGIN_IP_QUOTA`]: 10 per minute); give it a Redis-backed store when several server
+    /// The state from its parts. `limiter` counts, per client IP, login attempts
+    /// ([`LOGIN_IP_QUOTA`]: 10 per minute) and registrations, verification resends and
+    /// password-reset requests ([`ANONYMOUS_IP_QUOTA`] each: 10 per minute); give it a Redis-backed store when several server
     /// instances share the load. `mailer` receives the verification tokens.
     pub fn new(
         auth: AuthService,
@@ -61,6 +69,9 @@ impl AuthState {
             limiter,
             mailer,
             login_quota: LOGIN_IP_QUOTA,
+            register_quota: ANONYMOUS_IP_QUOTA,
+            resend_quota: ANONYMOUS_IP_QUOTA,
+            password_reset_quota: ANONYMOUS_IP_QUOTA,
             organizations: None,
         }
     }
@@ -69,6 +80,29 @@ impl AuthState {
     #[must_use]
     pub fn with_login_quota(mut self, quota: Quota) -> Self {
         self.login_quota = quota;
+        self
+    }
+
+    /// Replaces the registration quota per client IP (class [`super::REGISTER_CLASS`]).
+    #[must_use]
+    pub fn with_register_quota(mut self, quota: Quota) -> Self {
+        self.register_quota = quota;
+        self
+    }
+
+    /// Replaces the verification-resend quota per client IP (class [`super::RESEND_CLASS`]).
+    #[must_use]
+    pub fn with_resend_quota(mut self, quota: Quota) -> Self {
+        self.resend_quota = quota;
+        self
+    }
+
+    /// Replaces the password-reset request quota per client IP (class
+    /// [`super::PASSWORD_RESET_CLASS`]). The per-account limit (3 per hour) is separate:
+    /// see [`crate::config::PasswordResetConfig`].
+    #[must_use]
+    pub fn with_password_reset_quota(mut self, quota: Quota) -> Self {
+        self.password_reset_quota = quota;
         self
     }
 
@@ -116,6 +150,21 @@ impl AuthState {
     pub fn login_quota(&self) -> Quota {
         self.login_quota
     }
+
+    /// The registration quota per client IP.
+    pub fn register_quota(&self) -> Quota {
+        self.register_quota
+    }
+
+    /// The verification-resend quota per client IP.
+    pub fn resend_quota(&self) -> Quota {
+        self.resend_quota
+    }
+
+    /// The password-reset request quota per client IP.
+    pub fn password_reset_quota(&self) -> Quota {
+        self.password_reset_quota
+    }
 }
 
 impl fmt::Debug for AuthState {
@@ -126,6 +175,9 @@ impl fmt::Debug for AuthState {
             .field("sessions", &self.sessions)
             .field("limiter", &self.limiter)
             .field("login_quota", &self.login_quota)
+            .field("register_quota", &self.register_quota)
+            .field("resend_quota", &self.resend_quota)
+            .field("password_reset_quota", &self.password_reset_quota)
             .field("organizations", &self.organizations.is_some())
             .finish_non_exhaustive()
     }

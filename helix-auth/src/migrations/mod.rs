@@ -6,6 +6,7 @@
 
 mod m0001_accounts;
 mod m0100_sessions;
+mod m0200_password_resets;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -14,5 +15,6 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
     vec![
         Box::new(m0001_accounts::Migration),
         Box::new(m0100_sessions::Migration),
+        Box::new(m0200_password_resets::Migration),
     ]
 }

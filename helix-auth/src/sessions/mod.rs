@@ -29,7 +29,7 @@ mod model;
 mod refresh;
 mod revoked;
 mod service;
-mod store;
+pub(crate) mod store;
 
 pub use config::SessionConfig;
 pub use error::SessionError;

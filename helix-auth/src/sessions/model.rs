@@ -55,8 +55,10 @@ pub enum RevokeReason {
     Logout,
     /// The user (or an administrator) revoked it from a session list.
     Revoked,
-    /// The password changed or was reset.
+    /// The password was changed.
     PasswordChanged,
+    /// The password was reset with a reset token (every session ends).
+    PasswordReset,
     /// A refresh token of the family was reused: the family may be stolen.
     ReuseDetected,
 }
@@ -68,6 +70,7 @@ impl RevokeReason {
             Self::Logout => "logout",
             Self::Revoked => "revoked",
             Self::PasswordChanged => "password_changed",
+            Self::PasswordReset => "password_reset",
             Self::ReuseDetected => "reuse_detected",
         }
     }

@@ -48,11 +48,12 @@ async fn context_probe(
     }))
 }
 
-struct Server {
-    base: String,
-    mailer: InMemoryMailer,
-    clock: ManualClock,
-    c: reqwest::Client,
+pub(crate) struct Server {
+    pub(crate) base: String,
+    pub(crate) mailer: InMemoryMailer,
+    pub(crate) clock: ManualClock,
+    pub(crate) c: reqwest::Client,
+    pub(crate) auth: AuthService,
 }
 
 /// Inner middleware standing in for idempotency or rate limits: shows the actor it sees.
@@ -72,7 +73,7 @@ async fn seen_actor(
     resp
 }
 
-async fn serve(t: &TestDb) -> Server {
+pub(crate) async fn serve(t: &TestDb) -> Server {
     serve_with(t, false).await
 }
 
@@ -92,7 +93,7 @@ async fn serve_with(t: &TestDb, authenticate: bool) -> Server {
     let sessions = SessionService::new(kernel, SessionConfig::default()).unwrap();
     let mailer = InMemoryMailer::new();
     let state = AuthState::new(
-        auth,
+        auth.clone(),
         tokens,
         sessions,
         RateLimiter::new(InMemoryStore::new()),
@@ -127,11 +128,17 @@ async fn serve_with(t: &TestDb, authenticate: bool) -> Server {
         mailer,
         clock,
         c: reqwest::Client::new(),
+        auth,
     }
 }
 
 impl Server {
-    async fn post(&self, path: &str, body: Value, bearer: Option<&str>) -> reqwest::Response {
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        body: Value,
+        bearer: Option<&str>,
+    ) -> reqwest::Response {
         let mut r = self.c.post(format!("{}{path}", self.base)).json(&body);
         if let Some(b) = bearer {
             r = r.bearer_auth(b);
@@ -139,7 +146,7 @@ impl Server {
         r.send().await.unwrap()
     }
 
-    async fn get(&self, path: &str, bearer: Option<&str>) -> reqwest::Response {
+    pub(crate) async fn get(&self, path: &str, bearer: Option<&str>) -> reqwest::Response {
         let mut r = self.c.get(format!("{}{path}", self.base));
         if let Some(b) = bearer {
             r = r.bearer_auth(b);
@@ -147,7 +154,7 @@ impl Server {
         r.send().await.unwrap()
     }
 
-    async fn delete(&self, path: &str, bearer: &str) -> reqwest::Response {
+    pub(crate) async fn delete(&self, path: &str, bearer: &str) -> reqwest::Response {
         self.c
             .delete(format!("{}{path}", self.base))
             .bearer_auth(bearer)
@@ -157,7 +164,7 @@ impl Server {
     }
 
     /// Registers `email` with [`STRONG`] and verifies it with the mailed token.
-    async fn signup(&self, email: &str) {
+    pub(crate) async fn signup(&self, email: &str) {
         let r = self
             .post(
                 "/api/v1/auth/register",
@@ -178,7 +185,7 @@ impl Server {
     }
 
     /// Logs in and returns the token pair.
-    async fn login(&self, email: &str, password: &str) -> Value {
+    pub(crate) async fn login(&self, email: &str, password: &str) -> Value {
         let r = self
             .post(
                 "/api/v1/auth/login",
@@ -190,7 +197,7 @@ impl Server {
         r.json().await.unwrap()
     }
 
-    async fn me_status(&self, access: &str) -> u16 {
+    pub(crate) async fn me_status(&self, access: &str) -> u16 {
         self.get("/api/v1/auth/me", Some(access))
             .await
             .status()
@@ -198,12 +205,12 @@ impl Server {
     }
 }
 
-fn s(v: &Value) -> &str {
+pub(crate) fn s(v: &Value) -> &str {
     v.as_str().unwrap()
 }
 
 /// The envelope without the per-request fields.
-fn stable(mut v: Value) -> Value {
+pub(crate) fn stable(mut v: Value) -> Value {
     let e = v["error"].as_object_mut().expect("an error envelope");
     assert!(e.remove("correlation_id").is_some());
     assert!(e.remove("timestamp").is_some());
@@ -645,7 +652,7 @@ backend_test!(jwks_tampered_tokens_and_bad_bodies, tokens_and_bodies);
 /// A log sink installed once for the whole test process (the server's connection tasks
 /// do not inherit a task-scoped subscriber).
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Captured(pub(crate) Arc<Mutex<Vec<u8>>>);
 
 impl Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -657,7 +664,7 @@ impl Write for Captured {
     }
 }
 
-fn captured_logs() -> &'static Captured {
+pub(crate) fn captured_logs() -> &'static Captured {
     static LOGS: OnceLock<Captured> = OnceLock::new();
     LOGS.get_or_init(|| {
         let out = Captured::default();

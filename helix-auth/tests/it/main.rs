@@ -7,6 +7,8 @@ mod http;
 #[cfg(feature = "http")]
 mod organizations;
 mod passwords;
+#[cfg(feature = "http")]
+mod reset;
 mod sessions;
 mod support;
 mod tokens;
