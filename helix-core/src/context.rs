@@ -91,6 +91,34 @@ impl RequestContext {
     }
 }
 
+/// The authenticated principal's verified e-mail address, as a request extension.
+///
+/// Only authentication glue inserts it, after authenticating the caller and checking that
+/// the address is verified (the reference server does so for the routes that need it).
+/// Routes that need the caller's e-mail (creating an organization, accepting an invitation)
+/// read it from here, never from the request body: its absence means "no verified e-mail
+/// known", and such routes refuse.
+///
+/// `Debug` redacts the local part: `VerifiedEmail("***@example.com")`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct VerifiedEmail(pub String);
+
+impl VerifiedEmail {
+    /// The address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for VerifiedEmail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.rsplit_once('@') {
+            Some((_, domain)) => write!(f, "VerifiedEmail(\"***@{domain}\")"),
+            None => f.write_str("VerifiedEmail(\"***\")"),
+        }
+    }
+}
+
 /// Context for work on one tenant's data. The only way to reach tenant tables.
 ///
 /// `org_id` comes from authentication (or the platform path that created it), never from
@@ -193,4 +221,18 @@ pub async fn with_correlation_id<F: std::future::Future>(
 /// The correlation id of the request being served on this task, if any.
 pub fn current_correlation_id() -> Option<String> {
     CORRELATION_ID.try_with(Clone::clone).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verified_email_debug_hides_the_local_part() {
+        let email = VerifiedEmail("ada@example.test".into());
+        assert_eq!(format!("{email:?}"), r#"VerifiedEmail("***@example.test")"#);
+        assert_eq!(email.as_str(), "ada@example.test");
+        let odd = VerifiedEmail("no-at-sign".into());
+        assert_eq!(format!("{odd:?}"), r#"VerifiedEmail("***")"#);
+    }
 }

@@ -39,7 +39,9 @@ pub mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use context::{Actor, PlatformContext, RequestContext, RequestMeta, TenantContext};
+pub use context::{
+    Actor, PlatformContext, RequestContext, RequestMeta, TenantContext, VerifiedEmail,
+};
 pub use db::{Backend, Db, PlatformTx, PoolOptions, TenantEntity, TenantTx};
 pub use error::{Error, ErrorEnvelope, FieldError, Result};
 pub use ids::{Clock, IdGenerator, ManualClock, SystemClock, UuidV7};

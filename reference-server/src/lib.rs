@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod organizations;
 pub mod settings;
 pub mod telemetry;
+pub mod verified_email;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -118,13 +119,18 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<(Router, Arc<Helix
     let metrics = Arc::new(HttpMetrics::new());
     let idem = IdempotencyState::new(db.clone(), Arc::new(helix_core::SystemClock));
     // Innermost first: idempotency sees the principal that `authenticate` put into the
-    // request context.
+    // request context; `verified_email` runs after `authenticate` and gives helix-tenancy the
+    // caller's verified e-mail on the two routes that need it.
     let api = Router::new()
         .merge(helix_auth::http::router::<AppState>())
         .merge(helix_tenancy::http::router::<AppState>())
         .with_state(state.clone())
         .merge(helix.router())
         .layer(axum::middleware::from_fn_with_state(idem, idempotency))
+        .layer(axum::middleware::from_fn_with_state(
+            state.auth.auth().clone(),
+            verified_email::verified_email,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             helix_auth::http::authenticate::<AppState>,

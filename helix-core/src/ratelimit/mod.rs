@@ -5,7 +5,7 @@
 //! - [`Quota`]: `rate` per `period` with a `burst`; [`RateKey`]: a class and a [`Subject`];
 //!   [`Decision`]: allowed, remaining, reset and retry delays.
 //! - [`RateLimitStore`]: [`InMemoryStore`] (sharded maps, idle keys evicted) and, with the
-//!   `redis` feature, [`RedisStore`] (one atomic Lua script per decision).
+//!   `redis` feature, `RedisStore` (one atomic Lua script per decision).
 //! - [`RateLimiter`]: a store plus a [`FailureMode`] (open by default) and breach reporting
 //!   (a `warn` event on target `helix::security` with redacted subject, and a [`BreachSink`]).
 //! - With the `http` feature, [`http::rate_limit`]: the axum middleware.

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::body::{ApiJson, ApiPath};
+use super::email::CallerEmail;
 use crate::{
     Invitation, InvitationToken, IssuedInvitation, Membership, NewInvitation, TenancyService,
 };
@@ -26,11 +27,13 @@ pub(crate) struct InvitationPath {
 }
 
 /// The body of `POST /invitations/accept`. No `Debug`: it holds the token.
+///
+/// There is no e-mail field: the invitation's e-mail is compared with the caller's verified
+/// e-mail address ([`CallerEmail`]), which the host's authentication glue supplies.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Accept {
     token: String,
-    email: String,
 }
 
 /// An invitation with its token, shown once.
@@ -99,11 +102,12 @@ pub(crate) async fn resend(
 pub(crate) async fn accept(
     State(svc): State<TenancyService>,
     principal: Principal,
+    email: CallerEmail,
     ApiJson(body): ApiJson<Accept>,
 ) -> Result<Json<Membership>, Error> {
     let token = InvitationToken::new(body.token);
     let member = svc
-        .accept_invitation(&principal.platform_context(), &token, &body.email)
+        .accept_invitation(&principal.platform_context(), &token, email.as_str())
         .await?;
     Ok(Json(member))
 }

@@ -8,6 +8,11 @@
 //! [`RequestContext`](helix_core::RequestContext)) and, if wanted, the idempotency
 //! middleware.
 //!
+//! `POST /organizations` and `POST /invitations/accept` also need the caller's e-mail
+//! address: they read it from the [`VerifiedEmail`](helix_core::VerifiedEmail) request
+//! extension, which the host's authentication glue inserts for a principal whose address is
+//! verified, never from the body. Without it they answer 403 [`EMAIL_NOT_VERIFIED`].
+//!
 //! Routes are thin: they extract the caller ([`Tenant`](helix_core::http::Tenant) or
 //! [`Principal`](helix_core::http::Principal)), call the service and map the result. The
 //! service enforces the organization roles: a non-member, or a record of another
@@ -16,7 +21,7 @@
 //! | Method | Path | Who |
 //! |---|---|---|
 //! | `GET`, `PATCH` | `/api/v1/organization` | members read; owners and admins update `name`, `plan`, `settings` |
-//! | `POST` | `/api/v1/organizations` | any signed-in user (platform path; becomes the owner) |
+//! | `POST` | `/api/v1/organizations` | any signed-in user with a verified e-mail (platform path; becomes the owner) |
 //! | `GET`, `POST` | `/api/v1/members` | members list; owners and admins add |
 //! | `GET`, `PATCH`, `DELETE` | `/api/v1/members/{user_id}` | members read; owners and admins change roles and remove (anyone removes themselves) |
 //! | `GET`, `POST` | `/api/v1/teams` | members list; owners and admins create |
@@ -26,7 +31,7 @@
 //! | `GET`, `POST` | `/api/v1/invitations` | owners and admins; `POST` returns the token once |
 //! | `GET` | `/api/v1/invitations/{id}` | owners and admins |
 //! | `POST` | `/api/v1/invitations/{id}/revoke`, `/api/v1/invitations/{id}/resend` | owners and admins; resend returns a new token |
-//! | `POST` | `/api/v1/invitations/accept` | any signed-in user (platform path) |
+//! | `POST` | `/api/v1/invitations/accept` | any signed-in user whose verified e-mail is the invitation's (platform path) |
 //!
 //! ```
 //! use axum::Router;
@@ -50,6 +55,7 @@
 //! ```
 
 mod body;
+mod email;
 mod invitations;
 mod members;
 mod organizations;
@@ -60,6 +66,8 @@ use axum::extract::FromRef;
 use axum::routing::{get, post, put};
 
 use crate::TenancyService;
+
+pub use email::EMAIL_NOT_VERIFIED;
 
 /// The tenancy routes under `/api/v1`, for any state that holds a [`TenancyService`].
 pub fn router<S>() -> Router<S>

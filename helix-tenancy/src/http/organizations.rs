@@ -8,12 +8,13 @@ use helix_core::http::extract::{Principal, Tenant};
 use serde::Deserialize;
 
 use super::body::ApiJson;
+use super::email::CallerEmail;
 use crate::{NewOrganization, Organization, OrganizationUpdate, Region, TenancyService};
 
 /// The body of `POST /organizations`.
 ///
-/// `owner_email` is the caller's email, recorded on their owner membership. Until the
-/// authentication glue supplies the verified email of the principal, the client sends it.
+/// There is no e-mail field: the owner membership records the caller's verified e-mail
+/// address ([`CallerEmail`]), which the host's authentication glue supplies.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateOrganization {
@@ -24,12 +25,12 @@ pub(crate) struct CreateOrganization {
     plan: Option<String>,
     #[serde(default)]
     settings: Option<serde_json::Value>,
-    owner_email: String,
 }
 
 pub(crate) async fn create(
     State(svc): State<TenancyService>,
     principal: Principal,
+    email: CallerEmail,
     ApiJson(body): ApiJson<CreateOrganization>,
 ) -> Result<(StatusCode, Json<Organization>), Error> {
     let Some(user_id) = principal.user_id() else {
@@ -45,12 +46,7 @@ pub(crate) async fn create(
         settings: body.settings,
     };
     let org = svc
-        .create_organization(
-            &principal.platform_context(),
-            new,
-            user_id,
-            &body.owner_email,
-        )
+        .create_organization(&principal.platform_context(), new, user_id, email.as_str())
         .await?;
     Ok((StatusCode::CREATED, Json(org)))
 }

@@ -1,6 +1,6 @@
 //! The HTTP API over a real loopback server, on both backends: request_context outermost,
-//! then a stand-in for authentication that takes the actor and the active organization
-//! from `x-test-user` / `x-test-org`.
+//! then a stand-in for authentication that takes the actor, the active organization and
+//! the verified e-mail from `x-test-user` / `x-test-org` / `x-test-email`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::Response;
 use helix_core::http::{HttpMetrics, envelope_errors, request_context};
 use helix_core::testing::TestDb;
-use helix_core::{Actor, RequestContext, backend_test};
+use helix_core::{Actor, RequestContext, VerifiedEmail, backend_test};
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::common::setup;
 
 /// Stands in for authentication: `x-test-user` is the actor, `x-test-org` the active
-/// organization.
+/// organization, `x-test-email` the verified e-mail (as the host's glue would insert it).
 async fn fake_auth(mut req: Request, next: Next) -> Response {
     let header = |req: &Request, name: &str| -> Option<Uuid> {
         req.headers()
@@ -28,11 +28,19 @@ async fn fake_auth(mut req: Request, next: Next) -> Response {
             .and_then(|v| v.parse().ok())
     };
     let (user, org) = (header(&req, "x-test-user"), header(&req, "x-test-org"));
+    let email = req
+        .headers()
+        .get("x-test-email")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| VerifiedEmail(v.to_owned()));
     if let Some(ctx) = req.extensions_mut().get_mut::<RequestContext>() {
         if let Some(user) = user {
             ctx.actor = Actor::User(user);
         }
         ctx.org_id = org;
+    }
+    if let Some(email) = email {
+        req.extensions_mut().insert(email);
     }
     next.run(req).await
 }
@@ -96,7 +104,22 @@ impl Api {
     }
 
     async fn send(&self, who: As, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.send_verified(who, None, method, path, body).await
+    }
+
+    /// Like `send`, with `email` as the caller's verified e-mail.
+    async fn send_verified(
+        &self,
+        who: As,
+        email: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(email) = email {
+            req = req.header("x-test-email", email);
+        }
         if let Some(user) = who.0 {
             req = req.header("x-test-user", user.to_string());
         }
@@ -130,6 +153,12 @@ impl Api {
         self.send(who, Method::POST, path, Some(body)).await
     }
 
+    /// A POST by `who` whose verified e-mail is `email`.
+    async fn post_verified(&self, who: As, email: &str, path: &str, body: Value) -> Reply {
+        self.send_verified(who, Some(email), Method::POST, path, Some(body))
+            .await
+    }
+
     async fn patch(&self, who: As, path: &str, body: Value) -> Reply {
         self.send(who, Method::PATCH, path, Some(body)).await
     }
@@ -146,14 +175,14 @@ impl Api {
     async fn new_org(&self) -> (Uuid, Uuid) {
         let owner = Uuid::now_v7();
         let r = self
-            .post(
+            .post_verified(
                 As(Some(owner), None),
+                &format!("owner-{owner}@example.test"),
                 "/organizations",
                 json!({
                     "name": "Acme",
                     "slug": crate::common::slug(),
                     "region": "eu",
-                    "owner_email": format!("owner-{owner}@example.test"),
                 }),
             )
             .await;
@@ -227,20 +256,22 @@ async fn full_flow(t: TestDb) {
     // Bob accepts (platform path: he has no active organization yet).
     let bob = Uuid::now_v7();
     let r = api
-        .post(
+        .post_verified(
             As(Some(bob), None),
+            "Bob@Example.test",
             "/invitations/accept",
-            json!({"token": token, "email": "Bob@Example.test"}),
+            json!({"token": token}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["role"], "member");
     assert_eq!(r.body["org_id"], org.to_string());
     let r = api
-        .post(
+        .post_verified(
             As(Some(Uuid::now_v7()), None),
+            "bob@example.test",
             "/invitations/accept",
-            json!({"token": token, "email": "bob@example.test"}),
+            json!({"token": token}),
         )
         .await;
     assert_eq!(r.code(), "INVITATION_ALREADY_USED");
@@ -393,10 +424,11 @@ async fn full_flow(t: TestDb) {
         (200, Some("revoked"))
     );
     let r = api
-        .post(
+        .post_verified(
             As(Some(Uuid::now_v7()), None),
+            "dave@example.test",
             "/invitations/accept",
-            json!({"token": second, "email": "dave@example.test"}),
+            json!({"token": second}),
         )
         .await;
     assert_eq!(r.code(), "INVITATION_REVOKED");
@@ -420,12 +452,8 @@ async fn rejections(t: TestDb) {
     for r in [
         api.get(ANONYMOUS, "/organization").await,
         api.get(As(None, Some(org)), "/members").await,
-        api.post(
-            ANONYMOUS,
-            "/invitations/accept",
-            json!({"token": "x", "email": "a@b.test"}),
-        )
-        .await,
+        api.post(ANONYMOUS, "/invitations/accept", json!({"token": "x"}))
+            .await,
         api.post(ANONYMOUS, "/organizations", json!({})).await,
     ] {
         assert_eq!((r.status, r.code()), (401, "UNAUTHORIZED"), "{}", r.body);
@@ -479,16 +507,119 @@ async fn rejections(t: TestDb) {
 
     // Region is fixed at creation; duplicate slugs conflict.
     let r = api
-        .post(
+        .post_verified(
             As(Some(alice), None),
+            "a@b.test",
             "/organizations",
-            json!({"name": "X", "slug": "x-org", "region": "mars", "owner_email": "a@b.test"}),
+            json!({"name": "X", "slug": "x-org", "region": "mars"}),
         )
         .await;
     assert_eq!(r.body["error"]["details"][0]["field"], "region");
 }
 
 backend_test!(rejections_use_the_envelope, rejections);
+
+async fn verified_email(t: TestDb) {
+    let api = Api::start(&t).await;
+    let (alice, org) = api.new_org().await;
+    let owner = As(Some(alice), Some(org));
+    let r = api
+        .post(
+            owner,
+            "/invitations",
+            json!({"email": "erin@example.test", "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let token = r.body["token"].as_str().unwrap().to_owned();
+    let mallory = As(Some(Uuid::now_v7()), None);
+
+    // Without a verified e-mail, both routes that need one refuse before reading the body.
+    for r in [
+        api.post(mallory, "/invitations/accept", json!({"token": token}))
+            .await,
+        api.post(
+            mallory,
+            "/organizations",
+            json!({"name": "M", "slug": crate::common::slug(), "region": "eu"}),
+        )
+        .await,
+    ] {
+        assert_eq!(
+            (r.status, r.code()),
+            (403, "EMAIL_NOT_VERIFIED"),
+            "{}",
+            r.body
+        );
+        assert!(
+            r.body["error"]["correlation_id"]
+                .as_str()
+                .is_some_and(|c| !c.is_empty())
+        );
+    }
+
+    // The e-mail is not taken from the body: sending it is an unknown field.
+    let r = api
+        .post_verified(
+            mallory,
+            "mallory@example.test",
+            "/invitations/accept",
+            json!({"token": token, "email": "erin@example.test"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "VALIDATION_ERROR"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["error"]["details"][0]["field"], "email");
+    assert_eq!(r.body["error"]["details"][0]["code"], "unknown_field");
+    let r = api
+        .post_verified(
+            mallory,
+            "mallory@example.test",
+            "/organizations",
+            json!({
+                "name": "M",
+                "slug": crate::common::slug(),
+                "region": "eu",
+                "owner_email": "erin@example.test",
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["error"]["details"][0]["field"], "owner_email");
+
+    // A verified e-mail other than the invitation's is refused; the invitation stays usable.
+    let r = api
+        .post_verified(
+            mallory,
+            "mallory@example.test",
+            "/invitations/accept",
+            json!({"token": token}),
+        )
+        .await;
+    // The service's INVITATION_EMAIL_MISMATCH is answered as a plain 403 `FORBIDDEN`.
+    assert_eq!((r.status, r.code()), (403, "FORBIDDEN"), "{}", r.body);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("another email"))
+    );
+    let r = api
+        .post_verified(
+            As(Some(Uuid::now_v7()), None),
+            "erin@example.test",
+            "/invitations/accept",
+            json!({"token": token}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["email"], "erin@example.test");
+}
+
+backend_test!(accept_and_create_take_the_verified_email, verified_email);
 
 async fn cross_tenant(t: TestDb) {
     let api = Api::start(&t).await;

@@ -168,7 +168,7 @@ async fn personal_organization_and_switching(t: TestDb) {
     let r = c
         .post(api("/api/v1/organizations"))
         .bearer_auth(&access)
-        .json(&json!({"name": "Second", "slug": slug, "region": "eu", "owner_email": email}))
+        .json(&json!({"name": "Second", "slug": slug, "region": "eu"}))
         .send()
         .await
         .unwrap();
@@ -200,6 +200,34 @@ async fn personal_organization_and_switching(t: TestDb) {
         .unwrap();
     assert_eq!(org["id"], second_id.as_str());
     assert_eq!(org["slug"], slug.as_str());
+    // The owner membership records the account's verified e-mail, which the server supplies
+    // (`verified_email` glue); the client cannot send one.
+    let member: Value = c
+        .get(api(&format!("/api/v1/members/{account_id}")))
+        .bearer_auth(&access2)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(member["role"], "owner");
+    assert_eq!(member["email"], email.as_str());
+    let r = c
+        .post(api("/api/v1/organizations"))
+        .bearer_auth(&access)
+        .json(&json!({
+            "name": "Third",
+            "slug": format!("third-{}", &Uuid::now_v7().simple().to_string()[20..]),
+            "region": "eu",
+            "owner_email": "someone-else@example.test",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["details"][0]["field"], "owner_email");
 
     // Refresh stays in the switched organization.
     let r = c
