@@ -2,80 +2,12 @@
 //! a personal organization with the user as owner, the access token carries the active
 //! organization, and switching organization checks membership.
 
-use std::net::SocketAddr;
-
 use helix_core::backend_test;
 use helix_core::testing::TestDb;
-use reference_server::{Settings, launch};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
-struct Running {
-    base: String,
-    mail_dir: tempfile::TempDir,
-    stop: Option<oneshot::Sender<()>>,
-    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-async fn start(t: &TestDb) -> Running {
-    let mail_dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings::default();
-    settings.database.url = t.url.clone();
-    settings.server.shutdown_grace_secs = 5;
-    settings.auth.signing_key = Some(helix_auth::tokens::SigningKeyConfig::generate("glue-key"));
-    settings.auth.mail_dir = mail_dir.path().display().to_string();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(launch(settings, listener, async move {
-        let _ = rx.await;
-    }));
-    let base = format!("http://{addr}");
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client
-            .get(format!("{base}/health/live"))
-            .send()
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    Running {
-        base,
-        mail_dir,
-        stop: Some(tx),
-        handle,
-    }
-}
-
-impl Running {
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        self.handle.await.unwrap().unwrap();
-    }
-
-    /// The verification code mailed to `email`.
-    fn code_for(&self, email: &str) -> String {
-        let mut token = None;
-        for entry in std::fs::read_dir(self.mail_dir.path()).unwrap() {
-            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-            if text.contains(email) {
-                token = text
-                    .lines()
-                    .map(str::trim)
-                    .find(|l| l.len() > 30 && !l.contains(' '))
-                    .map(str::to_owned);
-            }
-        }
-        token.expect("a verification mail for the new account")
-    }
-}
+use crate::support::{code_in, start};
 
 /// The claims of a JWT, unverified (the server verified it).
 fn claims(jwt: &str) -> Value {
@@ -103,7 +35,7 @@ async fn personal_organization_and_switching(t: TestDb) {
     assert_eq!(r.status(), 202);
     let r = c
         .post(api("/api/v1/auth/verify-email"))
-        .json(&json!({"token": srv.code_for(&email)}))
+        .json(&json!({"token": code_in(&srv.mail_dir(), &email)}))
         .send()
         .await
         .unwrap();

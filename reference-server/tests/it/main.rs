@@ -7,3 +7,4 @@ mod openapi;
 mod production_roles;
 mod revocation;
 mod server;
+mod support;

@@ -1,48 +1,26 @@
 //! A session revoked through one server instance is refused by another at once.
 
-use std::net::SocketAddr;
-
 use helix_core::testing::{TestDb, run_postgres};
-use reference_server::{Settings, launch};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
-async fn start(
-    t: &TestDb,
-    key: &helix_auth::tokens::SigningKeyConfig,
-    mail_dir: &str,
-) -> (String, oneshot::Sender<()>) {
-    let mut settings = Settings::default();
-    settings.database.url = t.url.clone();
-    settings.auth.signing_key = Some(key.clone());
-    settings.auth.mail_dir = mail_dir.to_owned();
-    settings.outbox.enabled = false;
-    settings.jobs.enabled = false;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(launch(settings, listener, async move {
-        let _ = rx.await;
-    }));
-    let base = format!("http://{addr}");
-    for _ in 0..100 {
-        if reqwest::get(format!("{base}/health/ready"))
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    (base, tx)
-}
+use crate::support::{code_in, start_with};
 
 async fn two_instances(t: TestDb) {
     let key = helix_auth::tokens::SigningKeyConfig::generate("shared");
-    let mail = tempfile::tempdir().unwrap();
-    let mail_dir = mail.path().display().to_string();
-    let (a, stop_a) = start(&t, &key, &mail_dir).await;
-    let (b, stop_b) = start(&t, &key, &mail_dir).await;
+    let shared = |srv_a_mail: Option<String>| {
+        let key = key.clone();
+        move |s: &mut reference_server::Settings| {
+            s.auth.signing_key = Some(key);
+            if let Some(dir) = srv_a_mail {
+                s.auth.mail_dir = dir;
+            }
+            s.outbox.enabled = false;
+            s.jobs.enabled = false;
+        }
+    };
+    let srv_a = start_with(&t, shared(None)).await;
+    let srv_b = start_with(&t, shared(Some(srv_a.mail_dir()))).await;
+    let (a, b) = (srv_a.base.clone(), srv_b.base.clone());
     let c = reqwest::Client::new();
     let email = "two-instances@example.test";
     let password = "correct horse battery staple 42";
@@ -51,16 +29,7 @@ async fn two_instances(t: TestDb) {
         .send()
         .await
         .unwrap();
-    let text = std::fs::read_dir(mail.path())
-        .unwrap()
-        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
-        .find(|t| t.contains(email))
-        .unwrap();
-    let token = text
-        .lines()
-        .map(str::trim)
-        .find(|l| l.len() > 30 && !l.contains(' '))
-        .unwrap();
+    let token = code_in(&srv_a.mail_dir(), email);
     let r = c
         .post(format!("{a}/api/v1/auth/verify-email"))
         .json(&json!({"token": token}))
@@ -102,8 +71,8 @@ async fn two_instances(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let _ = stop_a.send(());
-    let _ = stop_b.send(());
+    srv_a.stop().await;
+    srv_b.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,72 +1,8 @@
-use std::net::SocketAddr;
-
 use helix_core::backend_test;
 use helix_core::testing::TestDb;
-use reference_server::{Settings, launch};
 use serde_json::Value;
-use tokio::sync::oneshot;
 
-fn mail_dir(t: &TestDb) -> String {
-    // One mailbox per test database.
-    let name = t
-        .url
-        .rsplit(['/', ':'])
-        .next()
-        .unwrap_or("db")
-        .replace('.', "_");
-    std::env::temp_dir()
-        .join(format!("helix-mail-{name}-{}", std::process::id()))
-        .display()
-        .to_string()
-}
-
-struct Running {
-    base: String,
-    stop: Option<oneshot::Sender<()>>,
-    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-async fn start(t: &TestDb) -> Running {
-    let mut settings = Settings::default();
-    settings.database.url = t.url.clone();
-    settings.server.shutdown_grace_secs = 5;
-    settings.auth.signing_key = Some(helix_auth::tokens::SigningKeyConfig::generate("test-key"));
-    settings.auth.mail_dir = mail_dir(t);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(launch(settings, listener, async move {
-        let _ = rx.await;
-    }));
-    let base = format!("http://{addr}");
-    // Wait until it answers.
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client
-            .get(format!("{base}/health/live"))
-            .send()
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    Running {
-        base,
-        stop: Some(tx),
-        handle,
-    }
-}
-
-impl Running {
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        self.handle.await.unwrap().unwrap();
-    }
-}
+use crate::support::{TEST_KID, code_in, start};
 
 async fn health_metrics_openapi_and_errors(t: TestDb) {
     let srv = start(&t).await;
@@ -210,19 +146,7 @@ async fn auth_flow_through_the_server(t: TestDb) {
     assert_eq!(r.status(), 202);
 
     // The development mailbox holds the verification code.
-    let dir = mail_dir(&t);
-    let mut token = None;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        if text.contains(&email) {
-            token = text
-                .lines()
-                .map(str::trim)
-                .find(|l| l.len() > 30 && !l.contains(' '))
-                .map(str::to_owned);
-        }
-    }
-    let token = token.expect("a verification mail for the new account");
+    let token = code_in(&srv.mail_dir(), &email);
     let r = c
         .post(format!("{}/api/v1/auth/verify-email", srv.base))
         .json(&serde_json::json!({"token": token}))
@@ -261,7 +185,7 @@ async fn auth_flow_through_the_server(t: TestDb) {
         .json()
         .await
         .unwrap();
-    assert_eq!(jwks["keys"][0]["kid"], "test-key");
+    assert_eq!(jwks["keys"][0]["kid"], TEST_KID);
 
     // Tenancy routes sit behind the same authentication: a signed-in user creates an
     // organization on the platform path. The verified account already has its personal
@@ -303,7 +227,6 @@ async fn auth_flow_through_the_server(t: TestDb) {
     assert_eq!(r.status(), 401);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"]["code"], "INVALID_CREDENTIALS");
-    let _ = std::fs::remove_dir_all(&dir);
     srv.stop().await;
 }
 backend_test!(auth_flow_e2e, auth_flow_through_the_server);

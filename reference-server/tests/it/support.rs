@@ -1,0 +1,92 @@
+//! Starting and stopping a real reference server on a loopback port, and reading its
+//! development mailbox.
+
+use std::net::SocketAddr;
+
+use helix_core::testing::TestDb;
+use reference_server::{Settings, launch};
+use tokio::sync::oneshot;
+
+/// The signing key id every test server uses unless told otherwise.
+pub const TEST_KID: &str = "test-key";
+
+/// A server running in this process.
+pub struct Running {
+    pub base: String,
+    mail_dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Starts a server on `t` with a fresh signing key and its own mailbox.
+pub async fn start(t: &TestDb) -> Running {
+    start_with(t, |_| {}).await
+}
+
+/// Like [`start`], letting the test adjust the settings last (a shared key, a shared
+/// mailbox, background tasks off).
+pub async fn start_with(t: &TestDb, configure: impl FnOnce(&mut Settings)) -> Running {
+    let mail_dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::default();
+    settings.database.url = t.url.clone();
+    settings.server.shutdown_grace_secs = 5;
+    settings.auth.signing_key = Some(helix_auth::tokens::SigningKeyConfig::generate(TEST_KID));
+    settings.auth.mail_dir = mail_dir.path().display().to_string();
+    configure(&mut settings);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(launch(settings, listener, async move {
+        let _ = rx.await;
+    }));
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client
+            .get(format!("{base}/health/ready"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Running {
+        base,
+        mail_dir,
+        stop: Some(tx),
+        handle,
+    }
+}
+
+impl Running {
+    /// Sends the shutdown signal and waits for a clean stop.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.handle.await.unwrap().unwrap();
+    }
+
+    /// This server's own mailbox directory.
+    pub fn mail_dir(&self) -> String {
+        self.mail_dir.path().display().to_string()
+    }
+}
+
+/// The newest verification code mailed to `email` in `dir`.
+pub fn code_in(dir: &str, email: &str) -> String {
+    let mut token = None;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        if text.contains(email) {
+            token = text
+                .lines()
+                .map(str::trim)
+                .find(|l| l.len() > 30 && !l.contains(' '))
+                .map(str::to_owned);
+        }
+    }
+    token.expect("a verification mail for the account")
+}
