@@ -3,7 +3,7 @@
 //! delay keyed by the email (known or not); rehash on success when parameters changed.
 
 use chrono::{DateTime, Utc};
-use helix_core::{Actor, Backend, RequestMeta};
+use helix_core::{Actor, RequestMeta};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use sea_orm::{QueryOrder, QuerySelect};
@@ -13,6 +13,7 @@ use super::AuthenticatedAccount;
 use super::email::{email_key, normalize_email};
 use super::entity::{account, security_event};
 use super::events::{Event, SecurityEventKind};
+use super::locked_account;
 use crate::error::{AuthError, Result};
 use crate::passwords::{Password, Verification};
 use crate::service::AuthService;
@@ -172,11 +173,7 @@ impl AuthService {
         let tx = self.kernel().db().platform(&ctx).await?;
         let now = self.kernel().now();
         // Re-read under the write lock: a concurrent attempt may have locked the account.
-        let mut find = account::Entity::find_by_id(acc.id);
-        if self.kernel().db().backend() == Backend::Postgres {
-            find = find.lock_exclusive();
-        }
-        let Some(current) = find.one(tx.raw()).await? else {
+        let Some(current) = locked_account(&tx, account::Column::Id.eq(acc.id)).await? else {
             tx.rollback().await?;
             return Err(AuthError::InvalidCredentials);
         };

@@ -174,3 +174,19 @@ impl fmt::Debug for AccountProfile {
             .finish_non_exhaustive()
     }
 }
+
+/// The account matching `cond`, locked for the rest of `tx` (`FOR UPDATE` on PostgreSQL;
+/// SQLite has no row locks, and its write transaction already serializes writers, so the
+/// clause is dropped there). Concurrent requests for one account queue instead of racing
+/// past per-account limits and lockout counters.
+pub(crate) async fn locked_account(
+    tx: &helix_core::PlatformTx,
+    cond: impl sea_orm::sea_query::IntoCondition,
+) -> crate::error::Result<Option<entity::account::Model>> {
+    use sea_orm::{EntityTrait, QueryFilter, QuerySelect};
+    Ok(entity::account::Entity::find()
+        .filter(cond)
+        .lock_exclusive()
+        .one(tx.raw())
+        .await?)
+}

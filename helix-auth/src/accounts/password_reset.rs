@@ -5,11 +5,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use helix_core::audit::{self, AuditEntry, PLATFORM_CHAIN};
-use helix_core::{Actor, Backend, RequestMeta};
+use helix_core::{Actor, RequestMeta};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -17,6 +16,7 @@ use uuid::Uuid;
 use super::email::{email_key, normalize_email};
 use super::entity::{account, password_reset};
 use super::events::{Event, SecurityEventKind};
+use super::locked_account;
 use super::{PasswordResetDone, PasswordResetMail, PasswordResetOutcome, PasswordResetToken};
 use crate::error::{AuthError, Result};
 use crate::passwords::Password;
@@ -40,17 +40,12 @@ impl AuthService {
         let key = email_key(&email);
         let ctx = self.platform_ctx(Actor::Anonymous, meta);
         let tx = self.kernel().db().platform(&ctx).await?;
-        let mut find = account::Entity::find().filter(account::Column::Email.eq(&email));
-        if self.kernel().db().backend() == Backend::Postgres {
-            // Serialize concurrent requests for one account so the limit holds.
-            find = find.lock_exclusive();
-        }
         let refused = |reason: &'static str| {
             Event::new(SecurityEventKind::PasswordResetRefused)
                 .email_key(key.clone())
                 .data(json!({ "reason": reason }))
         };
-        let Some(acc) = find.one(tx.raw()).await? else {
+        let Some(acc) = locked_account(&tx, account::Column::Email.eq(&email)).await? else {
             self.record_event(tx.raw(), meta, refused("unknown_email"))
                 .await?;
             tx.commit().await?;
