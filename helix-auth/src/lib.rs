@@ -56,6 +56,7 @@
 
 pub mod accounts;
 pub mod config;
+pub mod crypto;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod http;

@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod jobs;
+pub mod keys;
 pub mod mail;
 pub mod openapi;
 pub mod organizations;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub auth: AuthState,
     /// helix-tenancy's routes.
     pub tenancy: helix_tenancy::TenancyService,
+    /// The key ring that encrypts secrets at rest.
+    pub keys: Arc<helix_auth::crypto::KeyRing>,
 }
 
 impl axum::extract::FromRef<AppState> for helix_tenancy::TenancyService {
@@ -115,6 +118,7 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<(Router, Arc<Helix
     let state = AppState {
         auth: auth_state(settings, &kernel, &tenancy)?,
         tenancy,
+        keys: Arc::new(keys::key_ring(&settings.auth, db.backend())?),
     };
     let metrics = Arc::new(HttpMetrics::new());
     let idem = IdempotencyState::new(db.clone(), Arc::new(helix_core::SystemClock));

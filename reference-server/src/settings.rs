@@ -174,6 +174,19 @@ pub struct AuthSettings {
     pub sessions: helix_auth::sessions::SessionConfig,
     /// Where the development mailbox writes verification mails.
     pub mail_dir: String,
+    /// The active key that encrypts secrets at rest (`id`, `key`: base64 of 32 bytes, e.g.
+    /// `openssl rand -base64 32`). Required on PostgreSQL; on SQLite (development) a missing
+    /// key is generated once and kept in [`AuthSettings::dev_encryption_key_file`], with a
+    /// warning. Secret: never printed.
+    #[serde(skip_serializing)]
+    pub encryption_key: Option<helix_auth::crypto::EncryptionKeyConfig>,
+    /// Retired encryption keys: values sealed under them still open (and are re-sealed
+    /// under the active key when next written).
+    #[serde(skip_serializing)]
+    pub retired_encryption_keys: Vec<helix_auth::crypto::EncryptionKeyConfig>,
+    /// Where the SQLite development default keeps its generated encryption key (never used
+    /// on PostgreSQL).
+    pub dev_encryption_key_file: String,
 }
 
 impl Default for AuthSettings {
@@ -187,6 +200,9 @@ impl Default for AuthSettings {
             accounts: helix_auth::AuthConfig::default(),
             sessions: helix_auth::sessions::SessionConfig::default(),
             mail_dir: "./helix-mail".into(),
+            encryption_key: None,
+            retired_encryption_keys: Vec::new(),
+            dev_encryption_key_file: "./helix-dev-encryption.key".into(),
         }
     }
 }
@@ -260,6 +276,15 @@ impl Settings {
                     .into(),
             });
         }
+        if postgres && self.auth.encryption_key.is_none() {
+            return Err(SettingsError::Bad {
+                key: "auth.encryption_key",
+                reason: "required on PostgreSQL (set HELIX__AUTH__ENCRYPTION_KEY__ID and \
+                         HELIX__AUTH__ENCRYPTION_KEY__KEY); only the SQLite development \
+                         default may generate one"
+                    .into(),
+            });
+        }
         if self.jobs.interval_secs == 0 {
             return Err(SettingsError::Bad {
                 key: "jobs.interval_secs",
@@ -298,6 +323,19 @@ mod tests {
             ..Default::default()
         };
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn postgres_requires_both_keys() {
+        let mut s = Settings::default();
+        s.database.url = "postgres://postgres@127.0.0.1/x".into();
+        s.auth.signing_key = Some(helix_auth::tokens::SigningKeyConfig::generate("k"));
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("auth.encryption_key"), "{err}");
+        let key = helix_auth::crypto::EncryptionKeyConfig::generate("e");
+        s.auth.encryption_key = Some(key.clone());
+        s.validate().unwrap();
+        assert!(!format!("{s:?}").contains(&key.key));
     }
 
     #[test]

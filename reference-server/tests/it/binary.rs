@@ -140,6 +140,11 @@ async fn database_password_never_reaches_the_output() {
             "HELIX__AUTH__SIGNING_KEY__PRIVATE_KEY",
             "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         )
+        .env("HELIX__AUTH__ENCRYPTION_KEY__ID", "e1")
+        .env(
+            "HELIX__AUTH__ENCRYPTION_KEY__KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        )
         .env("HELIX__LOG__LEVEL", "debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -7,10 +7,13 @@ use crate::support::{code_in, start_with};
 
 async fn two_instances(t: TestDb) {
     let key = helix_auth::tokens::SigningKeyConfig::generate("shared");
+    let encryption = helix_auth::crypto::EncryptionKeyConfig::generate("shared");
     let shared = |srv_a_mail: Option<String>| {
         let key = key.clone();
+        let encryption = encryption.clone();
         move |s: &mut reference_server::Settings| {
             s.auth.signing_key = Some(key);
+            s.auth.encryption_key = Some(encryption);
             if let Some(dir) = srv_a_mail {
                 s.auth.mail_dir = dir;
             }

@@ -32,6 +32,9 @@ pub async fn start_with(t: &TestDb, configure: impl FnOnce(&mut Settings)) -> Ru
     settings.server.shutdown_grace_secs = 5;
     settings.auth.signing_key = Some(helix_auth::tokens::SigningKeyConfig::generate(TEST_KID));
     settings.auth.mail_dir = mail_dir.path().display().to_string();
+    settings.auth.encryption_key = Some(helix_auth::crypto::EncryptionKeyConfig::generate(
+        "test-encryption",
+    ));
     configure(&mut settings);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
