@@ -32,6 +32,7 @@ pub mod kernel;
 pub mod list;
 pub mod migrate;
 pub mod module;
+pub mod notify;
 pub mod outbox;
 pub mod ratelimit;
 pub mod rls;

@@ -102,8 +102,20 @@ fn auth_state(
     Ok(AuthState::new(auth, tokens, sessions, limiter, mailer).with_organizations(directory))
 }
 
-/// Builds the composed platform and its router (no listener): what [`launch`] serves.
-pub async fn build_app(settings: &Settings) -> anyhow::Result<(Router, Arc<Helix>, Kernel)> {
+/// The composed platform: what [`build_app`] makes and [`launch`] serves.
+pub struct App {
+    /// Every route with its middleware.
+    pub router: Router,
+    /// The composed modules (migrations applied).
+    pub helix: Arc<Helix>,
+    /// Database, clock and ids.
+    pub kernel: Kernel,
+    /// The state the routes share (background tasks use it too).
+    pub state: AppState,
+}
+
+/// Builds the composed platform and its router (no listener, no background task).
+pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
     settings.validate()?;
     let db = Db::connect(&settings.database.url, &settings.database.pool).await?;
     let kernel = Kernel::new(db.clone());
@@ -160,7 +172,12 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<(Router, Arc<Helix
             metrics,
             helix_core::http::request_context,
         ));
-    Ok((app, helix, kernel))
+    Ok(App {
+        router: app,
+        helix,
+        kernel,
+        state,
+    })
 }
 
 async fn not_found() -> helix_core::Error {
@@ -174,7 +191,12 @@ pub async fn launch<F>(settings: Settings, listener: TcpListener, shutdown: F) -
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let (app, helix, kernel) = build_app(&settings).await?;
+    let App {
+        router: app,
+        helix,
+        kernel,
+        state,
+    } = build_app(&settings).await?;
     let addr = listener.local_addr()?;
     tracing::info!(listen.addr = %addr, db.backend = ?helix.db().backend(), "helix reference server listening");
 
@@ -190,6 +212,13 @@ where
     } else {
         None
     };
+    // Revocations by other instances reach this one's session cache (PostgreSQL; returns at
+    // once on SQLite).
+    let revocations = tokio::spawn({
+        let sessions = state.auth.sessions().clone();
+        let stop = dispatcher_stop.clone();
+        async move { sessions.follow_revocations(stop).await }
+    });
     let jobs = settings.jobs.enabled.then(|| {
         let interval = Duration::from_secs(settings.jobs.interval_secs.max(1));
         tokio::spawn(jobs::run(kernel.clone(), interval, dispatcher_stop.clone()))
@@ -212,6 +241,7 @@ where
     tokio::select! {
         res = &mut server => {
             dispatcher_stop.cancel();
+            let _ = revocations.await;
             res??;
             return Ok(());
         }
@@ -237,6 +267,7 @@ where
     if let Some(handle) = jobs {
         let _ = handle.await;
     }
+    let _ = revocations.await;
     tracing::info!("stopped");
     Ok(())
 }

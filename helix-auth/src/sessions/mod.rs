@@ -34,4 +34,4 @@ pub(crate) mod store;
 pub use config::SessionConfig;
 pub use error::SessionError;
 pub use model::{RefreshToken, RevokeReason, Session, SessionKind, SessionMeta};
-pub use service::{Result, SessionService};
+pub use service::{REVOCATION_CHANNEL, Result, SessionService};

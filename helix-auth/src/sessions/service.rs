@@ -1,6 +1,6 @@
 //! [`SessionService`]: start, list and revoke sessions, and check that one is active.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use helix_core::{Kernel, PlatformContext, PlatformTx};
@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::config::{Lifetimes, SessionConfig};
 use super::error::SessionError;
 use super::model::{RefreshToken, RevokeReason, Session, SessionKind, SessionMeta};
-use super::revoked::RevokedSessions;
+use super::revoked::{ActiveSessions, RevokedSessions};
 use super::store::{self, SESSION_COLUMNS, TokenRow, stmt};
 
 /// Shorthand for session results.
@@ -29,7 +29,13 @@ pub(crate) struct Inner {
     pub config: SessionConfig,
     pub lifetimes: Lifetimes,
     pub revoked: RevokedSessions,
+    pub active: ActiveSessions,
+    /// Live while [`SessionService::follow_revocations`] hears every revocation.
+    pub feed: RwLock<Arc<helix_core::notify::Feed>>,
 }
+
+/// The channel revocations are announced on (by a trigger on `auth_sessions`, PostgreSQL).
+pub const REVOCATION_CHANNEL: &str = "helix_auth_session_revoked";
 
 impl SessionService {
     /// A session service over the kernel's database and clock. Fails on invalid lifetimes.
@@ -41,6 +47,8 @@ impl SessionService {
                 config,
                 lifetimes,
                 revoked: RevokedSessions::default(),
+                active: ActiveSessions::default(),
+                feed: RwLock::new(helix_core::notify::Feed::never_live()),
             }),
         })
     }
@@ -242,20 +250,86 @@ impl SessionService {
 
     /// Whether `session_id` is active (not revoked, not expired). Call it for every access
     /// token, with its `sid` claim. A session revoked through this process is refused from
-    /// memory at once; otherwise the database answers.
+    /// memory at once. While [`SessionService::follow_revocations`] is live (PostgreSQL), a
+    /// session read once is answered from memory until it expires or a revocation is
+    /// announced; otherwise the database answers.
     pub async fn is_active(&self, session_id: Uuid) -> Result<bool> {
         if self.inner.revoked.contains(session_id) {
             return Ok(false);
         }
         let now = self.inner.kernel.now();
+        // Read the generation before the database: a loss during the read invalidates it.
+        let generation = self.feed().live_generation();
+        if let Some(g) = generation
+            && self.inner.active.is_active(session_id, g, now)
+        {
+            return Ok(true);
+        }
         match self.get(session_id).await? {
             Some(s) if s.revoked_at.is_some() => {
                 self.remember_revoked([s.id], now);
                 Ok(false)
             }
-            Some(s) => Ok(s.is_active_at(now)),
-            None => Ok(false),
+            Some(s) if s.is_active_at(now) => {
+                if let Some(g) = generation {
+                    let ends_at = s.idle_expires_at.min(s.absolute_expires_at);
+                    self.inner.active.insert(s.id, ends_at, g);
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
         }
+    }
+
+    /// Whether [`SessionService::follow_revocations`] currently hears every revocation, so
+    /// that active sessions are answered from memory.
+    pub fn follows_revocations(&self) -> bool {
+        self.feed().live_generation().is_some()
+    }
+
+    fn feed(&self) -> Arc<helix_core::notify::Feed> {
+        self.inner
+            .feed
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Follows revocations made by every instance sharing the database until `stop`, so
+    /// that [`SessionService::is_active`] can answer from memory without ever accepting a
+    /// revoked session: on PostgreSQL a trigger announces each revoked or deleted session on
+    /// [`REVOCATION_CHANNEL`], and a heartbeat proves no announcement was missed (when it
+    /// does not come back within a second, the cache is bypassed until it does). Run one per
+    /// process, for example in a spawned task. On SQLite it returns at once: the cache stays
+    /// off and the embedded database answers every check.
+    pub async fn follow_revocations(&self, stop: tokio_util::sync::CancellationToken) {
+        let db = self.inner.kernel.db();
+        if db.backend() != helix_core::Backend::Postgres {
+            return;
+        }
+        #[cfg(feature = "postgres")]
+        {
+            let listener = match helix_core::notify::Listener::new(db, [REVOCATION_CHANNEL]) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot follow session revocations");
+                    return;
+                }
+            };
+            *self.inner.feed.write().unwrap_or_else(|p| p.into_inner()) = listener.feed();
+            let this = self.clone();
+            listener
+                .run(stop, move |_, payload| {
+                    if let Ok(id) = Uuid::parse_str(payload) {
+                        this.mark_revoked([id]);
+                    }
+                })
+                .await;
+            *self.inner.feed.write().unwrap_or_else(|p| p.into_inner()) =
+                helix_core::notify::Feed::never_live();
+        }
+        #[cfg(not(feature = "postgres"))]
+        let _ = stop;
     }
 
     /// Revokes one session (sign-out). Returns whether it was active until now.
@@ -338,6 +412,8 @@ impl SessionService {
         let l = &self.inner.lifetimes;
         // After the longest lifetime the session has ended anyway.
         let longest = l.absolute.max(l.admin).max(l.impersonation);
+        let ids: Vec<Uuid> = ids.into_iter().collect();
+        self.inner.active.remove(ids.iter().copied());
         self.inner.revoked.insert(ids, now + longest, now);
     }
 }

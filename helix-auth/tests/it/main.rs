@@ -9,6 +9,7 @@ mod organizations;
 mod passwords;
 #[cfg(feature = "http")]
 mod reset;
+mod revocation_feed;
 mod sessions;
 mod support;
 mod tokens;

@@ -32,7 +32,9 @@ async fn non_owner_server(t: TestDb) {
         "the test URL names the postgres user"
     );
     let result = async {
-        let (app, helix, _) = build_app(&server).await?;
+        let reference_server::App {
+            router: app, helix, ..
+        } = build_app(&server).await?;
         assert!(helix.pending_migrations().await?.is_empty());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;

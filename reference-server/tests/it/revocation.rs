@@ -1,5 +1,7 @@
 //! A session revoked through one server instance is refused by another at once.
 
+use std::time::{Duration, Instant};
+
 use helix_core::testing::{TestDb, run_postgres};
 use serde_json::{Value, json};
 
@@ -59,7 +61,9 @@ async fn two_instances(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    // ...until A revokes the session: B refuses it on the very next request.
+    // (B may answer from memory once its revocation feed is live: helix-auth's
+    // revocation_feed tests prove that path; here only the bound matters.)
+    // ...until A revokes the session: B refuses it within a second (the bound).
     let r = c
         .post(format!("{a}/api/v1/auth/logout"))
         .bearer_auth(&access)
@@ -67,13 +71,24 @@ async fn two_instances(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    let r = c
-        .get(format!("{b}/api/v1/auth/me"))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
+    let revoked_at = Instant::now();
+    loop {
+        let r = c
+            .get(format!("{b}/api/v1/auth/me"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 401 {
+            break;
+        }
+        assert_eq!(r.status(), 200);
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(1),
+            "instance B still accepted a revoked session after 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     srv_a.stop().await;
     srv_b.stop().await;
 }
