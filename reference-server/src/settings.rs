@@ -25,6 +25,47 @@ pub struct Settings {
     pub jobs: JobsSettings,
     /// Identity: tokens, sessions, accounts.
     pub auth: AuthSettings,
+    /// Organizations.
+    pub tenancy: TenancySettings,
+}
+
+/// Organization settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenancySettings {
+    /// The region (`us`, `eu` or `uk`) new organizations are pinned to when the request
+    /// names none, and the region of personal organizations (`HELIX__TENANCY__DEFAULT_REGION`).
+    pub default_region: String,
+}
+
+impl Default for TenancySettings {
+    fn default() -> Self {
+        Self {
+            default_region: "us".into(),
+        }
+    }
+}
+
+impl TenancySettings {
+    /// The parsed default region.
+    pub fn region(&self) -> Result<helix_tenancy::Region, SettingsError> {
+        self.default_region.parse().map_err(|_| SettingsError::Bad {
+            key: "tenancy.default_region",
+            reason: format!(
+                "`{}` is not a region: expected `us`, `eu` or `uk`",
+                self.default_region
+            ),
+        })
+    }
+}
+
+/// Impersonation settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImpersonationSettings {
+    /// The platform-support accounts, by id (UUID) or e-mail address: they may impersonate
+    /// users and cannot be impersonated. Empty (the default): nobody may impersonate.
+    pub support_accounts: Vec<String>,
 }
 
 /// HTTP listener settings.
@@ -174,6 +215,8 @@ pub struct AuthSettings {
     pub sessions: helix_auth::sessions::SessionConfig,
     /// Where the development mailbox writes verification mails.
     pub mail_dir: String,
+    /// Who may impersonate users (platform support).
+    pub impersonation: ImpersonationSettings,
 }
 
 impl Default for AuthSettings {
@@ -187,6 +230,7 @@ impl Default for AuthSettings {
             accounts: helix_auth::AuthConfig::default(),
             sessions: helix_auth::sessions::SessionConfig::default(),
             mail_dir: "./helix-mail".into(),
+            impersonation: ImpersonationSettings::default(),
         }
     }
 }
@@ -272,6 +316,12 @@ impl Settings {
                 reason: "must be at least 1".into(),
             });
         }
+        self.tenancy.region()?;
+        crate::platform_roles::validate_entries(&self.auth.impersonation.support_accounts)
+            .map_err(|reason| SettingsError::Bad {
+                key: "auth.impersonation.support_accounts",
+                reason,
+            })?;
         Ok(())
     }
 
@@ -309,6 +359,23 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("server.addr")
+        );
+        let mut s = Settings::default();
+        s.tenancy.default_region = "mars".into();
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("tenancy.default_region")
+        );
+        s.tenancy.default_region = "EU".into();
+        assert!(s.validate().is_ok());
+        s.auth.impersonation.support_accounts = vec!["nope".into()];
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("auth.impersonation.support_accounts")
         );
         let mut s = Settings::default();
         s.database.url = "mysql://x".into();
