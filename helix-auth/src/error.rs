@@ -35,6 +35,17 @@ pub enum AuthError {
     /// got from authentication).
     #[error("account not found")]
     AccountNotFound,
+    /// The caller may not do this (for example impersonate users without the platform
+    /// role): a 403 `FORBIDDEN`.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Not allowed under impersonation, or not allowed to impersonate this account (itself,
+    /// a platform account): a 403 `IMPERSONATION_FORBIDDEN`.
+    #[error("{0}")]
+    ImpersonationForbidden(&'static str),
+    /// The session is not an impersonation session (ending one): a 404.
+    #[error("no impersonation session to end")]
+    NotImpersonating,
     /// Hashing failed or the blocking pool is gone. Details are logged, never returned.
     #[error("password hashing failed")]
     Hashing,
@@ -60,7 +71,9 @@ impl AuthError {
             Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
             Self::InvalidVerificationToken => "INVALID_VERIFICATION_TOKEN",
             Self::InvalidResetToken => "INVALID_RESET_TOKEN",
-            Self::AccountNotFound => "NOT_FOUND",
+            Self::AccountNotFound | Self::NotImpersonating => "NOT_FOUND",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::ImpersonationForbidden(_) => "IMPERSONATION_FORBIDDEN",
             Self::Hashing => "INTERNAL_ERROR",
             Self::Core(e) => e.code(),
         }
@@ -85,6 +98,9 @@ impl From<AuthError> for helix_core::Error {
                 message: "invalid email or password".into(),
             },
             AuthError::AccountNotFound => Self::not_found("account"),
+            AuthError::NotImpersonating => Self::not_found("impersonation session"),
+            AuthError::Forbidden(message) => Self::Forbidden(message.into()),
+            AuthError::ImpersonationForbidden(message) => Self::forbidden(code, message),
             AuthError::Hashing => Self::internal_msg("password hashing failed"),
             AuthError::Core(inner) => inner,
             other @ (AuthError::EmailNotVerified
@@ -111,6 +127,10 @@ mod tests {
         assert_eq!((e.code(), e.status()), ("INVALID_RESET_TOKEN", 422));
         let e: helix_core::Error = AuthError::invalid("password", "too_short", "x").into();
         assert_eq!(e.details()[0].code, "too_short");
+        let e: helix_core::Error = AuthError::ImpersonationForbidden("no").into();
+        assert_eq!((e.code(), e.status()), ("IMPERSONATION_FORBIDDEN", 403));
+        let e: helix_core::Error = AuthError::Forbidden("no").into();
+        assert_eq!((e.code(), e.status()), ("FORBIDDEN", 403));
         let e: helix_core::Error = AuthError::Hashing.into();
         assert_eq!(e.status(), 500);
     }

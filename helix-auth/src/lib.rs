@@ -22,6 +22,10 @@
 //! - Passwords are [`Password`] values (redacted `Debug`, zeroed on drop); no password,
 //!   token or hash is ever logged.
 //!
+//! - [`ImpersonationService`] lets platform support act as a user (explicit reason,
+//!   30-minute session that cannot be renewed, the actor in the token's `act` claim and in
+//!   every audit row); who may is decided by the host's [`PlatformRoles`].
+//!
 //! Every table is platform-plane: on PostgreSQL only the platform role can read it.
 //!
 //! With the `http` feature (on by default), [`http`] adds the JSON routes under
@@ -60,6 +64,7 @@ pub mod crypto;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod impersonation;
 pub mod migrations;
 pub mod organizations;
 pub mod passwords;
@@ -77,6 +82,7 @@ pub use config::{
     PasswordResetConfig,
 };
 pub use error::{AuthError, Result};
+pub use impersonation::{ImpersonationService, NoPlatformRoles, PlatformRoles};
 pub use organizations::OrganizationDirectory;
 pub use passwords::{Password, PasswordHasher, PasswordPolicy, Verification};
 pub use service::{AuthService, AuthServiceBuilder};

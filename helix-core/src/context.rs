@@ -12,6 +12,15 @@ use uuid::Uuid;
 pub enum Actor {
     /// A human user.
     User(Uuid),
+    /// A human user, acted as by someone else (platform support impersonating them). Work
+    /// done under it is the user's (`user_id()` is `user`), and every audit row also names
+    /// the `impersonator`.
+    Impersonated {
+        /// The user acted as.
+        user: Uuid,
+        /// The account acting as `user`.
+        impersonator: Uuid,
+    },
     /// A system-to-system API key.
     ApiKey(Uuid),
     /// The platform itself (jobs, dispatchers); the string names the component.
@@ -22,22 +31,36 @@ pub enum Actor {
 
 impl Actor {
     /// A compact, stable text form for audit rows and database settings:
-    /// `user:<uuid>`, `api_key:<uuid>`, `system:<name>`, `anonymous`.
+    /// `user:<uuid>`, `api_key:<uuid>`, `system:<name>`, `anonymous`. An impersonated user
+    /// is `user:<uuid>` of the user; the impersonator is [`Actor::impersonator`].
     pub fn as_ref_string(&self) -> String {
         match self {
-            Self::User(id) => format!("user:{id}"),
+            Self::User(id) | Self::Impersonated { user: id, .. } => format!("user:{id}"),
             Self::ApiKey(id) => format!("api_key:{id}"),
             Self::System(name) => format!("system:{name}"),
             Self::Anonymous => "anonymous".to_owned(),
         }
     }
 
-    /// The user id, when the actor is a user.
+    /// The user id, when the actor is a user (impersonated or not).
     pub fn user_id(&self) -> Option<Uuid> {
         match self {
-            Self::User(id) => Some(*id),
+            Self::User(id) | Self::Impersonated { user: id, .. } => Some(*id),
             _ => None,
         }
+    }
+
+    /// The account acting as the user, when the actor is [`Actor::Impersonated`].
+    pub fn impersonator(&self) -> Option<Uuid> {
+        match self {
+            Self::Impersonated { impersonator, .. } => Some(*impersonator),
+            _ => None,
+        }
+    }
+
+    /// The text form of the impersonator for audit rows (`user:<uuid>`), if any.
+    pub fn impersonator_ref_string(&self) -> Option<String> {
+        self.impersonator().map(|id| format!("user:{id}"))
     }
 }
 
@@ -226,6 +249,26 @@ pub fn current_correlation_id() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_impersonated_actor_is_the_user_with_an_impersonator() {
+        let (user, support) = (Uuid::now_v7(), Uuid::now_v7());
+        let actor = Actor::Impersonated {
+            user,
+            impersonator: support,
+        };
+        assert_eq!(actor.user_id(), Some(user));
+        assert_eq!(actor.as_ref_string(), format!("user:{user}"));
+        assert_eq!(actor.impersonator(), Some(support));
+        assert_eq!(
+            actor.impersonator_ref_string(),
+            Some(format!("user:{support}"))
+        );
+        assert_eq!(Actor::User(user).impersonator(), None);
+        let json = serde_json::to_value(&actor).unwrap();
+        assert_eq!(json["type"], "impersonated");
+        assert_eq!(serde_json::from_value::<Actor>(json).unwrap(), actor);
+    }
 
     #[test]
     fn verified_email_debug_hides_the_local_part() {

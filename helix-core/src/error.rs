@@ -65,6 +65,15 @@ pub enum Error {
     /// The caller is known but may not do this.
     #[error("{0}")]
     Forbidden(Cow<'static, str>),
+    /// The caller is known but may not do this, for a reason the client may match on
+    /// (`IMPERSONATION_FORBIDDEN`, `INVITATION_EMAIL_MISMATCH`): a 403 with a specific code.
+    #[error("{message}")]
+    PermissionDenied {
+        /// A stable, specific code.
+        code: &'static str,
+        /// A human-readable explanation.
+        message: Cow<'static, str>,
+    },
     /// The resource does not exist (or belongs to another tenant: same answer).
     #[error("{resource} not found")]
     NotFound {
@@ -141,6 +150,14 @@ impl Error {
         }
     }
 
+    /// A 403 with a specific code ([`Error::PermissionDenied`]).
+    pub fn forbidden(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::PermissionDenied {
+            code,
+            message: message.into(),
+        }
+    }
+
     /// An internal error from any error value.
     pub fn internal(source: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Internal(Box::new(source))
@@ -161,6 +178,7 @@ impl Error {
             Self::NotFound { .. } => "NOT_FOUND",
             Self::Conflict { code, .. }
             | Self::Unprocessable { code, .. }
+            | Self::PermissionDenied { code, .. }
             | Self::AuthenticationFailed { code, .. } => code,
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
@@ -175,7 +193,7 @@ impl Error {
         match self {
             Self::Validation { .. } | Self::BadRequest(_) => 400,
             Self::Unauthorized | Self::AuthenticationFailed { .. } => 401,
-            Self::Forbidden(_) => 403,
+            Self::Forbidden(_) | Self::PermissionDenied { .. } => 403,
             Self::NotFound { .. } => 404,
             Self::Conflict { .. } => 409,
             Self::PayloadTooLarge => 413,
@@ -330,5 +348,12 @@ mod tests {
         let err = Error::invalid("slug", "too_long", "at most 63 characters");
         assert_eq!(err.status(), 400);
         assert_eq!(err.details()[0].field, "slug");
+    }
+
+    #[test]
+    fn permission_denied_keeps_its_code() {
+        let err = Error::forbidden("IMPERSONATION_FORBIDDEN", "not during impersonation");
+        assert_eq!((err.status(), err.code()), (403, "IMPERSONATION_FORBIDDEN"));
+        assert_eq!(err.public_message(), "not during impersonation");
     }
 }

@@ -107,7 +107,7 @@ impl From<TenancyError> for helix_core::Error {
             TenancyError::Validation(details) => Self::Validation { details },
             TenancyError::NotFound(resource) => Self::not_found(resource),
             TenancyError::Forbidden(message) => Self::Forbidden(message.into()),
-            TenancyError::InvitationEmailMismatch => Self::Forbidden(err.to_string().into()),
+            TenancyError::InvitationEmailMismatch => Self::forbidden(code, err.to_string()),
             TenancyError::Core(inner) => inner,
             other => Self::conflict(code, other.to_string()),
         }
@@ -127,6 +127,11 @@ mod tests {
         assert_eq!(err.status(), 404);
         let err: helix_core::Error = TenancyError::Forbidden("owners only").into();
         assert_eq!(err.status(), 403);
+        let err: helix_core::Error = TenancyError::InvitationEmailMismatch.into();
+        assert_eq!(
+            (err.status(), err.code()),
+            (403, "INVITATION_EMAIL_MISMATCH")
+        );
         let err: helix_core::Error = TenancyError::invalid("slug", "invalid", "bad").into();
         assert_eq!(err.details()[0].field, "slug");
     }

@@ -84,6 +84,6 @@ pub use invitations::{
 pub use memberships::{Membership, NewMember, Role};
 pub use migrations::migrations;
 pub use module::{MODULE_NAME, TenancyModule};
-pub use organizations::{NewOrganization, Organization, OrganizationUpdate, Region};
+pub use organizations::{NewOrganization, Organization, OrganizationUpdate, Region, UnknownRegion};
 pub use service::{DEFAULT_INVITATION_TTL_DAYS, TenancyService};
 pub use teams::{NewTeam, Team, TeamMember, TeamUpdate};

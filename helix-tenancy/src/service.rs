@@ -4,6 +4,7 @@ use chrono::Duration;
 use helix_core::{Kernel, TenantContext, TenantTx};
 
 use crate::error::Result;
+use crate::organizations::Region;
 
 /// How long an invitation token stays valid by default: 7 days.
 pub const DEFAULT_INVITATION_TTL_DAYS: i64 = 7;
@@ -19,6 +20,7 @@ pub const DEFAULT_INVITATION_TTL_DAYS: i64 = 7;
 pub struct TenancyService {
     kernel: Kernel,
     invitation_ttl: Duration,
+    default_region: Region,
 }
 
 impl TenancyService {
@@ -27,7 +29,20 @@ impl TenancyService {
         Self {
             kernel,
             invitation_ttl: Duration::days(DEFAULT_INVITATION_TTL_DAYS),
+            default_region: Region::Us,
         }
+    }
+
+    /// Replaces the region new organizations are pinned to when the request names none
+    /// (`POST /api/v1/organizations` without `region`); default [`Region::Us`].
+    pub fn with_default_region(mut self, region: Region) -> Self {
+        self.default_region = region;
+        self
+    }
+
+    /// The region new organizations get when the request names none.
+    pub fn default_region(&self) -> Region {
+        self.default_region
     }
 
     /// Replaces the invitation lifetime (default 7 days).

@@ -19,6 +19,7 @@ pub mod keys;
 pub mod mail;
 pub mod openapi;
 pub mod organizations;
+pub mod platform_roles;
 pub mod settings;
 pub mod telemetry;
 pub mod verified_email;
@@ -99,7 +100,13 @@ fn auth_state(
     let limiter = RateLimiter::new(Arc::new(InMemoryStore::with_clock(clock)));
     let mailer = Arc::new(mail::FileMailer::new(&a.mail_dir));
     let directory = Arc::new(organizations::TenancyDirectory::new(tenancy.clone()));
-    Ok(AuthState::new(auth, tokens, sessions, limiter, mailer).with_organizations(directory))
+    let roles = Arc::new(platform_roles::SupportAccounts::new(
+        auth.clone(),
+        &a.impersonation.support_accounts,
+    ));
+    Ok(AuthState::new(auth, tokens, sessions, limiter, mailer)
+        .with_organizations(directory)
+        .with_platform_roles(roles))
 }
 
 /// The composed platform: what [`build_app`] makes and [`launch`] serves.
@@ -126,7 +133,8 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
             .build()
             .await?,
     );
-    let tenancy = helix_tenancy::TenancyService::new(kernel.clone());
+    let tenancy = helix_tenancy::TenancyService::new(kernel.clone())
+        .with_default_region(settings.tenancy.region()?);
     let state = AppState {
         auth: auth_state(settings, &kernel, &tenancy)?,
         tenancy,

@@ -36,10 +36,12 @@ fn metrics_doc() {}
 fn openapi_doc() {}
 
 /// The served OpenAPI document: [`ApiDoc`] with the auth routes
-/// ([`helix_auth::http::openapi::AuthApi`]) merged in.
+/// ([`helix_auth::http::openapi::AuthApi`]) and the tenancy routes
+/// ([`helix_tenancy::http::openapi::TenancyApi`]) merged in.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(helix_auth::http::openapi::AuthApi::openapi());
+    doc.merge(helix_tenancy::http::openapi::TenancyApi::openapi());
     doc
 }
 

@@ -7,7 +7,8 @@
 //! - Verifying an email creates the account's personal organization: named
 //!   "`<local part>`'s workspace", slug `personal-<last 12 hex digits of the account id>` (the
 //!   random part of a UUID v7; the first digits are a timestamp shared by accounts created in
-//!   the same millisecond), region [`PERSONAL_REGION`] (`us`), plan `free`, the account as
+//!   the same millisecond), the tenancy service's default region (setting
+//!   `tenancy.default_region`, [`PERSONAL_REGION`] unless configured), plan `free`, the account as
 //!   owner. It runs once per verification: when the slug is taken and the account already
 //!   belongs to an organization (a second verification of another outstanding token), it
 //!   does nothing; when someone else holds the slug, a random suffix is added.
@@ -18,8 +19,8 @@ use helix_core::{Actor, PlatformContext};
 use helix_tenancy::{NewOrganization, Region, TenancyError, TenancyService};
 use uuid::Uuid;
 
-/// The region of personal organizations. Fixed for now: a setting can replace it when the
-/// server serves several regions.
+/// The default region of personal organizations (setting `tenancy.default_region` replaces
+/// it).
 pub const PERSONAL_REGION: Region = Region::Us;
 
 /// helix-auth's organization directory over helix-tenancy.
@@ -86,7 +87,7 @@ impl OrganizationDirectory for TenancyDirectory {
         let new = |slug: String| NewOrganization {
             name: personal_name(email),
             slug,
-            region: PERSONAL_REGION,
+            region: self.tenancy.default_region(),
             plan: None,
             settings: None,
         };

@@ -25,6 +25,47 @@ pub struct Settings {
     pub jobs: JobsSettings,
     /// Identity: tokens, sessions, accounts.
     pub auth: AuthSettings,
+    /// Organizations.
+    pub tenancy: TenancySettings,
+}
+
+/// Organization settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenancySettings {
+    /// The region (`us`, `eu` or `uk`) new organizations are pinned to when the request
+    /// names none, and the region of personal organizations (`HELIX__TENANCY__DEFAULT_REGION`).
+    pub default_region: String,
+}
+
+impl Default for TenancySettings {
+    fn default() -> Self {
+        Self {
+            default_region: "us".into(),
+        }
+    }
+}
+
+impl TenancySettings {
+    /// The parsed default region.
+    pub fn region(&self) -> Result<helix_tenancy::Region, SettingsError> {
+        self.default_region.parse().map_err(|_| SettingsError::Bad {
+            key: "tenancy.default_region",
+            reason: format!(
+                "`{}` is not a region: expected `us`, `eu` or `uk`",
+                self.default_region
+            ),
+        })
+    }
+}
+
+/// Impersonation settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImpersonationSettings {
+    /// The platform-support accounts, by id (UUID) or e-mail address: they may impersonate
+    /// users and cannot be impersonated. Empty (the default): nobody may impersonate.
+    pub support_accounts: Vec<String>,
 }
 
 /// HTTP listener settings.
@@ -187,6 +228,8 @@ pub struct AuthSettings {
     /// Where the SQLite development default keeps its generated encryption key (never used
     /// on PostgreSQL).
     pub dev_encryption_key_file: String,
+    /// Who may impersonate users (platform support).
+    pub impersonation: ImpersonationSettings,
 }
 
 impl Default for AuthSettings {
@@ -203,6 +246,7 @@ impl Default for AuthSettings {
             encryption_key: None,
             retired_encryption_keys: Vec::new(),
             dev_encryption_key_file: "./helix-dev-encryption.key".into(),
+            impersonation: ImpersonationSettings::default(),
         }
     }
 }
@@ -297,6 +341,12 @@ impl Settings {
                 reason: "must be at least 1".into(),
             });
         }
+        self.tenancy.region()?;
+        crate::platform_roles::validate_entries(&self.auth.impersonation.support_accounts)
+            .map_err(|reason| SettingsError::Bad {
+                key: "auth.impersonation.support_accounts",
+                reason,
+            })?;
         Ok(())
     }
 
@@ -347,6 +397,23 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("server.addr")
+        );
+        let mut s = Settings::default();
+        s.tenancy.default_region = "mars".into();
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("tenancy.default_region")
+        );
+        s.tenancy.default_region = "EU".into();
+        assert!(s.validate().is_ok());
+        s.auth.impersonation.support_accounts = vec!["nope".into()];
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("auth.impersonation.support_accounts")
         );
         let mut s = Settings::default();
         s.database.url = "mysql://x".into();

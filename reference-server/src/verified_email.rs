@@ -18,7 +18,7 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use helix_auth::{AuthError, AuthService};
-use helix_core::{Actor, RequestContext, VerifiedEmail};
+use helix_core::{RequestContext, VerifiedEmail};
 
 /// The routes that read [`VerifiedEmail`]: only for these is the account looked up.
 pub const ROUTES_NEEDING_VERIFIED_EMAIL: [&str; 2] =
@@ -45,10 +45,7 @@ pub async fn verified_email(
     let user = req
         .extensions()
         .get::<RequestContext>()
-        .and_then(|ctx| match ctx.actor {
-            Actor::User(id) => Some(id),
-            _ => None,
-        });
+        .and_then(|ctx| ctx.actor.user_id());
     if let Some(user) = user {
         match auth.account(user).await {
             Ok(account) if account.email_verified => {

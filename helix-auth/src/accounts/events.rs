@@ -53,6 +53,19 @@ pub enum SecurityEventKind {
     PasswordReset,
     /// A reset token was unknown, expired, used or invalidated.
     PasswordResetFailed,
+    /// An impersonation session started; recorded on the support account (`data.role`:
+    /// `impersonator`) and on the impersonated account (`impersonated`), with the reason.
+    ImpersonationStarted,
+    /// An impersonation session ended (sign-out); recorded on both accounts.
+    ImpersonationEnded,
+    /// An impersonation was refused (`data.reason`: `not_allowed`, `self`,
+    /// `platform_account`, `nested`); recorded on the caller.
+    ImpersonationRefused,
+    /// The session's active organization was switched (`data.org_id`).
+    OrganizationSwitched,
+    /// An organization switch was refused: not a member, or no such organization
+    /// (`data.org_id`).
+    OrganizationSwitchRefused,
 }
 
 impl SecurityEventKind {
@@ -77,6 +90,11 @@ impl SecurityEventKind {
             Self::PasswordResetRefused => "password_reset_refused",
             Self::PasswordReset => "password_reset",
             Self::PasswordResetFailed => "password_reset_failed",
+            Self::ImpersonationStarted => "impersonation_started",
+            Self::ImpersonationEnded => "impersonation_ended",
+            Self::ImpersonationRefused => "impersonation_refused",
+            Self::OrganizationSwitched => "organization_switched",
+            Self::OrganizationSwitchRefused => "organization_switch_refused",
         }
     }
 
@@ -148,6 +166,22 @@ impl AuthService {
             correlation_id = %meta.correlation_id,
             "security event"
         );
+        Ok(())
+    }
+}
+
+impl AuthService {
+    /// Appends `event` in its own platform transaction (for outcomes that change nothing
+    /// else: refusals, session-level changes).
+    pub(crate) async fn record_standalone_event(
+        &self,
+        meta: &RequestMeta,
+        event: Event,
+    ) -> Result<()> {
+        let ctx = helix_core::PlatformContext::system("helix-auth");
+        let tx = self.kernel().db().platform(&ctx).await?;
+        self.record_event(tx.raw(), meta, event).await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -15,11 +15,13 @@ use super::extract::{Authenticated, JsonBody, Meta};
 use super::state::AuthState;
 use helix_core::ratelimit::Quota;
 
+use crate::accounts::SecurityEventKind;
+use crate::accounts::events::Event;
 use crate::accounts::{
     PasswordResetMail, PasswordResetToken, RegistrationMail, VerificationMail, VerificationToken,
 };
 use crate::passwords::Password;
-use crate::sessions::{RefreshToken, RevokeReason, Session, SessionMeta};
+use crate::sessions::{RefreshToken, RevokeReason, Session, SessionKind, SessionMeta};
 use crate::tokens::AccessGrant;
 
 /// The rate-limit class of login attempts (counted per client IP).
@@ -563,13 +565,17 @@ fn token_response(
     Ok(response)
 }
 
-/// The access grant of `session`: its account, id and active organization.
+/// The access grant of `session`: its account, id, active organization and, for an
+/// impersonation, its actor.
 fn grant(session: &Session) -> AccessGrant {
-    let grant = AccessGrant::new(session.account_id, session.id);
-    match session.active_org_id {
-        Some(org) => grant.org(org),
-        None => grant,
+    let mut grant = AccessGrant::new(session.account_id, session.id);
+    if let Some(org) = session.active_org_id {
+        grant = grant.org(org);
     }
+    if let Some(actor) = session.actor_account_id {
+        grant = grant.actor(actor);
+    }
+    grant
 }
 
 /// `POST /api/v1/auth/organization` `{org_id}` (authenticated) → 200 a new access token of
@@ -598,6 +604,7 @@ fn grant(session: &Session) -> AccessGrant {
 )]
 pub(crate) async fn switch_organization(
     State(state): State<AuthState>,
+    Meta(meta): Meta,
     auth: Authenticated,
     JsonBody(body): JsonBody<OrganizationBody>,
 ) -> Result<Response, Error> {
@@ -605,14 +612,37 @@ pub(crate) async fn switch_organization(
         Some(directory) => directory.is_member(auth.account_id(), body.org_id).await?,
         None => false,
     };
+    let event = |kind| {
+        Event::new(kind)
+            .account(auth.account_id())
+            .data(serde_json::json!({
+                "org_id": body.org_id,
+                "session_id": auth.session_id(),
+                "impersonator_id": auth.impersonator_id(),
+            }))
+    };
     if !member {
+        state
+            .auth()
+            .record_standalone_event(&meta, event(SecurityEventKind::OrganizationSwitchRefused))
+            .await?;
         return Err(Error::not_found("organization"));
     }
     let session = state
         .sessions()
         .set_active_org(auth.account_id(), auth.session_id(), Some(body.org_id))
         .await?;
-    let access = state.tokens().issue_access(&grant(&session))?;
+    state
+        .auth()
+        .record_standalone_event(&meta, event(SecurityEventKind::OrganizationSwitched))
+        .await?;
+    // An impersonation session has no refresh token: its access token lasts the session.
+    let access = match session.kind {
+        SessionKind::Impersonation => state
+            .tokens()
+            .issue_access_until(&grant(&session), session.absolute_expires_at)?,
+        _ => state.tokens().issue_access(&grant(&session))?,
+    };
     let claims = access.claims();
     let mut response = Json(OrganizationToken {
         access_token: access.token(),
@@ -628,14 +658,15 @@ pub(crate) async fn switch_organization(
 
 /// Marks a response that carries secrets: never cached (RFC 6749 §5.1), never replayed by the
 /// idempotency layer.
-fn no_store(response: &mut Response) {
+pub(crate) fn no_store(response: &mut Response) {
     response.extensions_mut().insert(NoStore);
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
-/// `POST /api/v1/auth/logout` (authenticated) → 204; the session is refused at once.
+/// `POST /api/v1/auth/logout` (authenticated) → 204; the session is refused at once. Under
+/// impersonation it ends the impersonation (as `DELETE /api/v1/auth/impersonate`).
 #[cfg_attr(
     feature = "openapi",
     utoipa::path(
@@ -651,8 +682,14 @@ fn no_store(response: &mut Response) {
 )]
 pub(crate) async fn logout(
     State(state): State<AuthState>,
+    Meta(meta): Meta,
     auth: Authenticated,
 ) -> Result<StatusCode, Error> {
+    if auth.is_impersonation() {
+        // Records the end of the impersonation on both accounts.
+        state.impersonation().end(&meta, auth.session_id()).await?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
     state
         .sessions()
         .revoke(auth.session_id(), RevokeReason::Logout)
@@ -706,6 +743,7 @@ pub(crate) async fn me(
             (status = 200, description = "Password changed; the caller's other sessions are revoked", body = RevokedSessions),
             (status = 400, description = "Malformed JSON (`BAD_REQUEST`), or a wrong current password, or a new password that fails the policy or was used recently (`VALIDATION_ERROR`, with field details)", body = helix_core::ErrorEnvelope),
             (status = 401, description = "Missing, invalid or expired access token, or the session is revoked", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "Not allowed during an impersonation session (`IMPERSONATION_FORBIDDEN`)", body = helix_core::ErrorEnvelope),
             (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
         )
     )
@@ -716,6 +754,7 @@ pub(crate) async fn change_password(
     auth: Authenticated,
     JsonBody(body): JsonBody<PasswordBody>,
 ) -> Result<Response, Error> {
+    auth.deny_impersonation()?;
     let current = Password::new(body.current_password);
     let new = Password::new(body.new_password);
     state

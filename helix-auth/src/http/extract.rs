@@ -24,8 +24,10 @@ use crate::tokens::AccessClaims;
 /// `alg`, `kid`, issuer, audience, expiry), then asks
 /// [`crate::sessions::SessionService::is_active`] about its `sid`, so a signed-out or revoked
 /// session is refused at once, not at token expiry. On success it sets the request's
-/// [`RequestContext`] (actor [`Actor::User`], organization from the `org` claim) and stores
-/// itself in the request extensions, so a second extraction in the same request is free.
+/// [`RequestContext`] (actor [`Actor::User`], or [`Actor::Impersonated`] when the token has
+/// an `act` claim, so every audit row names the impersonator; organization from the `org`
+/// claim) and stores itself in the request extensions, so a second extraction in the same
+/// request is free.
 ///
 /// A missing or refused token is a 401 envelope (`UNAUTHORIZED`) with
 /// `WWW-Authenticate: Bearer`; the client never learns which check failed.
@@ -56,6 +58,42 @@ impl Authenticated {
     /// All verified claims.
     pub fn claims(&self) -> &AccessClaims {
         &self.claims
+    }
+
+    /// The support account acting as the caller (the `act` claim), when the session is an
+    /// impersonation.
+    pub fn impersonator_id(&self) -> Option<Uuid> {
+        self.claims.act.map(|a| a.sub)
+    }
+
+    /// Whether the session is an impersonation.
+    pub fn is_impersonation(&self) -> bool {
+        self.claims.act.is_some()
+    }
+
+    /// The caller as an [`Actor`]: [`Actor::Impersonated`] under impersonation, else
+    /// [`Actor::User`].
+    pub fn actor(&self) -> Actor {
+        match self.impersonator_id() {
+            Some(impersonator) => Actor::Impersonated {
+                user: self.account_id(),
+                impersonator,
+            },
+            None => Actor::User(self.account_id()),
+        }
+    }
+
+    /// Refuses the request under impersonation: a 403 `IMPERSONATION_FORBIDDEN`. Call it
+    /// first in every route that changes the account's credentials or sessions (password,
+    /// MFA, API keys, sessions of the account).
+    pub fn deny_impersonation(&self) -> Result<(), helix_core::Error> {
+        if self.is_impersonation() {
+            return Err(crate::AuthError::ImpersonationForbidden(
+                "not allowed during an impersonation session",
+            )
+            .into());
+        }
+        Ok(())
     }
 }
 
@@ -151,12 +189,12 @@ async fn authenticate_parts(
     let auth = Authenticated { claims };
     match parts.extensions.get_mut::<RequestContext>() {
         Some(ctx) => {
-            ctx.actor = Actor::User(auth.account_id());
+            ctx.actor = auth.actor();
             ctx.org_id = auth.org_id();
         }
         None => {
             let mut ctx = RequestContext::anonymous(meta_from_parts(parts));
-            ctx.actor = Actor::User(auth.account_id());
+            ctx.actor = auth.actor();
             ctx.org_id = auth.org_id();
             parts.extensions.insert(ctx);
         }

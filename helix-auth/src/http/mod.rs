@@ -68,13 +68,15 @@
 //! | `POST /api/v1/auth/password-reset/confirm` `{token, new_password}` | – | 200 `{password_reset, revoked_sessions}` (every session revoked); 400 policy/reuse; 422 `INVALID_RESET_TOKEN` |
 //! | `POST /api/v1/auth/login` `{email, password}` | – | 200 token pair, `Cache-Control: no-store`; 401 `INVALID_CREDENTIALS`; 429 after 10/min per IP |
 //! | `POST /api/v1/auth/refresh` `{refresh_token}` | – | 200 new token pair; 401 (reuse revokes the session); 409 `REFRESH_RACE` |
-//! | `POST /api/v1/auth/logout` | bearer | 204 |
+//! | `POST /api/v1/auth/logout` | bearer | 204; under impersonation, ends it |
 //! | `GET /api/v1/auth/me` | bearer | `{account_id, email, email_verified, session_id}` |
 //! | `GET /api/v1/auth/sessions` | bearer | `{data: [session]}` |
-//! | `DELETE /api/v1/auth/sessions/{id}` | bearer | 204; another account's session is 404 |
-//! | `POST /api/v1/auth/sessions/revoke-others` | bearer | `{revoked_sessions}` |
-//! | `POST /api/v1/auth/password` `{current_password, new_password}` | bearer | `{revoked_sessions}` (the other sessions) |
-//! | `POST /api/v1/auth/organization` `{org_id}` | bearer | 200 `{access_token, token_type, expires_in, session_id, org_id}`, `Cache-Control: no-store`; 404 for an organization the caller does not belong to |
+//! | `DELETE /api/v1/auth/sessions/{id}` | bearer | 204; another account's session is 404; 403 `IMPERSONATION_FORBIDDEN` under impersonation |
+//! | `POST /api/v1/auth/sessions/revoke-others` | bearer | `{revoked_sessions}`; 403 `IMPERSONATION_FORBIDDEN` under impersonation |
+//! | `POST /api/v1/auth/password` `{current_password, new_password}` | bearer | `{revoked_sessions}` (the other sessions); 403 `IMPERSONATION_FORBIDDEN` under impersonation |
+//! | `POST /api/v1/auth/organization` `{org_id}` | bearer | 200 `{access_token, token_type, expires_in, session_id, org_id}`, `Cache-Control: no-store`; 404 for an organization the caller does not belong to; security events `organization_switched` / `organization_switch_refused` |
+//! | `POST /api/v1/auth/impersonate` `{account_id, reason}` | bearer (platform support, see [`AuthState::with_platform_roles`]) | 201 `{access_token, token_type, expires_in, expires_at, session_id, account_id, org_id}` (no refresh token; 30 minutes; `act.sub` = caller), `Cache-Control: no-store`; 400 reason missing/blank/too long; 403 `FORBIDDEN` (no role) / `IMPERSONATION_FORBIDDEN` (self, a platform account, from an impersonation session); 404 unknown account |
+//! | `DELETE /api/v1/auth/impersonate` | bearer (impersonation session) | 204, the session ends; 404 when the session is not an impersonation |
 //! | `GET /.well-known/jwks.json` | – | the JWKS |
 //!
 //! The token pair is `{access_token, token_type: "Bearer", expires_in, refresh_token,
@@ -90,6 +92,7 @@
 
 mod account;
 mod extract;
+mod impersonation;
 mod mailer;
 #[cfg(feature = "openapi")]
 pub mod openapi;
@@ -138,6 +141,10 @@ where
         .route(
             "/api/v1/auth/sessions/revoke-others",
             post(sessions::revoke_others),
+        )
+        .route(
+            "/api/v1/auth/impersonate",
+            post(impersonation::start).delete(impersonation::end),
         )
         .route("/.well-known/jwks.json", get(account::jwks))
 }

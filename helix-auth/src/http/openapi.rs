@@ -13,7 +13,7 @@ use utoipa::OpenApi;
 use utoipa::ToSchema;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{account, sessions};
+use super::{account, impersonation, sessions};
 
 /// The name of the bearer security scheme the authenticated routes require.
 pub const BEARER_SCHEME: &str = "bearer";
@@ -37,6 +37,8 @@ pub const BEARER_SCHEME: &str = "bearer";
         sessions::list,
         sessions::revoke,
         sessions::revoke_others,
+        impersonation::start,
+        impersonation::end,
         account::jwks,
     ),
     components(schemas(
@@ -56,6 +58,8 @@ pub const BEARER_SCHEME: &str = "bearer";
         account::RevokedSessions,
         sessions::SessionView,
         sessions::SessionList,
+        impersonation::ImpersonateBody,
+        impersonation::ImpersonationToken,
         SessionKind,
         Jwks,
         Jwk,

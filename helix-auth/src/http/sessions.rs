@@ -19,7 +19,8 @@ use crate::sessions::{RevokeReason, Session, SessionKind};
 pub(crate) struct SessionView {
     /// The session.
     id: Uuid,
-    /// `normal`, `admin` or `impersonation`.
+    /// `normal`, `admin` or `impersonation` (platform support acting as the account; the
+    /// account sees it here and may revoke it).
     #[cfg_attr(feature = "openapi", schema(value_type = super::openapi::SessionKind))]
     kind: SessionKind,
     /// Whether this is the session of the presented access token.
@@ -103,6 +104,7 @@ pub(crate) async fn list(
         responses(
             (status = 204, description = "The session is revoked"),
             (status = 401, description = "Missing, invalid or expired access token, or the session is revoked", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "Not allowed during an impersonation session (`IMPERSONATION_FORBIDDEN`)", body = helix_core::ErrorEnvelope),
             (status = 404, description = "No such session of the caller's account (`NOT_FOUND`)", body = helix_core::ErrorEnvelope),
         )
     )
@@ -112,6 +114,7 @@ pub(crate) async fn revoke(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Error> {
+    auth.deny_impersonation()?;
     let id = Uuid::parse_str(&id).map_err(|_| Error::not_found("session"))?;
     state
         .sessions()
@@ -131,6 +134,7 @@ pub(crate) async fn revoke(
         responses(
             (status = 200, description = "Every other session of the caller is revoked", body = RevokedSessions),
             (status = 401, description = "Missing, invalid or expired access token, or the session is revoked", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "Not allowed during an impersonation session (`IMPERSONATION_FORBIDDEN`)", body = helix_core::ErrorEnvelope),
         )
     )
 )]
@@ -138,6 +142,7 @@ pub(crate) async fn revoke_others(
     State(state): State<AuthState>,
     auth: Authenticated,
 ) -> Result<Json<RevokedSessions>, Error> {
+    auth.deny_impersonation()?;
     let revoked = state
         .sessions()
         .revoke_all_except(auth.account_id(), auth.session_id(), RevokeReason::Revoked)

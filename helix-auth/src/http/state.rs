@@ -10,6 +10,7 @@ use super::mailer::VerificationMailer;
 /// The default quota per client IP of the anonymous routes that mail or hash
 /// (`register`, `resend-verification`, `password-reset`): 10 per minute, burst 10.
 pub const ANONYMOUS_IP_QUOTA: Quota = Quota::per_minute(10);
+use crate::impersonation::{ImpersonationService, NoPlatformRoles, PlatformRoles};
 use crate::organizations::OrganizationDirectory;
 use crate::service::AuthService;
 use crate::sessions::SessionService;
@@ -48,6 +49,7 @@ pub struct AuthState {
     resend_quota: Quota,
     password_reset_quota: Quota,
     organizations: Option<Arc<dyn OrganizationDirectory>>,
+    impersonation: ImpersonationService,
 }
 
 impl AuthState {
@@ -62,6 +64,8 @@ impl AuthState {
         limiter: RateLimiter,
         mailer: Arc<dyn VerificationMailer>,
     ) -> Self {
+        let impersonation =
+            ImpersonationService::new(auth.clone(), sessions.clone(), Arc::new(NoPlatformRoles));
         Self {
             auth,
             tokens,
@@ -73,7 +77,22 @@ impl AuthState {
             resend_quota: ANONYMOUS_IP_QUOTA,
             password_reset_quota: ANONYMOUS_IP_QUOTA,
             organizations: None,
+            impersonation,
         }
+    }
+
+    /// Connects the host's platform roles (see [`PlatformRoles`]): who may
+    /// `POST /api/v1/auth/impersonate`. Without it nobody may impersonate.
+    #[must_use]
+    pub fn with_platform_roles(mut self, roles: Arc<dyn PlatformRoles>) -> Self {
+        self.impersonation =
+            ImpersonationService::new(self.auth.clone(), self.sessions.clone(), roles);
+        self
+    }
+
+    /// The impersonation service.
+    pub fn impersonation(&self) -> &ImpersonationService {
+        &self.impersonation
     }
 
     /// Replaces the login quota per client IP (a product may tighten it).

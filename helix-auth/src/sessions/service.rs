@@ -107,7 +107,9 @@ impl SessionService {
 
     /// Starts an impersonation session: `actor_account_id` acts as `account_id` for the
     /// impersonation lifetime (30 minutes by default), with no refresh token (it cannot be
-    /// renewed). Put the actor in the access token's `act` claim.
+    /// renewed, so its idle deadline is its absolute one). Put the actor in the access
+    /// token's `act` claim. Checking that the actor may impersonate is the caller's job
+    /// ([`crate::impersonation::ImpersonationService::start`] does it).
     pub async fn start_impersonation(
         &self,
         account_id: Uuid,
@@ -120,7 +122,10 @@ impl SessionService {
             ..meta
         };
         let lifetime = self.inner.lifetimes.impersonation;
-        let session = self.new_session(account_id, Some(actor_account_id), &meta, now, lifetime);
+        let mut session =
+            self.new_session(account_id, Some(actor_account_id), &meta, now, lifetime);
+        // Nothing refreshes an impersonation session: it lasts its whole (short) lifetime.
+        session.idle_expires_at = session.absolute_expires_at;
         let tx = self.begin().await?;
         store::insert_session(tx.raw(), &session).await?;
         tx.commit().await?;

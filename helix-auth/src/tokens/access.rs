@@ -215,11 +215,37 @@ impl AccessTokens {
     pub fn issue_access(&self, grant: &AccessGrant) -> Result<IssuedAccessToken, TokenError> {
         let now = self.inner.clock.now().timestamp();
         let ttl = i64::try_from(self.inner.config.ttl_secs).map_err(|_| TokenError::Issue)?;
+        self.sign(grant, now, now.saturating_add(ttl))
+    }
+
+    /// Signs an access token for `grant` that expires at `expires_at` instead of after the
+    /// configured TTL: for sessions that have no refresh token (impersonation), whose one
+    /// access token lasts the session. `expires_at` must be in the future and at most 24
+    /// hours away ([`TokenError::Issue`] otherwise).
+    pub fn issue_access_until(
+        &self,
+        grant: &AccessGrant,
+        expires_at: DateTime<Utc>,
+    ) -> Result<IssuedAccessToken, TokenError> {
+        let now = self.inner.clock.now().timestamp();
+        let exp = expires_at.timestamp();
+        if exp <= now || exp - now > 24 * 3600 {
+            return Err(TokenError::Issue);
+        }
+        self.sign(grant, now, exp)
+    }
+
+    fn sign(
+        &self,
+        grant: &AccessGrant,
+        now: i64,
+        exp: i64,
+    ) -> Result<IssuedAccessToken, TokenError> {
         let claims = AccessClaims {
             iss: self.inner.config.issuer.clone(),
             aud: self.inner.config.audience.clone(),
             sub: grant.account_id,
-            exp: now.saturating_add(ttl),
+            exp,
             iat: now,
             nbf: None,
             jti: Uuid::now_v7(),

@@ -27,6 +27,7 @@ pub(crate) struct Canonical<'a> {
     pub correlation_id: &'a str,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    pub impersonator: Option<&'a str>,
     pub data: &'a Value,
     pub prev_hash: &'a str,
 }
@@ -34,7 +35,9 @@ pub(crate) struct Canonical<'a> {
 impl Canonical<'_> {
     /// The row as one canonical JSON object (see [`super::canonical`]): its members in
     /// UTF-8 byte order of their names, `occurred_at` as RFC 3339 UTC with microseconds,
-    /// UUIDs hyphenated lowercase, absent values as `null`.
+    /// UUIDs hyphenated lowercase, absent values as `null`. `impersonator` (added after
+    /// rows were already chained) is a member only when present, so rows written without
+    /// it keep the encoding, and the hash, they were written with.
     pub(crate) fn encode(&self) -> String {
         fn opt(out: &mut String, v: Option<&str>) {
             match v {
@@ -55,6 +58,10 @@ impl Canonical<'_> {
         opt(&mut out, self.entity_id);
         out.push_str(",\"entity_type\":");
         canonical::write_str(&mut out, self.entity_type);
+        if let Some(impersonator) = self.impersonator {
+            out.push_str(",\"impersonator\":");
+            canonical::write_str(&mut out, impersonator);
+        }
         out.push_str(",\"ip\":");
         opt(&mut out, self.ip);
         out.push_str(",\"occurred_at\":");
@@ -161,6 +168,7 @@ mod tests {
             correlation_id: "c",
             ip: Some("127.0.0.1"),
             user_agent: None,
+            impersonator: None,
             data: &data,
             prev_hash: GENESIS_HASH,
         };
@@ -184,5 +192,15 @@ mod tests {
                 .contains(r#""data":{"a":"x\"y","b":[15e-1,0]}"#)
         );
         assert_eq!(compute_hash(&row).len(), 64);
+        // Without an impersonator the encoding is the one above, which has no
+        // `impersonator` member: rows chained before the column existed still verify.
+        let impersonated = Canonical {
+            impersonator: Some("user:2"),
+            ..row
+        };
+        let mut with = as_value.clone();
+        with["impersonator"] = Value::from("user:2");
+        assert_eq!(impersonated.encode(), super::canonical::to_canonical(&with));
+        assert_ne!(compute_hash(&impersonated), compute_hash(&row));
     }
 }

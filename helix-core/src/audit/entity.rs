@@ -31,6 +31,9 @@ pub struct Model {
     pub ip: Option<String>,
     /// The client user agent, when known.
     pub user_agent: Option<String>,
+    /// Who acted as `actor` (`user:<uuid>` of a platform-support account impersonating the
+    /// user), when the work was done under an impersonation session.
+    pub impersonator: Option<String>,
     /// Structured details, redacted; floats rounded to 15 significant digits.
     pub data: Json,
     /// Hash of the previous row in the chain.
@@ -65,6 +68,7 @@ impl Model {
             correlation_id: &self.correlation_id,
             ip: self.ip.as_deref(),
             user_agent: self.user_agent.as_deref(),
+            impersonator: self.impersonator.as_deref(),
             data: &self.data,
             prev_hash: &self.prev_hash,
         })

@@ -43,7 +43,7 @@ impl ExportFormat {
     }
 }
 
-const CSV_COLUMNS: [&str; 14] = [
+const CSV_COLUMNS: [&str; 15] = [
     "id",
     "org_id",
     "seq",
@@ -58,6 +58,8 @@ const CSV_COLUMNS: [&str; 14] = [
     "data",
     "prev_hash",
     "hash",
+    // Last, so the columns before it keep their positions.
+    "impersonator",
 ];
 
 enum State {
@@ -174,7 +176,7 @@ impl Export {
 
 fn csv_row(out: &mut String, row: &Model) {
     let data = row.data.to_string();
-    let cells: [&str; 14] = [
+    let cells: [&str; 15] = [
         &row.id.to_string(),
         &row.org_id.to_string(),
         &row.seq.to_string(),
@@ -189,6 +191,7 @@ fn csv_row(out: &mut String, row: &Model) {
         &data,
         &row.prev_hash,
         &row.hash,
+        row.impersonator.as_deref().unwrap_or(""),
     ];
     for (i, cell) in cells.iter().enumerate() {
         if i > 0 {

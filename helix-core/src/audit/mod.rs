@@ -3,8 +3,9 @@
 //!
 //! Each tenant has its own chain: row `n` stores `hash = sha256(prev_hash ‖ canonical(row))`
 //! where `prev_hash` is the hash of row `n - 1` and `canonical(row)` is the row's fields
-//! (`action`, `actor`, `correlation_id`, `data`, `entity_id`, `entity_type`, `ip`,
-//! `occurred_at`, `org_id`, `prev_hash`, `seq`, `user_agent`) as one JSON object in a
+//! (`action`, `actor`, `correlation_id`, `data`, `entity_id`, `entity_type`, `impersonator`
+//! when there is one, `ip`, `occurred_at`, `org_id`, `prev_hash`, `seq`, `user_agent`) as
+//! one JSON object in a
 //! canonical form this crate encodes itself: members sorted by the UTF-8 bytes of their
 //! names at every depth, no whitespace, JSON string escapes, numbers by decimal value
 //! (integers exactly, floats at 15 significant digits, `-0.0` as `0`). The hash therefore
@@ -18,6 +19,8 @@
 //! - The database refuses `UPDATE` and `DELETE` on the log (triggers on both backends, and
 //!   privileges on PostgreSQL); the only deletion is the retention [`purge`], through a
 //!   guarded escape described in the `helix_core_0002_audit_log` migration.
+//! - An [`Actor::Impersonated`] actor is recorded as the user (`actor`) and the account
+//!   acting as them (`impersonator`, `user:<uuid>`; `NULL` otherwise).
 //! - [`verify`] / [`verify_platform`] walk a chain in batches from its anchor (the last
 //!   row a purge removed, or genesis) and report the first broken link.
 //! - [`query`] (typed [`AuditFilter`]) and [`list`] (the standard [`crate::list::ListQuery`])
@@ -151,6 +154,7 @@ async fn append(
         correlation_id: meta.correlation_id.clone(),
         ip: meta.ip.map(|ip| ip.to_string()),
         user_agent: meta.user_agent.clone(),
+        impersonator: actor.impersonator_ref_string(),
         data: entry.data,
         prev_hash,
         hash: String::new(),

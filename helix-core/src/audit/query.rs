@@ -21,6 +21,9 @@ pub struct AuditFilter {
     pub actor: Option<String>,
     /// Exact action (`member.role_changed`).
     pub action: Option<String>,
+    /// Exact impersonator (`user:<uuid>`): rows written under that account's impersonation
+    /// sessions.
+    pub impersonator: Option<String>,
     /// Rows that occurred at or after this instant.
     pub from: Option<DateTime<Utc>>,
     /// Rows that occurred at or before this instant.
@@ -53,6 +56,9 @@ impl AuditFilter {
         if let Some(v) = &self.action {
             c = c.add(Column::Action.eq(v.as_str()));
         }
+        if let Some(v) = &self.impersonator {
+            c = c.add(Column::Impersonator.eq(v.as_str()));
+        }
         // Stored instants have microsecond precision; compare at the same precision.
         if let Some(v) = self.from {
             c = c.add(Column::OccurredAt.gte(v.trunc_subsecs(6)));
@@ -65,12 +71,13 @@ impl AuditFilter {
 }
 
 /// The allow-list of the standard list query over the audit log: `filter[action]`,
-/// `filter[actor]`, `filter[entity_type]`, `filter[entity_id]` and
+/// `filter[actor]`, `filter[impersonator]`, `filter[entity_type]`, `filter[entity_id]` and
 /// `filter[occurred_at.gte|lte]`; sortable by `occurred_at`; newest first by default.
 pub fn list_spec() -> ListSpec<Entity> {
     ListSpec::new()
         .filter_only("action", Column::Action, FieldKind::Text)
         .filter_only("actor", Column::Actor, FieldKind::Text)
+        .filter_only("impersonator", Column::Impersonator, FieldKind::Text)
         .filter_only("entity_type", Column::EntityType, FieldKind::Text)
         .filter_only("entity_id", Column::EntityId, FieldKind::Text)
         .field("occurred_at", Column::OccurredAt, FieldKind::Timestamp)
@@ -123,6 +130,7 @@ impl TryFrom<&ListQuery> for AuditFilter {
             let slot = match (f.field.as_str(), f.op) {
                 ("action", FilterOp::Eq) => &mut out.action,
                 ("actor", FilterOp::Eq) => &mut out.actor,
+                ("impersonator", FilterOp::Eq) => &mut out.impersonator,
                 ("entity_type", FilterOp::Eq) => &mut out.entity_type,
                 ("entity_id", FilterOp::Eq) => &mut out.entity_id,
                 ("occurred_at", FilterOp::Gte | FilterOp::Lte) => {

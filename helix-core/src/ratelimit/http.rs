@@ -168,7 +168,7 @@ fn subject_for(scope: Scope, req: &Request) -> Option<Subject> {
         })
     };
     let principal = || match ctx.map(|c| &c.actor) {
-        Some(Actor::User(id)) => Some(Subject::User(*id)),
+        Some(Actor::User(id) | Actor::Impersonated { user: id, .. }) => Some(Subject::User(*id)),
         Some(Actor::ApiKey(id)) => Some(Subject::Custom(format!("api_key:{id}"))),
         _ => None,
     };

@@ -478,7 +478,7 @@ async fn export_body(t: TestDb) {
     let mut lines = csv.split("\r\n");
     assert_eq!(
         lines.next().unwrap(),
-        "id,org_id,seq,occurred_at,actor,action,entity_type,entity_id,correlation_id,ip,user_agent,data,prev_hash,hash"
+        "id,org_id,seq,occurred_at,actor,action,entity_type,entity_id,correlation_id,ip,user_agent,data,prev_hash,hash,impersonator"
     );
     let row = lines.next().unwrap();
     assert!(
@@ -836,4 +836,70 @@ async fn reads_do_not_take_the_write_lock_body(t: TestDb) {
 backend_test!(
     reads_do_not_take_the_write_lock,
     reads_do_not_take_the_write_lock_body
+);
+
+async fn impersonator_is_recorded_and_chained_body(t: TestDb) {
+    setup(&t).await;
+    let now = Utc::now();
+    let (user, support) = (Uuid::now_v7(), Uuid::now_v7());
+    let org = Uuid::now_v7();
+    let plain = TenantContext::new(org, Actor::User(user));
+    let impersonated = TenantContext::new(
+        org,
+        Actor::Impersonated {
+            user,
+            impersonator: support,
+        },
+    );
+    // A chain mixing rows with and without an impersonator.
+    append(&t.db, &plain, 2, now).await;
+    append(&t.db, &impersonated, 2, now).await;
+    append(&t.db, &plain, 1, now).await;
+
+    let rows = rows_of(&t.db, org).await;
+    assert_eq!(rows.len(), 5);
+    let support_ref = format!("user:{support}");
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row.actor, format!("user:{user}"), "row {i}");
+        let expected = (i == 2 || i == 3).then(|| support_ref.clone());
+        assert_eq!(row.impersonator, expected, "row {i}");
+        assert_eq!(row.recompute_hash(), row.hash, "row {i}");
+    }
+    assert!(audit::verify(&t.db, &plain).await.unwrap().is_valid());
+
+    // The filter finds the impersonated rows only.
+    let tx = t.db.tenant(&plain).await.unwrap();
+    let filter = AuditFilter {
+        impersonator: Some(support_ref.clone()),
+        ..AuditFilter::default()
+    };
+    let page = audit::query(&tx, &filter, 1, 25).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(page.data.len(), 2);
+    assert!(
+        page.data
+            .iter()
+            .all(|r| r.impersonator == Some(support_ref.clone()))
+    );
+
+    // Erasing the impersonator breaks the chain at that row.
+    let mut upd = Query::update();
+    upd.table(Alias::new("helix_audit_log"))
+        .value(
+            Alias::new("impersonator"),
+            Expr::value(Option::<String>::None),
+        )
+        .and_where(by_id(rows[2].id));
+    tamper(&t.db, &upd).await;
+    let brk = audit::verify(&t.db, &plain)
+        .await
+        .unwrap()
+        .first_break
+        .unwrap();
+    assert_eq!((brk.seq, brk.row_id), (3, Some(rows[2].id)));
+    assert!(matches!(brk.kind, BreakKind::HashMismatch { .. }));
+}
+backend_test!(
+    impersonator_is_recorded_and_chained,
+    impersonator_is_recorded_and_chained_body
 );

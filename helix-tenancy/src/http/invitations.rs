@@ -32,6 +32,7 @@ pub(crate) struct InvitationPath {
 /// e-mail address ([`CallerEmail`]), which the host's authentication glue supplies.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub(crate) struct Accept {
     token: String,
 }
@@ -56,6 +57,24 @@ fn issued(status: StatusCode, issued: &IssuedInvitation) -> Response {
     resp
 }
 
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        get,
+        path = "/api/v1/invitations",
+        operation_id = "list_invitations",
+        tag = "tenancy",
+        security(("bearer" = [])),
+        params(("page" = Option<u64>, Query, description = "Page, from 1 (default 1)"), ("limit" = Option<u64>, Query, description = "Rows per page (default 25, at most 100)"), ("sort" = Option<String>, Query, description = "`field:asc` or `field:desc` (allow-listed fields); `filter[field]=value` and `filter[field.gte|lte]=value` filter likewise")),
+        responses(
+            (status = 200, description = "A page of invitations", body = super::openapi::InvitationPage),
+            (status = 400, description = "Unknown sort or filter field", body = helix_core::ErrorEnvelope),
+            (status = 401, description = "Missing, invalid or expired access token", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "The caller's role does not allow this (`FORBIDDEN`)", body = helix_core::ErrorEnvelope),
+            (status = 404, description = "Not found, or not in the caller's active organization (`NOT_FOUND`)", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
 pub(crate) async fn list(
     State(svc): State<TenancyService>,
     tenant: Tenant,
@@ -64,6 +83,25 @@ pub(crate) async fn list(
     Ok(Json(svc.list_invitations(&tenant, &query).await?))
 }
 
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        post,
+        path = "/api/v1/invitations",
+        operation_id = "create_invitation",
+        tag = "tenancy",
+        security(("bearer" = [])),
+        request_body = crate::NewInvitation,
+        responses(
+            (status = 201, description = "Created; the token is shown once (`Cache-Control: no-store`)", body = super::openapi::IssuedInvitation),
+            (status = 400, description = "Malformed JSON (`BAD_REQUEST`) or invalid fields (`VALIDATION_ERROR`, with field details)", body = helix_core::ErrorEnvelope),
+            (status = 401, description = "Missing, invalid or expired access token", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "The caller's role does not allow this (`FORBIDDEN`)", body = helix_core::ErrorEnvelope),
+            (status = 409, description = "Already a member (`ALREADY_MEMBER`) or a pending invitation exists (`INVITATION_PENDING`)", body = helix_core::ErrorEnvelope),
+            (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
 pub(crate) async fn create(
     State(svc): State<TenancyService>,
     tenant: Tenant,
@@ -73,6 +111,23 @@ pub(crate) async fn create(
     Ok(issued(StatusCode::CREATED, &out))
 }
 
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        get,
+        path = "/api/v1/invitations/{id}",
+        operation_id = "get_invitation",
+        tag = "tenancy",
+        security(("bearer" = [])),
+        params(("id" = Uuid, Path, description = "The invitation")),
+        responses(
+            (status = 200, description = "The invitation (never its token)", body = crate::Invitation),
+            (status = 401, description = "Missing, invalid or expired access token", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "The caller's role does not allow this (`FORBIDDEN`)", body = helix_core::ErrorEnvelope),
+            (status = 404, description = "Not found, or not in the caller's active organization (`NOT_FOUND`)", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
 pub(crate) async fn get(
     State(svc): State<TenancyService>,
     tenant: Tenant,
@@ -81,6 +136,24 @@ pub(crate) async fn get(
     Ok(Json(svc.get_invitation(&tenant, path.id).await?))
 }
 
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        post,
+        path = "/api/v1/invitations/{id}/revoke",
+        operation_id = "revoke_invitation",
+        tag = "tenancy",
+        security(("bearer" = [])),
+        params(("id" = Uuid, Path, description = "The invitation")),
+        responses(
+            (status = 200, description = "Revoked", body = crate::Invitation),
+            (status = 401, description = "Missing, invalid or expired access token", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "The caller's role does not allow this (`FORBIDDEN`)", body = helix_core::ErrorEnvelope),
+            (status = 404, description = "Not found, or not in the caller's active organization (`NOT_FOUND`)", body = helix_core::ErrorEnvelope),
+            (status = 409, description = "Already accepted or revoked", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
 pub(crate) async fn revoke(
     State(svc): State<TenancyService>,
     tenant: Tenant,
@@ -89,6 +162,24 @@ pub(crate) async fn revoke(
     Ok(Json(svc.revoke_invitation(&tenant, path.id).await?))
 }
 
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        post,
+        path = "/api/v1/invitations/{id}/resend",
+        operation_id = "resend_invitation",
+        tag = "tenancy",
+        security(("bearer" = [])),
+        params(("id" = Uuid, Path, description = "The invitation")),
+        responses(
+            (status = 200, description = "A new token, shown once (`Cache-Control: no-store`); the old one is dead", body = super::openapi::IssuedInvitation),
+            (status = 401, description = "Missing, invalid or expired access token", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "The caller's role does not allow this (`FORBIDDEN`)", body = helix_core::ErrorEnvelope),
+            (status = 404, description = "Not found, or not in the caller's active organization (`NOT_FOUND`)", body = helix_core::ErrorEnvelope),
+            (status = 409, description = "Already accepted or revoked", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
 pub(crate) async fn resend(
     State(svc): State<TenancyService>,
     tenant: Tenant,
@@ -99,6 +190,26 @@ pub(crate) async fn resend(
 }
 
 /// Platform path: the invitation names its organization; the caller needs no active one.
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        post,
+        path = "/api/v1/invitations/accept",
+        operation_id = "accept_invitation",
+        tag = "tenancy",
+        security(("bearer" = [])),
+        request_body = Accept,
+        responses(
+            (status = 200, description = "Joined the invitation's organization", body = crate::Membership),
+            (status = 400, description = "Malformed JSON (`BAD_REQUEST`) or invalid fields (`VALIDATION_ERROR`, with field details)", body = helix_core::ErrorEnvelope),
+            (status = 401, description = "Missing, invalid or expired access token", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "No verified e-mail (`EMAIL_NOT_VERIFIED`), or the invitation was issued for another address (`INVITATION_EMAIL_MISMATCH`)", body = helix_core::ErrorEnvelope),
+            (status = 404, description = "Unknown token (`NOT_FOUND`)", body = helix_core::ErrorEnvelope),
+            (status = 409, description = "Expired, revoked or already used (`INVITATION_EXPIRED`, `INVITATION_REVOKED`, `INVITATION_ALREADY_USED`), or already a member", body = helix_core::ErrorEnvelope),
+            (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
 pub(crate) async fn accept(
     State(svc): State<TenancyService>,
     principal: Principal,

@@ -21,7 +21,7 @@
 //! | Method | Path | Who |
 //! |---|---|---|
 //! | `GET`, `PATCH` | `/api/v1/organization` | members read; owners and admins update `name`, `plan`, `settings` |
-//! | `POST` | `/api/v1/organizations` | any signed-in user with a verified e-mail (platform path; becomes the owner) |
+//! | `POST` | `/api/v1/organizations` | any signed-in user with a verified e-mail (platform path; becomes the owner); without `region` the service's default region ([`TenancyService::with_default_region`]) |
 //! | `GET`, `POST` | `/api/v1/members` | members list; owners and admins add |
 //! | `GET`, `PATCH`, `DELETE` | `/api/v1/members/{user_id}` | members read; owners and admins change roles and remove (anyone removes themselves) |
 //! | `GET`, `POST` | `/api/v1/teams` | members list; owners and admins create |
@@ -32,6 +32,9 @@
 //! | `GET` | `/api/v1/invitations/{id}` | owners and admins |
 //! | `POST` | `/api/v1/invitations/{id}/revoke`, `/api/v1/invitations/{id}/resend` | owners and admins; resend returns a new token |
 //! | `POST` | `/api/v1/invitations/accept` | any signed-in user whose verified e-mail is the invitation's (platform path) |
+//!
+//! With the `openapi` feature, `openapi::TenancyApi` describes these routes (OpenAPI 3.1)
+//! for the host to merge into its document.
 //!
 //! ```
 //! use axum::Router;
@@ -58,6 +61,8 @@ mod body;
 mod email;
 mod invitations;
 mod members;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 mod organizations;
 mod teams;
 

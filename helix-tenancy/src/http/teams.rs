@@ -24,6 +24,23 @@ pub(crate) struct TeamMemberPath {
     user_id: Uuid,
 }
 
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        get,
+        path = "/api/v1/teams",
+        operation_id = "list_teams",
+        tag = "tenancy",
+        security(("bearer" = [])),
+        params(("page" = Option<u64>, Query, description = "Page, from 1 (default 1)"), ("limit" = Option<u64>, Query, description = "Rows per page (default 25, at most 100)"), ("sort" = Option<String>, Query, description = "`field:asc` or `field:desc` (allow-listed fields); `filter[field]=value` and `filter[field.gte|lte]=value` filter likewise")),
+        responses(
+            (status = 200, description = "A page of teams", body = super::openapi::TeamPage),
+            (status = 400, description = "Unknown sort or filter field", body = helix_core::ErrorEnvelope),
+            (status = 401, description = "Missing, invalid or expired access token", body = helix_core::ErrorEnvelope),
+            (status = 404, description = "Not found, or not in the caller's active organization (`NOT_FOUND`)", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
 pub(crate) async fn list(
     State(svc): State<TenancyService>,
     tenant: Tenant,
@@ -32,6 +49,25 @@ pub(crate) async fn list(
     Ok(Json(svc.list_teams(&tenant, &query).await?))
 }
 
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        post,
+        path = "/api/v1/teams",
+        operation_id = "create_team",
+        tag = "tenancy",
+        security(("bearer" = [])),
+        request_body = crate::NewTeam,
+        responses(
+            (status = 201, description = "Created", body = crate::Team),
+            (status = 400, description = "Malformed JSON (`BAD_REQUEST`) or invalid fields (`VALIDATION_ERROR`, with field details)", body = helix_core::ErrorEnvelope),
+            (status = 401, description = "Missing, invalid or expired access token", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "The caller's role does not allow this (`FORBIDDEN`)", body = helix_core::ErrorEnvelope),
+            (status = 409, description = "The slug is taken in this organization (`TEAM_SLUG_TAKEN`)", body = helix_core::ErrorEnvelope),
+            (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
 pub(crate) async fn create(
     State(svc): State<TenancyService>,
     tenant: Tenant,
@@ -41,6 +77,22 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(team)))
 }
 
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        get,
+        path = "/api/v1/teams/{id}",
+        operation_id = "get_team",
+        tag = "tenancy",
+        security(("bearer" = [])),
+        params(("id" = Uuid, Path, description = "The team")),
+        responses(
+            (status = 200, description = "The team", body = crate::Team),
+            (status = 401, description = "Missing, invalid or expired access token", body = helix_core::ErrorEnvelope),
+            (status = 404, description = "Not found, or not in the caller's active organization (`NOT_FOUND`)", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
 pub(crate) async fn get(
     State(svc): State<TenancyService>,
     tenant: Tenant,
@@ -49,6 +101,27 @@ pub(crate) async fn get(
     Ok(Json(svc.get_team(&tenant, path.id).await?))
 }
 
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        patch,
+        path = "/api/v1/teams/{id}",
+        operation_id = "update_team",
+        tag = "tenancy",
+        security(("bearer" = [])),
+        params(("id" = Uuid, Path, description = "The team")),
+        request_body = crate::TeamUpdate,
+        responses(
+            (status = 200, description = "Updated", body = crate::Team),
+            (status = 400, description = "Malformed JSON (`BAD_REQUEST`) or invalid fields (`VALIDATION_ERROR`, with field details)", body = helix_core::ErrorEnvelope),
+            (status = 401, description = "Missing, invalid or expired access token", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "The caller's role does not allow this (`FORBIDDEN`)", body = helix_core::ErrorEnvelope),
+            (status = 404, description = "Not found, or not in the caller's active organization (`NOT_FOUND`)", body = helix_core::ErrorEnvelope),
+            (status = 409, description = "The slug is taken in this organization (`TEAM_SLUG_TAKEN`)", body = helix_core::ErrorEnvelope),
+            (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
 pub(crate) async fn update(
     State(svc): State<TenancyService>,
     tenant: Tenant,
@@ -58,6 +131,23 @@ pub(crate) async fn update(
     Ok(Json(svc.update_team(&tenant, path.id, update).await?))
 }
 
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        delete,
+        path = "/api/v1/teams/{id}",
+        operation_id = "delete_team",
+        tag = "tenancy",
+        security(("bearer" = [])),
+        params(("id" = Uuid, Path, description = "The team")),
+        responses(
+            (status = 204, description = "Deleted"),
+            (status = 401, description = "Missing, invalid or expired access token", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "The caller's role does not allow this (`FORBIDDEN`)", body = helix_core::ErrorEnvelope),
+            (status = 404, description = "Not found, or not in the caller's active organization (`NOT_FOUND`)", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
 pub(crate) async fn delete(
     State(svc): State<TenancyService>,
     tenant: Tenant,
@@ -67,6 +157,23 @@ pub(crate) async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        get,
+        path = "/api/v1/teams/{id}/members",
+        operation_id = "list_team_members",
+        tag = "tenancy",
+        security(("bearer" = [])),
+        params(("id" = Uuid, Path, description = "The team"), ("page" = Option<u64>, Query, description = "Page, from 1 (default 1)"), ("limit" = Option<u64>, Query, description = "Rows per page (default 25, at most 100)"), ("sort" = Option<String>, Query, description = "`field:asc` or `field:desc` (allow-listed fields); `filter[field]=value` and `filter[field.gte|lte]=value` filter likewise")),
+        responses(
+            (status = 200, description = "A page of team members", body = super::openapi::TeamMemberPage),
+            (status = 400, description = "Unknown sort or filter field", body = helix_core::ErrorEnvelope),
+            (status = 401, description = "Missing, invalid or expired access token", body = helix_core::ErrorEnvelope),
+            (status = 404, description = "Not found, or not in the caller's active organization (`NOT_FOUND`)", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
 pub(crate) async fn list_members(
     State(svc): State<TenancyService>,
     tenant: Tenant,
@@ -78,6 +185,24 @@ pub(crate) async fn list_members(
 
 /// `PUT` makes the user a member of the team: 201 with the team membership when it is
 /// new, 204 when the user already was one (so a retried `PUT` succeeds).
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        put,
+        path = "/api/v1/teams/{id}/members/{user_id}",
+        operation_id = "put_team_member",
+        tag = "tenancy",
+        security(("bearer" = [])),
+        params(("id" = Uuid, Path, description = "The team"), ("user_id" = Uuid, Path, description = "The member's user id")),
+        responses(
+            (status = 201, description = "The user joined the team", body = crate::TeamMember),
+            (status = 204, description = "The user already was a member"),
+            (status = 401, description = "Missing, invalid or expired access token", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "The caller's role does not allow this (`FORBIDDEN`)", body = helix_core::ErrorEnvelope),
+            (status = 404, description = "Not found, or not in the caller's active organization (`NOT_FOUND`)", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
 pub(crate) async fn put_member(
     State(svc): State<TenancyService>,
     tenant: Tenant,
@@ -90,6 +215,23 @@ pub(crate) async fn put_member(
     }
 }
 
+#[cfg_attr(
+    feature = "openapi",
+    utoipa::path(
+        delete,
+        path = "/api/v1/teams/{id}/members/{user_id}",
+        operation_id = "remove_team_member",
+        tag = "tenancy",
+        security(("bearer" = [])),
+        params(("id" = Uuid, Path, description = "The team"), ("user_id" = Uuid, Path, description = "The member's user id")),
+        responses(
+            (status = 204, description = "The user left the team"),
+            (status = 401, description = "Missing, invalid or expired access token", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "The caller's role does not allow this (`FORBIDDEN`)", body = helix_core::ErrorEnvelope),
+            (status = 404, description = "Not found, or not in the caller's active organization (`NOT_FOUND`)", body = helix_core::ErrorEnvelope),
+        )
+    )
+)]
 pub(crate) async fn remove_member(
     State(svc): State<TenancyService>,
     tenant: Tenant,

@@ -17,6 +17,7 @@ use crate::memberships::Role;
 
 /// An invitation as the API shows it: never with its token or token hash.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Invitation {
     /// Invitation id.
     pub id: Uuid,

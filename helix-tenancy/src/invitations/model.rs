@@ -11,6 +11,7 @@ use crate::memberships::Role;
     Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
 )]
 #[sea_orm(rs_type = "String", db_type = "Text")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum InvitationStatus {
     /// Waiting to be accepted (it may still have expired: see [`super::Invitation::is_expired`]).

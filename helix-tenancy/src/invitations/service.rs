@@ -21,6 +21,7 @@ use crate::validate;
 /// An invitation to send.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewInvitation {
     /// The invitee's email (compared case-insensitively on acceptance).
     pub email: String,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
     Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
 )]
 #[sea_orm(rs_type = "String", db_type = "Text")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Full control, including granting and revoking ownership.
@@ -45,6 +46,7 @@ impl Role {
 /// A user's membership in an organization.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "tenancy_memberships")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Membership))]
 pub struct Model {
     /// Membership id.
     #[sea_orm(primary_key, auto_increment = false)]

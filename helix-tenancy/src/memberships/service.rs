@@ -18,6 +18,7 @@ use crate::validate;
 /// A member to add directly (without an invitation).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewMember {
     /// The user (from the host's authentication layer).
     pub user_id: Uuid,

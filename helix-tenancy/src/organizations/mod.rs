@@ -4,5 +4,5 @@
 pub mod model;
 mod service;
 
-pub use model::{Model as Organization, Region};
+pub use model::{Model as Organization, Region, UnknownRegion};
 pub use service::{NewOrganization, OrganizationUpdate};

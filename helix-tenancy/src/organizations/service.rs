@@ -37,12 +37,14 @@ pub struct NewOrganization {
 /// is deliberately absent: it never changes.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrganizationUpdate {
     /// New display name.
     pub name: Option<String>,
     /// New plan.
     pub plan: Option<String>,
     /// New settings object (replaces the old one).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub settings: Option<serde_json::Value>,
 }
 

@@ -9,6 +9,7 @@ pub mod team {
     /// A team: a named group of members, unique by slug within its organization.
     #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
     #[sea_orm(table_name = "tenancy_teams")]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Team))]
     pub struct Model {
         /// Team id.
         #[sea_orm(primary_key, auto_increment = false)]
@@ -47,6 +48,7 @@ pub mod team_member {
     /// A member of a team (who must be a member of the organization).
     #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
     #[sea_orm(table_name = "tenancy_team_members")]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = TeamMember))]
     pub struct Model {
         /// Row id.
         #[sea_orm(primary_key, auto_increment = false)]

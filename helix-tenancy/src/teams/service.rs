@@ -18,6 +18,7 @@ use crate::validate;
 /// A team to create.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewTeam {
     /// Display name.
     pub name: String,
@@ -28,6 +29,7 @@ pub struct NewTeam {
 /// Changes to a team; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TeamUpdate {
     /// New display name.
     pub name: Option<String>,

@@ -600,8 +600,13 @@ async fn verified_email(t: TestDb) {
             json!({"token": token}),
         )
         .await;
-    // The service's INVITATION_EMAIL_MISMATCH is answered as a plain 403 `FORBIDDEN`.
-    assert_eq!((r.status, r.code()), (403, "FORBIDDEN"), "{}", r.body);
+    // The service's specific code reaches the client.
+    assert_eq!(
+        (r.status, r.code()),
+        (403, "INVITATION_EMAIL_MISMATCH"),
+        "{}",
+        r.body
+    );
     assert!(
         r.body["error"]["message"]
             .as_str()

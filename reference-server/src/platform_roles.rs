@@ -1,0 +1,99 @@
+//! [`SupportAccounts`]: helix-auth's [`PlatformRoles`] from the setting
+//! `auth.impersonation.support_accounts`, a list of account ids or e-mail addresses.
+//!
+//! Platform roles belong to helix-iam once it exists; until then the reference server names
+//! its platform-support accounts in configuration. An account is a support account (may
+//! impersonate users, and may not be impersonated) when its id is listed, or when its
+//! verified e-mail address is listed (compared case-insensitively). The default, an empty
+//! list, lets nobody impersonate.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use helix_auth::{AuthError, AuthService, PlatformRoles};
+use uuid::Uuid;
+
+/// The support accounts named in the settings.
+#[derive(Clone, Debug)]
+pub struct SupportAccounts {
+    auth: AuthService,
+    ids: HashSet<Uuid>,
+    emails: HashSet<String>,
+}
+
+impl SupportAccounts {
+    /// The support accounts among `entries` (ids or e-mail addresses), looked up through
+    /// `auth`.
+    pub fn new(auth: AuthService, entries: &[String]) -> Self {
+        let mut ids = HashSet::new();
+        let mut emails = HashSet::new();
+        for entry in entries {
+            let entry = entry.trim();
+            match Uuid::parse_str(entry) {
+                Ok(id) => {
+                    ids.insert(id);
+                }
+                Err(_) => {
+                    emails.insert(entry.to_lowercase());
+                }
+            }
+        }
+        Self { auth, ids, emails }
+    }
+
+    async fn is_support(&self, account_id: Uuid) -> Result<bool, helix_core::Error> {
+        if self.ids.contains(&account_id) {
+            return Ok(true);
+        }
+        if self.emails.is_empty() {
+            return Ok(false);
+        }
+        match self.auth.account(account_id).await {
+            Ok(account) => {
+                Ok(account.email_verified && self.emails.contains(&account.email.to_lowercase()))
+            }
+            Err(AuthError::AccountNotFound) => Ok(false),
+            Err(err) => Err(err.into()),
+        }
+    }
+}
+
+#[async_trait]
+impl PlatformRoles for SupportAccounts {
+    async fn may_impersonate(&self, account_id: Uuid) -> Result<bool, helix_core::Error> {
+        self.is_support(account_id).await
+    }
+}
+
+/// Checks the entries of `auth.impersonation.support_accounts`: each must be an account id
+/// (UUID) or an e-mail address. Returns the first bad entry's position.
+pub fn validate_entries(entries: &[String]) -> Result<(), String> {
+    for (i, entry) in entries.iter().enumerate() {
+        let entry = entry.trim();
+        if Uuid::parse_str(entry).is_ok() {
+            continue;
+        }
+        if helix_auth::accounts::normalize_email(entry).is_err() {
+            return Err(format!(
+                "entry {i} is neither an account id (UUID) nor an e-mail address"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_ids_or_emails() {
+        let ok = ["support@example.com".to_owned(), Uuid::now_v7().to_string()];
+        assert!(validate_entries(&ok).is_ok());
+        let bad = [
+            "support@example.com".to_owned(),
+            "not an address".to_owned(),
+        ];
+        assert!(validate_entries(&bad).unwrap_err().contains("entry 1"));
+    }
+}
