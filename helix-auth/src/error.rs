@@ -38,6 +38,9 @@ pub enum AuthError {
     /// Hashing failed or the blocking pool is gone. Details are logged, never returned.
     #[error("password hashing failed")]
     Hashing,
+    /// An OpenID Connect sign-in failed (see [`crate::oidc::OidcError`] for the codes).
+    #[error(transparent)]
+    Oidc(#[from] crate::oidc::OidcError),
     /// A kernel error (database, configuration), passed through.
     #[error(transparent)]
     Core(#[from] helix_core::Error),
@@ -62,6 +65,7 @@ impl AuthError {
             Self::InvalidResetToken => "INVALID_RESET_TOKEN",
             Self::AccountNotFound => "NOT_FOUND",
             Self::Hashing => "INTERNAL_ERROR",
+            Self::Oidc(e) => e.code(),
             Self::Core(e) => e.code(),
         }
     }
@@ -87,6 +91,7 @@ impl From<AuthError> for helix_core::Error {
             AuthError::AccountNotFound => Self::not_found("account"),
             AuthError::Hashing => Self::internal_msg("password hashing failed"),
             AuthError::Core(inner) => inner,
+            AuthError::Oidc(e) => e.into(),
             other @ (AuthError::EmailNotVerified
             | AuthError::InvalidVerificationToken
             | AuthError::InvalidResetToken) => Self::Unprocessable {

@@ -22,6 +22,10 @@
 //! - Passwords are [`Password`] values (redacted `Debug`, zeroed on drop); no password,
 //!   token or hash is ever logged.
 //!
+//! - [`AuthService::oidc_authorize`] and [`AuthService::oidc_callback`] sign in with any
+//!   OpenID Connect provider (authorization code + PKCE, `state` and `nonce`), linking an
+//!   external identity to an account only under the rules of [`oidc`].
+//!
 //! Every table is platform-plane: on PostgreSQL only the platform role can read it.
 //!
 //! With the `http` feature (on by default), [`http`] adds the JSON routes under
@@ -60,10 +64,13 @@ pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod migrations;
+pub mod oidc;
 pub mod organizations;
 pub mod passwords;
 mod service;
 pub mod sessions;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tokens;
 
 pub use accounts::{

@@ -174,6 +174,12 @@ pub struct AuthSettings {
     pub sessions: helix_auth::sessions::SessionConfig,
     /// Where the development mailbox writes verification mails.
     pub mail_dir: String,
+    /// Sign in with OpenID Connect: `auth.oidc.providers.<name> = { issuer | preset,
+    /// client_id, client_secret, redirect_uri, scopes, link_verified_email }` and
+    /// `auth.oidc.allowed_redirect_uris`. Client secrets are redacted in `Debug` and never
+    /// serialized.
+    #[serde(skip_serializing)]
+    pub oidc: helix_auth::oidc::OidcConfig,
 }
 
 impl Default for AuthSettings {
@@ -187,6 +193,7 @@ impl Default for AuthSettings {
             accounts: helix_auth::AuthConfig::default(),
             sessions: helix_auth::sessions::SessionConfig::default(),
             mail_dir: "./helix-mail".into(),
+            oidc: helix_auth::oidc::OidcConfig::default(),
         }
     }
 }
@@ -298,6 +305,28 @@ mod tests {
             ..Default::default()
         };
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn oidc_client_secrets_are_masked() {
+        let toml = r#"
+            [auth.oidc.providers.google]
+            preset = "google"
+            client_id = "app.apps.googleusercontent.com"
+            client_secret = "GOCSPX-very-secret"
+            redirect_uri = "https://app.example.com/oidc/callback"
+        "#;
+        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(toml))
+            .extract()
+            .unwrap();
+        let google = &settings.auth.oidc.providers["google"];
+        assert_eq!(
+            google.client_secret.as_ref().map(|s| s.expose()),
+            Some("GOCSPX-very-secret")
+        );
+        assert!(!google.link_verified_email);
+        assert!(!format!("{settings:?}").contains("very-secret"));
     }
 
     #[test]

@@ -53,6 +53,18 @@ pub enum SecurityEventKind {
     PasswordReset,
     /// A reset token was unknown, expired, used or invalidated.
     PasswordResetFailed,
+    /// A sign-in with an OpenID Connect provider succeeded (`data.provider`).
+    OidcSignIn,
+    /// A new account was created by an OpenID Connect sign-in.
+    OidcAccountCreated,
+    /// An external identity was linked to an account (`data.via`: `explicit` or
+    /// `verified_email`).
+    OidcIdentityLinked,
+    /// An OpenID Connect sign-in matched an existing account by e-mail and was refused
+    /// (`ACCOUNT_EXISTS_LINK_REQUIRED`; `data` says why linking was not allowed).
+    OidcLinkRefused,
+    /// An OpenID Connect sign-in failed (`data.reason`: the error code, lowercased).
+    OidcSignInFailed,
 }
 
 impl SecurityEventKind {
@@ -77,6 +89,11 @@ impl SecurityEventKind {
             Self::PasswordResetRefused => "password_reset_refused",
             Self::PasswordReset => "password_reset",
             Self::PasswordResetFailed => "password_reset_failed",
+            Self::OidcSignIn => "oidc_sign_in",
+            Self::OidcAccountCreated => "oidc_account_created",
+            Self::OidcIdentityLinked => "oidc_identity_linked",
+            Self::OidcLinkRefused => "oidc_link_refused",
+            Self::OidcSignInFailed => "oidc_sign_in_failed",
         }
     }
 

@@ -482,16 +482,24 @@ pub(crate) async fn login(
     limit_login(&state, &meta).await?;
     let password = Password::new(body.password);
     let account = state.auth().login(&meta, &body.email, &password).await?;
+    sign_in_response(&state, &meta, account.account_id).await
+}
+
+/// Starts a session for an authenticated `account_id` (in its default organization when the
+/// host connected an [`crate::OrganizationDirectory`]) and answers its token pair: the
+/// answer of `login` and of an OpenID Connect callback.
+pub(super) async fn sign_in_response(
+    state: &AuthState,
+    meta: &RequestMeta,
+    account_id: Uuid,
+) -> Result<Response, Error> {
     let org = match state.organizations() {
-        Some(directory) => directory.default_organization(account.account_id).await?,
+        Some(directory) => directory.default_organization(account_id).await?,
         None => None,
     };
-    let session_meta = SessionMeta::from_request(&meta).in_organization(org);
-    let (session, refresh) = state
-        .sessions()
-        .start(account.account_id, session_meta)
-        .await?;
-    token_response(&state, &session, &refresh)
+    let session_meta = SessionMeta::from_request(meta).in_organization(org);
+    let (session, refresh) = state.sessions().start(account_id, session_meta).await?;
+    token_response(state, &session, &refresh)
 }
 
 async fn limit_login(state: &AuthState, meta: &RequestMeta) -> Result<(), Error> {
@@ -500,7 +508,7 @@ async fn limit_login(state: &AuthState, meta: &RequestMeta) -> Result<(), Error>
 
 /// Counts one request of `class` against the client IP: 429 with `Retry-After` beyond
 /// `quota`. Runs before any hashing, so an over-limit client costs no argon2 work.
-async fn limit_ip(
+pub(super) async fn limit_ip(
     state: &AuthState,
     meta: &RequestMeta,
     class: &'static str,
@@ -628,7 +636,7 @@ pub(crate) async fn switch_organization(
 
 /// Marks a response that carries secrets: never cached (RFC 6749 §5.1), never replayed by the
 /// idempotency layer.
-fn no_store(response: &mut Response) {
+pub(super) fn no_store(response: &mut Response) {
     response.extensions_mut().insert(NoStore);
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -75,6 +75,9 @@
 //! | `POST /api/v1/auth/sessions/revoke-others` | bearer | `{revoked_sessions}` |
 //! | `POST /api/v1/auth/password` `{current_password, new_password}` | bearer | `{revoked_sessions}` (the other sessions) |
 //! | `POST /api/v1/auth/organization` `{org_id}` | bearer | 200 `{access_token, token_type, expires_in, session_id, org_id}`, `Cache-Control: no-store`; 404 for an organization the caller does not belong to |
+//! | `GET /api/v1/auth/oidc/{provider}/authorize?redirect_uri=&redirect=` | – | 200 `{authorization_url, expires_at}` (302 to it with `redirect=true`), `Cache-Control: no-store`; 404 unknown provider; 400 `redirect_uri` not allowed; 503 provider unreachable; 429 after 10/min per IP |
+//! | `POST /api/v1/auth/oidc/{provider}/link` `{redirect_uri?}` | bearer | 200 `{authorization_url, expires_at}`; its callback links the identity to the caller |
+//! | `POST /api/v1/auth/oidc/{provider}/callback` `{code, state}` | – | 200 token pair (as `login`), or `{linked, provider}` after `link`; 422 `OIDC_INVALID_STATE` (unknown, expired, replayed, other provider), `OIDC_EMAIL_REQUIRED`, `OIDC_EMAIL_NOT_VERIFIED`; 401 `OIDC_CODE_REJECTED` (bad code, PKCE mismatch), `OIDC_INVALID_SIGNATURE`, `OIDC_INVALID_AUDIENCE`, `OIDC_INVALID_ISSUER`, `OIDC_TOKEN_EXPIRED`, `OIDC_INVALID_NONCE`, `OIDC_INVALID_ID_TOKEN`; 409 `ACCOUNT_EXISTS_LINK_REQUIRED`, `OIDC_IDENTITY_IN_USE`; 404 unknown provider |
 //! | `GET /.well-known/jwks.json` | – | the JWKS |
 //!
 //! The token pair is `{access_token, token_type: "Bearer", expires_in, refresh_token,
@@ -91,6 +94,7 @@
 mod account;
 mod extract;
 mod mailer;
+mod oidc;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 mod sessions;
@@ -103,6 +107,7 @@ use axum::routing::{delete, get, post};
 pub use account::{LOGIN_CLASS, PASSWORD_RESET_CLASS, REGISTER_CLASS, RESEND_CLASS};
 pub use extract::{AuthRejection, Authenticated, authenticate};
 pub use mailer::{InMemoryMailer, RecordedMail, VerificationMailer};
+pub use oidc::OIDC_CLASS;
 pub use state::{ANONYMOUS_IP_QUOTA, AuthState};
 
 /// The auth routes (see the [module docs](self) for the table), for any host state `S` that
@@ -138,6 +143,15 @@ where
         .route(
             "/api/v1/auth/sessions/revoke-others",
             post(sessions::revoke_others),
+        )
+        .route(
+            "/api/v1/auth/oidc/{provider}/authorize",
+            get(oidc::authorize),
+        )
+        .route("/api/v1/auth/oidc/{provider}/link", post(oidc::link))
+        .route(
+            "/api/v1/auth/oidc/{provider}/callback",
+            post(oidc::callback),
         )
         .route("/.well-known/jwks.json", get(account::jwks))
 }

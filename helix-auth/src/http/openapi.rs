@@ -13,7 +13,7 @@ use utoipa::OpenApi;
 use utoipa::ToSchema;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{account, sessions};
+use super::{account, oidc, sessions};
 
 /// The name of the bearer security scheme the authenticated routes require.
 pub const BEARER_SCHEME: &str = "bearer";
@@ -37,6 +37,9 @@ pub const BEARER_SCHEME: &str = "bearer";
         sessions::list,
         sessions::revoke,
         sessions::revoke_others,
+        oidc::authorize,
+        oidc::link,
+        oidc::callback,
         account::jwks,
     ),
     components(schemas(
@@ -54,6 +57,10 @@ pub const BEARER_SCHEME: &str = "bearer";
         account::MailAccepted,
         account::EmailVerified,
         account::RevokedSessions,
+        oidc::CallbackBody,
+        oidc::LinkBody,
+        oidc::AuthorizationView,
+        oidc::Linked,
         sessions::SessionView,
         sessions::SessionList,
         SessionKind,
