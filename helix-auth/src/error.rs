@@ -49,6 +49,9 @@ pub enum AuthError {
     /// Hashing failed or the blocking pool is gone. Details are logged, never returned.
     #[error("password hashing failed")]
     Hashing,
+    /// An OpenID Connect sign-in failed (see [`crate::oidc::OidcError`] for the codes).
+    #[error(transparent)]
+    Oidc(#[from] crate::oidc::OidcError),
     /// A kernel error (database, configuration), passed through.
     #[error(transparent)]
     Core(#[from] helix_core::Error),
@@ -75,6 +78,7 @@ impl AuthError {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::ImpersonationForbidden(_) => "IMPERSONATION_FORBIDDEN",
             Self::Hashing => "INTERNAL_ERROR",
+            Self::Oidc(e) => e.code(),
             Self::Core(e) => e.code(),
         }
     }
@@ -103,6 +107,7 @@ impl From<AuthError> for helix_core::Error {
             AuthError::ImpersonationForbidden(message) => Self::forbidden(code, message),
             AuthError::Hashing => Self::internal_msg("password hashing failed"),
             AuthError::Core(inner) => inner,
+            AuthError::Oidc(e) => e.into(),
             other @ (AuthError::EmailNotVerified
             | AuthError::InvalidVerificationToken
             | AuthError::InvalidResetToken) => Self::Unprocessable {

@@ -25,6 +25,9 @@
 //! - [`ImpersonationService`] lets platform support act as a user (explicit reason,
 //!   30-minute session that cannot be renewed, the actor in the token's `act` claim and in
 //!   every audit row); who may is decided by the host's [`PlatformRoles`].
+//! - [`AuthService::oidc_authorize`] and [`AuthService::oidc_callback`] sign in with any
+//!   OpenID Connect provider (authorization code + PKCE, `state` and `nonce`), linking an
+//!   external identity to an account only under the rules of [`oidc`].
 //!
 //! Every table is platform-plane: on PostgreSQL only the platform role can read it.
 //!
@@ -66,10 +69,13 @@ pub mod error;
 pub mod http;
 pub mod impersonation;
 pub mod migrations;
+pub mod oidc;
 pub mod organizations;
 pub mod passwords;
 mod service;
 pub mod sessions;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tokens;
 
 pub use accounts::{

@@ -7,6 +7,7 @@ use helix_core::{Actor, Kernel, PlatformContext, RequestMeta};
 
 use crate::config::AuthConfig;
 use crate::error::{AuthError, Result};
+use crate::oidc::{OidcConfig, OidcProviders};
 use crate::passwords::{Password, PasswordHasher, PasswordPolicy};
 
 /// Accounts, passwords and their security events, without HTTP. Cheap to clone.
@@ -25,6 +26,7 @@ struct Inner {
     config: AuthConfig,
     policy: PasswordPolicy,
     hasher: PasswordHasher,
+    oidc: Option<OidcProviders>,
 }
 
 /// Builds an [`AuthService`]; see [`AuthService::builder`].
@@ -34,6 +36,7 @@ pub struct AuthServiceBuilder {
     kernel: Kernel,
     config: AuthConfig,
     hasher: Option<PasswordHasher>,
+    oidc: Option<OidcConfig>,
 }
 
 impl AuthService {
@@ -43,6 +46,7 @@ impl AuthService {
             kernel,
             config,
             hasher: None,
+            oidc: None,
         }
     }
 
@@ -64,6 +68,11 @@ impl AuthService {
     /// The password hasher (shared by clones).
     pub fn hasher(&self) -> &PasswordHasher {
         &self.inner.hasher
+    }
+
+    /// The OpenID Connect providers, when [`AuthServiceBuilder::oidc`] configured some.
+    pub(crate) fn oidc_providers(&self) -> Option<&OidcProviders> {
+        self.inner.oidc.as_ref()
     }
 
     /// A platform context for `actor` carrying the request's metadata.
@@ -95,6 +104,14 @@ impl AuthServiceBuilder {
         self
     }
 
+    /// Enables sign-in with OpenID Connect providers (see [`crate::oidc`]). The providers
+    /// are checked here, without network access: their discovery documents are fetched on
+    /// first use, so a provider being down never fails the build.
+    pub fn oidc(mut self, config: OidcConfig) -> Self {
+        self.oidc = Some(config);
+        self
+    }
+
     /// Checks the configuration and builds the service. Unless a hasher was given, this
     /// computes one dummy hash on the calling thread (tens of milliseconds at OWASP cost).
     pub fn build(self) -> Result<AuthService> {
@@ -106,6 +123,7 @@ impl AuthServiceBuilder {
                 self.config.effective_hashing_concurrency(),
             )?,
         };
+        let oidc = self.oidc.map(OidcProviders::new).transpose()?;
         let policy = PasswordPolicy::new(self.config.password.clone(), &self.config.product_name);
         Ok(AuthService {
             inner: Arc::new(Inner {
@@ -113,6 +131,7 @@ impl AuthServiceBuilder {
                 config: self.config,
                 policy,
                 hasher,
+                oidc,
             }),
         })
     }

@@ -96,7 +96,9 @@ fn auth_state(
     let clock: Arc<dyn helix_core::Clock> = Arc::new(helix_core::SystemClock);
     let tokens = AccessTokens::new(keys, token_config, clock.clone())?;
     let sessions = SessionService::new(kernel.clone(), a.sessions.clone())?;
-    let auth = AuthService::builder(kernel.clone(), a.accounts.clone()).build()?;
+    let auth = AuthService::builder(kernel.clone(), a.accounts.clone())
+        .oidc(a.oidc.clone())
+        .build()?;
     let limiter = RateLimiter::new(Arc::new(InMemoryStore::with_clock(clock)));
     let mailer = Arc::new(mail::FileMailer::new(&a.mail_dir));
     let directory = Arc::new(organizations::TenancyDirectory::new(tenancy.clone()));

@@ -230,6 +230,12 @@ pub struct AuthSettings {
     pub dev_encryption_key_file: String,
     /// Who may impersonate users (platform support).
     pub impersonation: ImpersonationSettings,
+    /// Sign in with OpenID Connect: `auth.oidc.providers.<name> = { issuer | preset,
+    /// client_id, client_secret, redirect_uri, scopes, link_verified_email }` and
+    /// `auth.oidc.allowed_redirect_uris`. Client secrets are redacted in `Debug` and never
+    /// serialized.
+    #[serde(skip_serializing)]
+    pub oidc: helix_auth::oidc::OidcConfig,
 }
 
 impl Default for AuthSettings {
@@ -247,6 +253,7 @@ impl Default for AuthSettings {
             retired_encryption_keys: Vec::new(),
             dev_encryption_key_file: "./helix-dev-encryption.key".into(),
             impersonation: ImpersonationSettings::default(),
+            oidc: helix_auth::oidc::OidcConfig::default(),
         }
     }
 }
@@ -386,6 +393,28 @@ mod tests {
         s.auth.encryption_key = Some(key.clone());
         s.validate().unwrap();
         assert!(!format!("{s:?}").contains(&key.key));
+    }
+
+    #[test]
+    fn oidc_client_secrets_are_masked() {
+        let toml = r#"
+            [auth.oidc.providers.google]
+            preset = "google"
+            client_id = "app.apps.googleusercontent.com"
+            client_secret = "GOCSPX-very-secret"
+            redirect_uri = "https://app.example.com/oidc/callback"
+        "#;
+        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(toml))
+            .extract()
+            .unwrap();
+        let google = &settings.auth.oidc.providers["google"];
+        assert_eq!(
+            google.client_secret.as_ref().map(|s| s.expose()),
+            Some("GOCSPX-very-secret")
+        );
+        assert!(!google.link_verified_email);
+        assert!(!format!("{settings:?}").contains("very-secret"));
     }
 
     #[test]

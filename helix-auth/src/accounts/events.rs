@@ -66,6 +66,18 @@ pub enum SecurityEventKind {
     /// An organization switch was refused: not a member, or no such organization
     /// (`data.org_id`).
     OrganizationSwitchRefused,
+    /// A sign-in with an OpenID Connect provider succeeded (`data.provider`).
+    OidcSignIn,
+    /// A new account was created by an OpenID Connect sign-in.
+    OidcAccountCreated,
+    /// An external identity was linked to an account (`data.via`: `explicit` or
+    /// `verified_email`).
+    OidcIdentityLinked,
+    /// An OpenID Connect sign-in matched an existing account by e-mail and was refused
+    /// (`ACCOUNT_EXISTS_LINK_REQUIRED`; `data` says why linking was not allowed).
+    OidcLinkRefused,
+    /// An OpenID Connect sign-in failed (`data.reason`: the error code, lowercased).
+    OidcSignInFailed,
 }
 
 impl SecurityEventKind {
@@ -95,6 +107,11 @@ impl SecurityEventKind {
             Self::ImpersonationRefused => "impersonation_refused",
             Self::OrganizationSwitched => "organization_switched",
             Self::OrganizationSwitchRefused => "organization_switch_refused",
+            Self::OidcSignIn => "oidc_sign_in",
+            Self::OidcAccountCreated => "oidc_account_created",
+            Self::OidcIdentityLinked => "oidc_identity_linked",
+            Self::OidcLinkRefused => "oidc_link_refused",
+            Self::OidcSignInFailed => "oidc_sign_in_failed",
         }
     }
 

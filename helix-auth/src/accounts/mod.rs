@@ -21,8 +21,10 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+pub(crate) use email::email_key;
 pub use email::normalize_email;
 pub use entity::security_event::Model as SecurityEvent;
+pub(crate) use events::Event;
 pub use events::SecurityEventKind;
 pub use token::{PasswordResetToken, VerificationToken};
 

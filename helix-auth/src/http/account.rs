@@ -484,16 +484,24 @@ pub(crate) async fn login(
     limit_login(&state, &meta).await?;
     let password = Password::new(body.password);
     let account = state.auth().login(&meta, &body.email, &password).await?;
+    sign_in_response(&state, &meta, account.account_id).await
+}
+
+/// Starts a session for an authenticated `account_id` (in its default organization when the
+/// host connected an [`crate::OrganizationDirectory`]) and answers its token pair: the
+/// answer of `login` and of an OpenID Connect callback.
+pub(super) async fn sign_in_response(
+    state: &AuthState,
+    meta: &RequestMeta,
+    account_id: Uuid,
+) -> Result<Response, Error> {
     let org = match state.organizations() {
-        Some(directory) => directory.default_organization(account.account_id).await?,
+        Some(directory) => directory.default_organization(account_id).await?,
         None => None,
     };
-    let session_meta = SessionMeta::from_request(&meta).in_organization(org);
-    let (session, refresh) = state
-        .sessions()
-        .start(account.account_id, session_meta)
-        .await?;
-    token_response(&state, &session, &refresh)
+    let session_meta = SessionMeta::from_request(meta).in_organization(org);
+    let (session, refresh) = state.sessions().start(account_id, session_meta).await?;
+    token_response(state, &session, &refresh)
 }
 
 async fn limit_login(state: &AuthState, meta: &RequestMeta) -> Result<(), Error> {
@@ -502,7 +510,7 @@ async fn limit_login(state: &AuthState, meta: &RequestMeta) -> Result<(), Error>
 
 /// Counts one request of `class` against the client IP: 429 with `Retry-After` beyond
 /// `quota`. Runs before any hashing, so an over-limit client costs no argon2 work.
-async fn limit_ip(
+pub(super) async fn limit_ip(
     state: &AuthState,
     meta: &RequestMeta,
     class: &'static str,

@@ -77,6 +77,9 @@
 //! | `POST /api/v1/auth/organization` `{org_id}` | bearer | 200 `{access_token, token_type, expires_in, session_id, org_id}`, `Cache-Control: no-store`; 404 for an organization the caller does not belong to; security events `organization_switched` / `organization_switch_refused` |
 //! | `POST /api/v1/auth/impersonate` `{account_id, reason}` | bearer (platform support, see [`AuthState::with_platform_roles`]) | 201 `{access_token, token_type, expires_in, expires_at, session_id, account_id, org_id}` (no refresh token; 30 minutes; `act.sub` = caller), `Cache-Control: no-store`; 400 reason missing/blank/too long; 403 `FORBIDDEN` (no role) / `IMPERSONATION_FORBIDDEN` (self, a platform account, from an impersonation session); 404 unknown account |
 //! | `DELETE /api/v1/auth/impersonate` | bearer (impersonation session) | 204, the session ends; 404 when the session is not an impersonation |
+//! | `GET /api/v1/auth/oidc/{provider}/authorize?redirect_uri=&redirect=` | – | 200 `{authorization_url, expires_at}` (302 to it with `redirect=true`), `Cache-Control: no-store`; 404 unknown provider; 400 `redirect_uri` not allowed; 503 provider unreachable; 429 after 10/min per IP |
+//! | `POST /api/v1/auth/oidc/{provider}/link` `{redirect_uri?}` | bearer | 200 `{authorization_url, expires_at}`; its callback links the identity to the caller |
+//! | `POST /api/v1/auth/oidc/{provider}/callback` `{code, state}` | – | 200 token pair (as `login`), or `{linked, provider}` after `link`; 422 `OIDC_INVALID_STATE` (unknown, expired, replayed, other provider), `OIDC_EMAIL_REQUIRED`, `OIDC_EMAIL_NOT_VERIFIED`; 401 `OIDC_CODE_REJECTED` (bad code, PKCE mismatch), `OIDC_INVALID_SIGNATURE`, `OIDC_INVALID_AUDIENCE`, `OIDC_INVALID_ISSUER`, `OIDC_TOKEN_EXPIRED`, `OIDC_INVALID_NONCE`, `OIDC_INVALID_ID_TOKEN`; 409 `ACCOUNT_EXISTS_LINK_REQUIRED`, `OIDC_IDENTITY_IN_USE`; 404 unknown provider |
 //! | `GET /.well-known/jwks.json` | – | the JWKS |
 //!
 //! The token pair is `{access_token, token_type: "Bearer", expires_in, refresh_token,
@@ -94,6 +97,7 @@ mod account;
 mod extract;
 mod impersonation;
 mod mailer;
+mod oidc;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 mod sessions;
@@ -106,6 +110,7 @@ use axum::routing::{delete, get, post};
 pub use account::{LOGIN_CLASS, PASSWORD_RESET_CLASS, REGISTER_CLASS, RESEND_CLASS};
 pub use extract::{AuthRejection, Authenticated, authenticate};
 pub use mailer::{InMemoryMailer, RecordedMail, VerificationMailer};
+pub use oidc::OIDC_CLASS;
 pub use state::{ANONYMOUS_IP_QUOTA, AuthState};
 
 /// The auth routes (see the [module docs](self) for the table), for any host state `S` that
@@ -145,6 +150,15 @@ where
         .route(
             "/api/v1/auth/impersonate",
             post(impersonation::start).delete(impersonation::end),
+        )
+        .route(
+            "/api/v1/auth/oidc/{provider}/authorize",
+            get(oidc::authorize),
+        )
+        .route("/api/v1/auth/oidc/{provider}/link", post(oidc::link))
+        .route(
+            "/api/v1/auth/oidc/{provider}/callback",
+            post(oidc::callback),
         )
         .route("/.well-known/jwks.json", get(account::jwks))
 }

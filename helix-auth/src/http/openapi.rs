@@ -13,7 +13,7 @@ use utoipa::OpenApi;
 use utoipa::ToSchema;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{account, impersonation, sessions};
+use super::{account, impersonation, oidc, sessions};
 
 /// The name of the bearer security scheme the authenticated routes require.
 pub const BEARER_SCHEME: &str = "bearer";
@@ -39,6 +39,9 @@ pub const BEARER_SCHEME: &str = "bearer";
         sessions::revoke_others,
         impersonation::start,
         impersonation::end,
+        oidc::authorize,
+        oidc::link,
+        oidc::callback,
         account::jwks,
     ),
     components(schemas(
@@ -56,6 +59,10 @@ pub const BEARER_SCHEME: &str = "bearer";
         account::MailAccepted,
         account::EmailVerified,
         account::RevokedSessions,
+        oidc::CallbackBody,
+        oidc::LinkBody,
+        oidc::AuthorizationView,
+        oidc::Linked,
         sessions::SessionView,
         sessions::SessionList,
         impersonation::ImpersonateBody,

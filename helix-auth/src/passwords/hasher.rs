@@ -124,6 +124,11 @@ impl PasswordHasher {
     /// be replaced because the configured parameters changed. A hash that cannot be parsed
     /// is an error (logged without its content), not a mismatch.
     pub async fn verify(&self, password: &Password, hash: &str) -> Result<Verification> {
+        if hash == super::NO_PASSWORD_HASH {
+            // A password-less account: the same argon2 work, and never a match.
+            self.dummy_verify(password).await;
+            return Ok(Verification::Mismatch);
+        }
         let password = password.clone();
         let hash = hash.to_owned();
         let config = self.inner.config;

@@ -11,6 +11,12 @@ use zeroize::Zeroizing;
 pub use hasher::{HasherStats, PasswordHasher, Verification};
 pub use policy::PasswordPolicy;
 
+/// The `password_hash` of an account without a password (created by an OpenID Connect
+/// sign-in). Not a PHC string, so no password ever matches it:
+/// [`PasswordHasher::verify`] answers a mismatch after the same dummy work as for an
+/// unknown account.
+pub const NO_PASSWORD_HASH: &str = "!no-password";
+
 /// A plaintext password. `Debug` is redacted, there is no `Display`, and the memory is
 /// zeroed when the value is dropped, so it cannot leak into logs or error messages by accident.
 #[derive(Clone)]

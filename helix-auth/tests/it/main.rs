@@ -5,6 +5,7 @@ mod accounts;
 #[cfg(feature = "http")]
 mod http;
 mod impersonation;
+mod oidc;
 #[cfg(feature = "http")]
 mod organizations;
 mod passwords;

@@ -4,6 +4,7 @@
 mod binary;
 mod glue;
 mod impersonation;
+mod oidc;
 mod openapi;
 mod production_roles;
 mod revocation;
