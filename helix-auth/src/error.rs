@@ -31,6 +31,9 @@ pub enum AuthError {
     /// answer).
     #[error("the password reset link is invalid or has expired")]
     InvalidResetToken,
+    /// The presented API key is malformed, unknown, wrong, revoked or expired (one answer).
+    #[error("invalid API key")]
+    InvalidApiKey,
     /// The account does not exist (only for calls naming an account id, which the caller
     /// got from authentication).
     #[error("account not found")]
@@ -60,6 +63,7 @@ impl AuthError {
             Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
             Self::InvalidVerificationToken => "INVALID_VERIFICATION_TOKEN",
             Self::InvalidResetToken => "INVALID_RESET_TOKEN",
+            Self::InvalidApiKey => "INVALID_API_KEY",
             Self::AccountNotFound => "NOT_FOUND",
             Self::Hashing => "INTERNAL_ERROR",
             Self::Core(e) => e.code(),
@@ -83,6 +87,10 @@ impl From<AuthError> for helix_core::Error {
             AuthError::InvalidCredentials => Self::AuthenticationFailed {
                 code,
                 message: "invalid email or password".into(),
+            },
+            AuthError::InvalidApiKey => Self::AuthenticationFailed {
+                code,
+                message: "invalid API key".into(),
             },
             AuthError::AccountNotFound => Self::not_found("account"),
             AuthError::Hashing => Self::internal_msg("password hashing failed"),
@@ -111,6 +119,8 @@ mod tests {
         assert_eq!((e.code(), e.status()), ("INVALID_RESET_TOKEN", 422));
         let e: helix_core::Error = AuthError::invalid("password", "too_short", "x").into();
         assert_eq!(e.details()[0].code, "too_short");
+        let e: helix_core::Error = AuthError::InvalidApiKey.into();
+        assert_eq!((e.code(), e.status()), ("INVALID_API_KEY", 401));
         let e: helix_core::Error = AuthError::Hashing.into();
         assert_eq!(e.status(), 500);
     }

@@ -55,6 +55,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+pub mod api_keys;
 pub mod config;
 pub mod error;
 #[cfg(feature = "http")]

@@ -174,6 +174,15 @@ pub struct AuthSettings {
     pub sessions: helix_auth::sessions::SessionConfig,
     /// Where the development mailbox writes verification mails.
     pub mail_dir: String,
+    /// API keys: `hash_key` (base64, at least 32 bytes; the server secret of the keyed hash
+    /// of every key, and the root of the CSRF-token key) is required on PostgreSQL; on
+    /// SQLite (development) a missing key is replaced by an ephemeral one, with a warning.
+    /// Secret: never printed.
+    #[serde(skip_serializing)]
+    pub api_keys: helix_auth::api_keys::ApiKeyConfig,
+    /// Browser sessions: `secure` (default `true`) and `allowed_origins`.
+    #[serde(skip_serializing)]
+    pub cookies: helix_auth::http::CookieConfig,
 }
 
 impl Default for AuthSettings {
@@ -187,6 +196,8 @@ impl Default for AuthSettings {
             accounts: helix_auth::AuthConfig::default(),
             sessions: helix_auth::sessions::SessionConfig::default(),
             mail_dir: "./helix-mail".into(),
+            api_keys: helix_auth::api_keys::ApiKeyConfig::default(),
+            cookies: helix_auth::http::CookieConfig::default(),
         }
     }
 }
@@ -260,6 +271,23 @@ impl Settings {
                     .into(),
             });
         }
+        if postgres && self.auth.api_keys.hash_key.is_none() {
+            return Err(SettingsError::Bad {
+                key: "auth.api_keys.hash_key",
+                reason: "required on PostgreSQL (set HELIX__AUTH__API_KEYS__HASH_KEY to at \
+                         least 32 random bytes in base64, e.g. `openssl rand -base64 32`); \
+                         only the SQLite development default may use an ephemeral key"
+                    .into(),
+            });
+        }
+        for origin in &self.auth.cookies.allowed_origins {
+            if !(origin.starts_with("https://") || origin.starts_with("http://")) {
+                return Err(SettingsError::Bad {
+                    key: "auth.cookies.allowed_origins",
+                    reason: format!("`{origin}` is not an origin such as https://app.example.com"),
+                });
+            }
+        }
         if self.jobs.interval_secs == 0 {
             return Err(SettingsError::Bad {
                 key: "jobs.interval_secs",
@@ -298,6 +326,23 @@ mod tests {
             ..Default::default()
         };
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn postgres_needs_the_api_key_hash_key_which_is_never_printed() {
+        let mut s = Settings::default();
+        s.database.url = "postgres://u@h/db".into();
+        s.auth.signing_key = Some(helix_auth::tokens::SigningKeyConfig::generate("k"));
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("auth.api_keys.hash_key"), "{err}");
+        let secret = "S2V5LW9mLXRoZS1hcGkta2V5LWhhc2gtMzItYnl0ZXMh";
+        s.auth.api_keys.hash_key =
+            Some(helix_auth::api_keys::HmacKey::from_base64(secret).unwrap());
+        s.validate().unwrap();
+        assert!(!format!("{s:?}").contains(secret));
+        s.auth.cookies.allowed_origins = vec!["app.example.com".into()];
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("auth.cookies.allowed_origins"), "{err}");
     }
 
     #[test]

@@ -53,6 +53,13 @@ pub enum SecurityEventKind {
     PasswordReset,
     /// A reset token was unknown, expired, used or invalidated.
     PasswordResetFailed,
+    /// An API key was created (`data`: key id, owner, name, scopes, expiry).
+    ApiKeyCreated,
+    /// An API key was revoked (`data`: key id, owner).
+    ApiKeyRevoked,
+    /// A presented API key was refused (`data.reason`: `malformed`, `unknown`, `mismatch`,
+    /// `revoked`, `expired`; never the key).
+    ApiKeyRefused,
 }
 
 impl SecurityEventKind {
@@ -77,6 +84,9 @@ impl SecurityEventKind {
             Self::PasswordResetRefused => "password_reset_refused",
             Self::PasswordReset => "password_reset",
             Self::PasswordResetFailed => "password_reset_failed",
+            Self::ApiKeyCreated => "api_key_created",
+            Self::ApiKeyRevoked => "api_key_revoked",
+            Self::ApiKeyRefused => "api_key_refused",
         }
     }
 

@@ -11,6 +11,8 @@ async fn non_owner_server(t: TestDb) {
     let mut owner = Settings::default();
     owner.database.url = t.url.clone();
     owner.auth.signing_key = Some(key.clone());
+    let hash_key = helix_auth::api_keys::HmacKey::generate();
+    owner.auth.api_keys.hash_key = Some(hash_key.clone());
     let _owner_app = build_app(&owner).await.unwrap();
 
     let role = format!("helix_server_{}", uuid::Uuid::now_v7().simple());
@@ -23,6 +25,7 @@ async fn non_owner_server(t: TestDb) {
 
     let mut server = Settings::default();
     server.auth.signing_key = Some(key);
+    server.auth.api_keys.hash_key = Some(hash_key);
     server.database.url = t.url.replacen("postgres@", &format!("{role}@"), 1);
     assert_ne!(
         server.database.url, t.url,
