@@ -31,6 +31,9 @@ pub enum AuthError {
     /// answer).
     #[error("the password reset link is invalid or has expired")]
     InvalidResetToken,
+    /// The presented API key is malformed, unknown, wrong, revoked or expired (one answer).
+    #[error("invalid API key")]
+    InvalidApiKey,
     /// The account does not exist (only for calls naming an account id, which the caller
     /// got from authentication).
     #[error("account not found")]
@@ -77,6 +80,7 @@ impl AuthError {
             Self::AccountNotFound | Self::NotImpersonating => "NOT_FOUND",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::ImpersonationForbidden(_) => "IMPERSONATION_FORBIDDEN",
+            Self::InvalidApiKey => "INVALID_API_KEY",
             Self::Hashing => "INTERNAL_ERROR",
             Self::Oidc(e) => e.code(),
             Self::Core(e) => e.code(),
@@ -100,6 +104,10 @@ impl From<AuthError> for helix_core::Error {
             AuthError::InvalidCredentials => Self::AuthenticationFailed {
                 code,
                 message: "invalid email or password".into(),
+            },
+            AuthError::InvalidApiKey => Self::AuthenticationFailed {
+                code,
+                message: "invalid API key".into(),
             },
             AuthError::AccountNotFound => Self::not_found("account"),
             AuthError::NotImpersonating => Self::not_found("impersonation session"),
@@ -136,6 +144,8 @@ mod tests {
         assert_eq!((e.code(), e.status()), ("IMPERSONATION_FORBIDDEN", 403));
         let e: helix_core::Error = AuthError::Forbidden("no").into();
         assert_eq!((e.code(), e.status()), ("FORBIDDEN", 403));
+        let e: helix_core::Error = AuthError::InvalidApiKey.into();
+        assert_eq!((e.code(), e.status()), ("INVALID_API_KEY", 401));
         let e: helix_core::Error = AuthError::Hashing.into();
         assert_eq!(e.status(), 500);
     }

@@ -62,6 +62,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+pub mod api_keys;
 pub mod config;
 pub mod crypto;
 pub mod error;

@@ -15,13 +15,25 @@ use crate::organizations::model as organization;
 /// The acting member.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Caller {
-    pub user_id: Uuid,
+    /// `None` for an API key.
+    pub user_id: Option<Uuid>,
     pub role: Role,
 }
 
 impl Caller {
     /// The actor of `tx`, who must be a member of its organization.
+    ///
+    /// An API key ([`helix_core::Actor::ApiKey`]) is a read-only caller with no user id: the
+    /// host's authentication resolved the key to this organization and checked its scopes
+    /// before the request got here (until helix-iam brings the permission model), so it may
+    /// read and never manage.
     pub(crate) async fn of(tx: &TenantTx) -> Result<Self> {
+        if let helix_core::Actor::ApiKey(_) = tx.context().actor() {
+            return Ok(Self {
+                user_id: None,
+                role: Role::ReadOnly,
+            });
+        }
         let Some(user_id) = tx.context().actor().user_id() else {
             return Err(TenancyError::NotFound("organization"));
         };
@@ -32,7 +44,7 @@ impl Caller {
             .await?;
         match member {
             Some(m) => Ok(Self {
-                user_id,
+                user_id: Some(user_id),
                 role: m.role,
             }),
             None => Err(TenancyError::NotFound("organization")),

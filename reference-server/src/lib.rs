@@ -14,6 +14,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod api_keys;
 pub mod jobs;
 pub mod keys;
 pub mod mail;
@@ -106,9 +107,32 @@ fn auth_state(
         auth.clone(),
         &a.impersonation.support_accounts,
     ));
+    let hash_key = match &a.api_keys.hash_key {
+        Some(key) => key.clone(),
+        None if kernel.db().backend() == helix_core::Backend::Sqlite => {
+            tracing::warn!(
+                "auth.api_keys.hash_key is not configured: using an ephemeral development key; \
+                 API keys and browser CSRF tokens will not survive a restart (configure \
+                 auth.api_keys.hash_key in production)"
+            );
+            helix_auth::api_keys::HmacKey::generate()
+        }
+        // Settings::validate refuses this before any connection is made.
+        None => anyhow::bail!("invalid setting `auth.api_keys.hash_key`: required on PostgreSQL"),
+    };
+    let key_config = helix_auth::api_keys::ApiKeyConfig {
+        hash_key: Some(hash_key.clone()),
+        ..a.api_keys.clone()
+    };
+    let api_keys = helix_auth::api_keys::ApiKeyService::new(auth.clone(), key_config)?;
+    let owners = Arc::new(api_keys::OrganizationKeyOwners::new(tenancy.clone()));
+    let browser =
+        helix_auth::http::BrowserSessions::new(a.cookies.clone(), hash_key.derive("csrf"));
     Ok(AuthState::new(auth, tokens, sessions, limiter, mailer)
         .with_organizations(directory)
-        .with_platform_roles(roles))
+        .with_platform_roles(roles)
+        .with_api_keys(api_keys, owners)
+        .with_browser_sessions(browser))
 }
 
 /// The composed platform: what [`build_app`] makes and [`launch`] serves.
@@ -145,14 +169,16 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
     let metrics = Arc::new(HttpMetrics::new());
     let idem = IdempotencyState::new(db.clone(), Arc::new(helix_core::SystemClock));
     // Innermost first: idempotency sees the principal that `authenticate` put into the
-    // request context; `verified_email` runs after `authenticate` and gives helix-tenancy the
-    // caller's verified e-mail on the two routes that need it.
+    // request context; `api_key_scopes` refuses API keys on routes their scopes do not
+    // cover; `verified_email` runs after `authenticate` and gives helix-tenancy the caller's
+    // verified e-mail on the two routes that need it.
     let api = Router::new()
         .merge(helix_auth::http::router::<AppState>())
         .merge(helix_tenancy::http::router::<AppState>())
         .with_state(state.clone())
         .merge(helix.router())
         .layer(axum::middleware::from_fn_with_state(idem, idempotency))
+        .layer(axum::middleware::from_fn(api_keys::api_key_scopes))
         .layer(axum::middleware::from_fn_with_state(
             state.auth.auth().clone(),
             verified_email::verified_email,

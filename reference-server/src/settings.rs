@@ -236,6 +236,15 @@ pub struct AuthSettings {
     /// serialized.
     #[serde(skip_serializing)]
     pub oidc: helix_auth::oidc::OidcConfig,
+    /// API keys: `hash_key` (base64, at least 32 bytes; the server secret of the keyed hash
+    /// of every key, and the root of the CSRF-token key) is required on PostgreSQL; on
+    /// SQLite (development) a missing key is replaced by an ephemeral one, with a warning.
+    /// Secret: never printed.
+    #[serde(skip_serializing)]
+    pub api_keys: helix_auth::api_keys::ApiKeyConfig,
+    /// Browser sessions: `secure` (default `true`) and `allowed_origins`.
+    #[serde(skip_serializing)]
+    pub cookies: helix_auth::http::CookieConfig,
 }
 
 impl Default for AuthSettings {
@@ -254,6 +263,8 @@ impl Default for AuthSettings {
             dev_encryption_key_file: "./helix-dev-encryption.key".into(),
             impersonation: ImpersonationSettings::default(),
             oidc: helix_auth::oidc::OidcConfig::default(),
+            api_keys: helix_auth::api_keys::ApiKeyConfig::default(),
+            cookies: helix_auth::http::CookieConfig::default(),
         }
     }
 }
@@ -336,6 +347,23 @@ impl Settings {
                     .into(),
             });
         }
+        if postgres && self.auth.api_keys.hash_key.is_none() {
+            return Err(SettingsError::Bad {
+                key: "auth.api_keys.hash_key",
+                reason: "required on PostgreSQL (set HELIX__AUTH__API_KEYS__HASH_KEY to at \
+                         least 32 random bytes in base64, e.g. `openssl rand -base64 32`); \
+                         only the SQLite development default may use an ephemeral key"
+                    .into(),
+            });
+        }
+        for origin in &self.auth.cookies.allowed_origins {
+            if !(origin.starts_with("https://") || origin.starts_with("http://")) {
+                return Err(SettingsError::Bad {
+                    key: "auth.cookies.allowed_origins",
+                    reason: format!("`{origin}` is not an origin such as https://app.example.com"),
+                });
+            }
+        }
         if self.jobs.interval_secs == 0 {
             return Err(SettingsError::Bad {
                 key: "jobs.interval_secs",
@@ -391,6 +419,7 @@ mod tests {
         assert!(err.contains("auth.encryption_key"), "{err}");
         let key = helix_auth::crypto::EncryptionKeyConfig::generate("e");
         s.auth.encryption_key = Some(key.clone());
+        s.auth.api_keys.hash_key = Some(helix_auth::api_keys::HmacKey::generate());
         s.validate().unwrap();
         assert!(!format!("{s:?}").contains(&key.key));
     }
@@ -415,6 +444,24 @@ mod tests {
         );
         assert!(!google.link_verified_email);
         assert!(!format!("{settings:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn postgres_needs_the_api_key_hash_key_which_is_never_printed() {
+        let mut s = Settings::default();
+        s.database.url = "postgres://u@h/db".into();
+        s.auth.signing_key = Some(helix_auth::tokens::SigningKeyConfig::generate("k"));
+        s.auth.encryption_key = Some(helix_auth::crypto::EncryptionKeyConfig::generate("e"));
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("auth.api_keys.hash_key"), "{err}");
+        let secret = "S2V5LW9mLXRoZS1hcGkta2V5LWhhc2gtMzItYnl0ZXMh";
+        s.auth.api_keys.hash_key =
+            Some(helix_auth::api_keys::HmacKey::from_base64(secret).unwrap());
+        s.validate().unwrap();
+        assert!(!format!("{s:?}").contains(secret));
+        s.auth.cookies.allowed_origins = vec!["app.example.com".into()];
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("auth.cookies.allowed_origins"), "{err}");
     }
 
     #[test]

@@ -78,6 +78,13 @@ pub enum SecurityEventKind {
     OidcLinkRefused,
     /// An OpenID Connect sign-in failed (`data.reason`: the error code, lowercased).
     OidcSignInFailed,
+    /// An API key was created (`data`: key id, owner, name, scopes, expiry).
+    ApiKeyCreated,
+    /// An API key was revoked (`data`: key id, owner).
+    ApiKeyRevoked,
+    /// A presented API key was refused (`data.reason`: `malformed`, `unknown`, `mismatch`,
+    /// `revoked`, `expired`; never the key).
+    ApiKeyRefused,
 }
 
 impl SecurityEventKind {
@@ -112,6 +119,9 @@ impl SecurityEventKind {
             Self::OidcIdentityLinked => "oidc_identity_linked",
             Self::OidcLinkRefused => "oidc_link_refused",
             Self::OidcSignInFailed => "oidc_sign_in_failed",
+            Self::ApiKeyCreated => "api_key_created",
+            Self::ApiKeyRevoked => "api_key_revoked",
+            Self::ApiKeyRefused => "api_key_refused",
         }
     }
 

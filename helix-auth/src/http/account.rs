@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use helix_core::http::idempotency::NoStore;
 use helix_core::ratelimit::{RateKey, Subject};
@@ -11,6 +11,7 @@ use helix_core::{Error, RequestMeta};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::cookies::{BrowserSessions, CsrfFailed, session_of_refresh_token};
 use super::extract::{Authenticated, JsonBody, Meta};
 use super::state::AuthState;
 use helix_core::ratelimit::Quota;
@@ -57,6 +58,34 @@ pub(crate) struct Credentials {
     password: String,
 }
 
+/// How `login` hands out the tokens.
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) enum SessionMode {
+    /// In the JSON body, for API clients (the default).
+    #[default]
+    Bearer,
+    /// In `httpOnly` cookies, for browsers; the body carries no token.
+    Cookie,
+}
+
+/// An e-mail address, a password and the session mode (`login`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct LoginBody {
+    /// The account's e-mail address.
+    #[cfg_attr(feature = "openapi", schema(format = Email))]
+    email: String,
+    /// The password.
+    #[cfg_attr(feature = "openapi", schema(format = Password, write_only))]
+    password: String,
+    /// `bearer` (default): tokens in the body; `cookie`: tokens in cookies.
+    #[serde(default)]
+    mode: SessionMode,
+}
+
 /// The token of a verification link (`verify-email`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,9 +124,11 @@ pub(crate) struct ResetConfirmBody {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub(crate) struct RefreshBody {
-    /// The refresh token of the last token pair; it is consumed.
+    /// The refresh token of the last token pair; it is consumed. Omit it (send `{}`) in
+    /// cookie mode: the refresh cookie is used, with the CSRF check.
     #[cfg_attr(feature = "openapi", schema(write_only))]
-    refresh_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
 }
 
 /// A password change (`password`).
@@ -128,9 +159,11 @@ pub(crate) struct OrganizationBody {
 #[derive(Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub(crate) struct OrganizationToken<'a> {
-    /// The access token (a JWT) whose `org` claim is `org_id`.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
-    access_token: &'a str,
+    /// The access token (a JWT) whose `org` claim is `org_id`. Absent when the caller
+    /// authenticated with the access cookie: the new token is then set as that cookie.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_token: Option<&'a str>,
     /// Always `Bearer`.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     token_type: &'static str,
@@ -163,6 +196,27 @@ pub(crate) struct TokenPair<'a> {
     session_id: Uuid,
     /// The session's active organization (the access token's `org` claim), if any.
     org_id: Option<Uuid>,
+}
+
+/// The answer of `login` and `refresh` in cookie mode: the tokens are in cookies (see
+/// [`super::cookies`]), never in the body.
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct CookieSession {
+    /// Always `Cookie`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    token_type: &'static str,
+    /// Seconds until the access cookie expires.
+    expires_in: i64,
+    /// When the refresh cookie expires.
+    refresh_token_expires_at: chrono::DateTime<chrono::Utc>,
+    /// The session.
+    session_id: Uuid,
+    /// The session's active organization, if any.
+    org_id: Option<Uuid>,
+    /// The CSRF token (also in the JS-readable CSRF cookie): send it as `X-CSRF-Token` on
+    /// every state-changing request.
+    csrf_token: String,
 }
 
 /// The caller (`me`).
@@ -463,12 +517,13 @@ pub(crate) async fn confirm_password_reset(
         post,
         path = "/api/v1/auth/login",
         tag = "auth",
-        request_body = Credentials,
+        request_body = LoginBody,
         responses(
-            (status = 200, description = "Signed in: a new session and its token pair", body = TokenPair,
+            (status = 200, description = "Signed in: a new session and its token pair (`mode: bearer`), or the session with the tokens in `Set-Cookie` (`mode: cookie`)", body = TokenPair,
                 headers(("Cache-Control" = String, description = "`no-store`"))),
             (status = 400, description = "Malformed JSON", body = helix_core::ErrorEnvelope),
             (status = 401, description = "Unknown e-mail, wrong password or locked account (`INVALID_CREDENTIALS`)", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "Cookie mode from an origin that is not allowed (`CSRF_FAILED`)", body = helix_core::ErrorEnvelope),
             (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
             (status = 422, description = "Correct password but the e-mail address is not verified (`EMAIL_NOT_VERIFIED`)", body = helix_core::ErrorEnvelope),
             (status = 429, description = "Too many login attempts from this client address", body = helix_core::ErrorEnvelope,
@@ -479,12 +534,23 @@ pub(crate) async fn confirm_password_reset(
 pub(crate) async fn login(
     State(state): State<AuthState>,
     Meta(meta): Meta,
-    JsonBody(body): JsonBody<Credentials>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<LoginBody>,
 ) -> Result<Response, Error> {
+    let browser = match body.mode {
+        SessionMode::Bearer => None,
+        SessionMode::Cookie => {
+            let browser = browser(&state)?;
+            if !browser.origin_allowed(&headers) {
+                return Ok(CsrfFailed.into_response());
+            }
+            Some(browser)
+        }
+    };
     limit_login(&state, &meta).await?;
     let password = Password::new(body.password);
     let account = state.auth().login(&meta, &body.email, &password).await?;
-    sign_in_response(&state, &meta, account.account_id).await
+    sign_in_response(&state, &meta, account.account_id, browser).await
 }
 
 /// Starts a session for an authenticated `account_id` (in its default organization when the
@@ -494,6 +560,7 @@ pub(super) async fn sign_in_response(
     state: &AuthState,
     meta: &RequestMeta,
     account_id: Uuid,
+    browser: Option<&BrowserSessions>,
 ) -> Result<Response, Error> {
     let org = match state.organizations() {
         Some(directory) => directory.default_organization(account_id).await?,
@@ -501,7 +568,39 @@ pub(super) async fn sign_in_response(
     };
     let session_meta = SessionMeta::from_request(meta).in_organization(org);
     let (session, refresh) = state.sessions().start(account_id, session_meta).await?;
-    token_response(state, &session, &refresh)
+    token_response(state, &session, &refresh, browser)
+}
+
+/// Browser sessions, or a 400 when the host did not enable them.
+fn browser(state: &AuthState) -> Result<&BrowserSessions, Error> {
+    state
+        .browser_sessions()
+        .ok_or_else(|| Error::BadRequest("cookie mode is not enabled on this server".into()))
+}
+
+/// The session of the request's refresh cookie after the CSRF check, or the answer to give.
+async fn cookie_session(
+    state: &AuthState,
+    browser: &BrowserSessions,
+    headers: &HeaderMap,
+) -> Result<(String, Uuid), Response> {
+    let Some(token) = browser.refresh_cookie(headers) else {
+        return Err(
+            Error::from(crate::sessions::SessionError::InvalidRefreshToken).into_response(),
+        );
+    };
+    let session = session_of_refresh_token(state.auth().kernel(), token)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let Some(session) = session else {
+        return Err(
+            Error::from(crate::sessions::SessionError::InvalidRefreshToken).into_response(),
+        );
+    };
+    browser
+        .check(headers, session)
+        .map_err(IntoResponse::into_response)?;
+    Ok((token.to_owned(), session))
 }
 
 async fn limit_login(state: &AuthState, meta: &RequestMeta) -> Result<(), Error> {
@@ -538,7 +637,8 @@ pub(super) async fn limit_ip(
             (status = 200, description = "A new token pair; the presented refresh token is consumed", body = TokenPair,
                 headers(("Cache-Control" = String, description = "`no-store`"))),
             (status = 400, description = "Malformed JSON", body = helix_core::ErrorEnvelope),
-            (status = 401, description = "Unknown, expired or reused refresh token (reuse revokes the session)", body = helix_core::ErrorEnvelope),
+            (status = 401, description = "Unknown, expired or reused refresh token (reuse revokes the session), or no refresh cookie", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "Cookie mode: missing or wrong `X-CSRF-Token`, or an origin that is not allowed (`CSRF_FAILED`)", body = helix_core::ErrorEnvelope),
             (status = 409, description = "A concurrent refresh of the same token is in progress (`REFRESH_RACE`)", body = helix_core::ErrorEnvelope),
             (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
         )
@@ -546,23 +646,55 @@ pub(super) async fn limit_ip(
 )]
 pub(crate) async fn refresh(
     State(state): State<AuthState>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<RefreshBody>,
 ) -> Result<Response, Error> {
-    let (session, next) = state.sessions().refresh(&body.refresh_token).await?;
-    token_response(&state, &session, &next)
+    if let Some(token) = body.refresh_token {
+        let (session, next) = state.sessions().refresh(&token).await?;
+        return token_response(&state, &session, &next, None);
+    }
+    let browser = browser(&state)?;
+    let token = match cookie_session(&state, browser, &headers).await {
+        Ok((token, _)) => token,
+        Err(response) => return Ok(response),
+    };
+    let (session, next) = state.sessions().refresh(&token).await?;
+    token_response(&state, &session, &next, Some(browser))
 }
 
 fn token_response(
     state: &AuthState,
     session: &Session,
     refresh: &RefreshToken,
+    browser: Option<&BrowserSessions>,
 ) -> Result<Response, Error> {
     let access = state.tokens().issue_access(&grant(session))?;
     let claims = access.claims();
+    let expires_in = claims.exp.saturating_sub(claims.iat);
+    if let Some(browser) = browser {
+        let refresh_max_age = (refresh.expires_at() - state.auth().kernel().now()).num_seconds();
+        let mut response = Json(CookieSession {
+            token_type: "Cookie",
+            expires_in,
+            refresh_token_expires_at: refresh.expires_at(),
+            session_id: session.id,
+            org_id: session.active_org_id,
+            csrf_token: browser.csrf_token(session.id),
+        })
+        .into_response();
+        browser.set(
+            response.headers_mut(),
+            session.id,
+            (access.token(), expires_in),
+            Some((refresh.expose_secret(), refresh_max_age)),
+        );
+        no_store(&mut response);
+        return Ok(response);
+    }
     let body = TokenPair {
         access_token: access.token(),
         token_type: "Bearer",
-        expires_in: claims.exp.saturating_sub(claims.iat),
+        expires_in,
         refresh_token: refresh.expose_secret(),
         refresh_token_expires_at: refresh.expires_at(),
         session_id: session.id,
@@ -652,14 +784,28 @@ pub(crate) async fn switch_organization(
         _ => state.tokens().issue_access(&grant(&session))?,
     };
     let claims = access.claims();
+    let expires_in = claims.exp.saturating_sub(claims.iat);
+    let browser = state.browser_sessions().filter(|_| auth.via_cookie());
     let mut response = Json(OrganizationToken {
-        access_token: access.token(),
-        token_type: "Bearer",
-        expires_in: claims.exp.saturating_sub(claims.iat),
+        access_token: browser.is_none().then(|| access.token()),
+        token_type: if browser.is_some() {
+            "Cookie"
+        } else {
+            "Bearer"
+        },
+        expires_in,
         session_id: session.id,
         org_id: body.org_id,
     })
     .into_response();
+    if let Some(browser) = browser {
+        browser.set(
+            response.headers_mut(),
+            session.id,
+            (access.token(), expires_in),
+            None,
+        );
+    }
     no_store(&mut response);
     Ok(response)
 }
@@ -675,6 +821,8 @@ pub(crate) fn no_store(response: &mut Response) {
 
 /// `POST /api/v1/auth/logout` (authenticated) → 204; the session is refused at once. Under
 /// impersonation it ends the impersonation (as `DELETE /api/v1/auth/impersonate`).
+/// In cookie mode the answer deletes the cookies, and logout also works with only the
+/// refresh cookie (an expired access cookie), with the CSRF check against its session.
 #[cfg_attr(
     feature = "openapi",
     utoipa::path(
@@ -685,24 +833,42 @@ pub(crate) fn no_store(response: &mut Response) {
         responses(
             (status = 204, description = "Signed out; the session is refused from now on"),
             (status = 401, description = "Missing, invalid or expired access token, or the session is revoked", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "Cookie mode: missing or wrong `X-CSRF-Token`, or an origin that is not allowed (`CSRF_FAILED`)", body = helix_core::ErrorEnvelope),
         )
     )
 )]
 pub(crate) async fn logout(
     State(state): State<AuthState>,
     Meta(meta): Meta,
-    auth: Authenticated,
-) -> Result<StatusCode, Error> {
-    if auth.is_impersonation() {
+    headers: HeaderMap,
+    auth: Option<Authenticated>,
+) -> Result<Response, Error> {
+    if let Some(auth) = &auth
+        && auth.is_impersonation()
+    {
         // Records the end of the impersonation on both accounts.
         state.impersonation().end(&meta, auth.session_id()).await?;
-        return Ok(StatusCode::NO_CONTENT);
+        return Ok(StatusCode::NO_CONTENT.into_response());
     }
+    let (session, browser) = match (auth, state.browser_sessions()) {
+        (Some(auth), browser) => (auth.session_id(), browser.filter(|_| auth.via_cookie())),
+        (None, Some(browser)) if browser.refresh_cookie(&headers).is_some() => {
+            match cookie_session(&state, browser, &headers).await {
+                Ok((_, session)) => (session, Some(browser)),
+                Err(response) => return Ok(response),
+            }
+        }
+        (None, _) => return Err(Error::Unauthorized),
+    };
     state
         .sessions()
-        .revoke(auth.session_id(), RevokeReason::Logout)
+        .revoke(session, RevokeReason::Logout)
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Some(browser) = browser {
+        browser.clear(response.headers_mut());
+    }
+    Ok(response)
 }
 
 /// `GET /api/v1/auth/me` (authenticated) → `{account_id, email, email_verified, session_id}`.

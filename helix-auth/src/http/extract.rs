@@ -1,5 +1,20 @@
-//! Extractors: [`Authenticated`] (a bearer access token of an active session), the
-//! [`authenticate`] middleware, and the JSON body and request-metadata helpers of the routes.
+//! Extractors: [`Authenticated`] (a user: an access token of an active session, from the
+//! `Authorization: Bearer` header or the browser's access cookie), [`Caller`] (a user or an
+//! API key), the [`authenticate`] middleware, and the JSON body and request-metadata helpers
+//! of the routes.
+//!
+//! How a request authenticates, in order:
+//!
+//! 1. `Authorization: Bearer hx_...`: an API key ([`crate::api_keys`]), when the host enabled
+//!    them ([`AuthState::with_api_keys`]); actor [`Actor::ApiKey`], organization from
+//!    [`crate::api_keys::ApiKeyOwners::organization_of`]. Refused: 401 `INVALID_API_KEY`.
+//! 2. `Authorization: Bearer <access token>`: actor [`Actor::User`], organization from the
+//!    `org` claim. Refused: 401 `UNAUTHORIZED`. Cookies are then ignored and no CSRF token
+//!    is needed.
+//! 3. The access cookie ([`super::BrowserSessions`]), when the host enabled browser
+//!    sessions: like 2, and a state-changing method must pass the CSRF check (403
+//!    `CSRF_FAILED`). An invalid or stale access cookie counts as no credential (the
+//!    browser sends it unasked; anonymous routes such as refresh must keep working).
 
 use std::net::SocketAddr;
 
@@ -8,17 +23,23 @@ use axum::extract::{
     ConnectInfo, FromRef, FromRequest, FromRequestParts, OptionalFromRequestParts, Request, State,
 };
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use helix_core::{Actor, RequestContext, RequestMeta};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+use super::cookies::{CSRF_FAILED, coded, is_unsafe};
 use super::state::AuthState;
+use crate::api_keys::{ApiKeyPrincipal, is_api_key};
 use crate::tokens::AccessClaims;
 
-/// The caller, authenticated by `Authorization: Bearer <access token>`.
+/// The code of the 403 answered when an API key calls a route that is for users only.
+pub const USER_REQUIRED: &str = "USER_REQUIRED";
+
+/// A user, authenticated by an access token of an active session: from
+/// `Authorization: Bearer <access token>` or, with browser sessions, the access cookie.
 ///
 /// Extraction verifies the token ([`crate::tokens::AccessTokens::verify_access`]: signature,
 /// `alg`, `kid`, issuer, audience, expiry), then asks
@@ -26,17 +47,20 @@ use crate::tokens::AccessClaims;
 /// session is refused at once, not at token expiry. On success it sets the request's
 /// [`RequestContext`] (actor [`Actor::User`], or [`Actor::Impersonated`] when the token has
 /// an `act` claim, so every audit row names the impersonator; organization from the `org`
-/// claim) and stores itself in the request extensions, so a second extraction in the same
-/// request is free.
+/// claim) and stores the [`Caller`] in the request extensions, so a second extraction in the
+/// same request is free.
 ///
 /// A missing or refused token is a 401 envelope (`UNAUTHORIZED`) with
-/// `WWW-Authenticate: Bearer`; the client never learns which check failed.
+/// `WWW-Authenticate: Bearer`; the client never learns which check failed. An API key is a
+/// 403 `USER_REQUIRED`: the routes that take `Authenticated` (`/api/v1/auth/me`, sessions,
+/// password, API-key management) are for users.
 ///
-/// `Option<Authenticated>` is `None` when no `Authorization` header is sent, and still a 401
-/// when a token is sent but refused (a bad token never downgrades to anonymous).
+/// `Option<Authenticated>` is `None` when no credential is sent, and still a 401 when a
+/// token is sent but refused (a bad token never downgrades to anonymous).
 #[derive(Clone, Debug)]
 pub struct Authenticated {
     claims: AccessClaims,
+    via_cookie: bool,
 }
 
 impl Authenticated {
@@ -95,14 +119,41 @@ impl Authenticated {
         }
         Ok(())
     }
+
+    /// Whether the token came from the browser's access cookie (not the `Authorization`
+    /// header): answers that issue tokens then set cookies instead of returning them.
+    pub fn via_cookie(&self) -> bool {
+        self.via_cookie
+    }
 }
 
-/// Why [`Authenticated`] was refused: a 401 with `WWW-Authenticate: Bearer`, or a server
-/// error (the session store failed).
+/// Any authenticated caller: a user or an API key. Extracting it fails like
+/// [`Authenticated`] (401), but accepts API keys.
+#[derive(Clone, Debug)]
+pub enum Caller {
+    /// A user with an access token.
+    User(Authenticated),
+    /// A system with an API key.
+    ApiKey(ApiKeyPrincipal),
+}
+
+impl Caller {
+    /// The actor of the request context.
+    pub fn actor(&self) -> Actor {
+        match self {
+            Self::User(u) => u.actor(),
+            Self::ApiKey(k) => Actor::ApiKey(k.key_id),
+        }
+    }
+}
+
+/// Why authentication was refused: a 401 with `WWW-Authenticate: Bearer`, a 403
+/// (`CSRF_FAILED`, `USER_REQUIRED`), or a server error (a store failed).
 #[derive(Debug)]
 pub struct AuthRejection {
     error: helix_core::Error,
     invalid_token: bool,
+    code: Option<&'static str>,
 }
 
 impl AuthRejection {
@@ -110,6 +161,7 @@ impl AuthRejection {
         Self {
             error: helix_core::Error::Unauthorized,
             invalid_token: false,
+            code: None,
         }
     }
 
@@ -117,17 +169,53 @@ impl AuthRejection {
         Self {
             error: helix_core::Error::Unauthorized,
             invalid_token: true,
+            code: None,
         }
+    }
+
+    fn server(error: helix_core::Error) -> Self {
+        Self {
+            error,
+            invalid_token: false,
+            code: None,
+        }
+    }
+
+    fn forbidden(code: &'static str, message: &'static str) -> Self {
+        Self {
+            error: helix_core::Error::Forbidden(message.into()),
+            invalid_token: false,
+            code: Some(code),
+        }
+    }
+
+    pub(crate) fn csrf() -> Self {
+        Self::forbidden(
+            CSRF_FAILED,
+            "the CSRF check failed: send the X-CSRF-Token header",
+        )
+    }
+
+    fn user_required() -> Self {
+        Self::forbidden(USER_REQUIRED, "this route is for users, not API keys")
     }
 
     /// The kernel error it answers with.
     pub fn error(&self) -> &helix_core::Error {
         &self.error
     }
+
+    /// The code of the answer (`UNAUTHORIZED`, `INVALID_API_KEY`, `CSRF_FAILED`, ...).
+    pub fn code(&self) -> &'static str {
+        self.code.unwrap_or_else(|| self.error.code())
+    }
 }
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
+        if let Some(code) = self.code {
+            return coded(StatusCode::FORBIDDEN, &self.error, code);
+        }
         let unauthorized = self.error.status() == 401;
         let mut response = self.error.into_response();
         if unauthorized {
@@ -160,16 +248,12 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AuthRejection> {
     Ok(Some(token))
 }
 
-async fn authenticate_parts(
-    parts: &mut Parts,
+/// A verified access token of an active session, or why not.
+async fn user(
     state: &AuthState,
-) -> Result<Option<Authenticated>, AuthRejection> {
-    if let Some(done) = parts.extensions.get::<Authenticated>() {
-        return Ok(Some(done.clone()));
-    }
-    let Some(token) = bearer(&parts.headers)? else {
-        return Ok(None);
-    };
+    token: &str,
+    via_cookie: bool,
+) -> Result<Authenticated, AuthRejection> {
     let claims = state.tokens().verify_access(token).map_err(|e| {
         tracing::debug!(token.error = e.code(), "access token refused");
         AuthRejection::invalid()
@@ -178,29 +262,100 @@ async fn authenticate_parts(
         .sessions()
         .is_active(claims.sid)
         .await
-        .map_err(|e| AuthRejection {
-            error: e.into(),
-            invalid_token: false,
-        })?;
+        .map_err(|e| AuthRejection::server(e.into()))?;
     if !active {
         tracing::debug!(token.error = "SESSION_INACTIVE", "access token refused");
         return Err(AuthRejection::invalid());
     }
-    let auth = Authenticated { claims };
+    Ok(Authenticated { claims, via_cookie })
+}
+
+/// An API key's principal and the organization it acts in.
+async fn api_key(
+    state: &AuthState,
+    parts: &Parts,
+    token: &str,
+) -> Result<(ApiKeyPrincipal, Option<Uuid>), AuthRejection> {
+    let refused = || AuthRejection {
+        error: crate::AuthError::InvalidApiKey.into(),
+        invalid_token: true,
+        code: None,
+    };
+    let Some((keys, owners)) = state.api_keys() else {
+        return Err(refused());
+    };
+    let meta = meta_from_parts(parts);
+    let principal = keys.resolve(&meta, token).await.map_err(|e| match e {
+        crate::AuthError::InvalidApiKey => refused(),
+        other => AuthRejection::server(other.into()),
+    })?;
+    let org = owners
+        .organization_of(&principal.owner)
+        .await
+        .map_err(AuthRejection::server)?;
+    if org.is_none() {
+        tracing::debug!(api_key.id = %principal.key_id, "api key owner maps to no organization");
+        return Err(refused());
+    }
+    Ok((principal, org))
+}
+
+async fn authenticate_parts(
+    parts: &mut Parts,
+    state: &AuthState,
+) -> Result<Option<Caller>, AuthRejection> {
+    if let Some(done) = parts.extensions.get::<Caller>() {
+        return Ok(Some(done.clone()));
+    }
+    let (caller, org) = if let Some(token) = bearer(&parts.headers)? {
+        if is_api_key(token) {
+            let (principal, org) = api_key(state, parts, token).await?;
+            (Caller::ApiKey(principal), org)
+        } else {
+            let auth = user(state, token, false).await?;
+            let org = auth.org_id();
+            (Caller::User(auth), org)
+        }
+    } else if let Some(browser) = state.browser_sessions()
+        && let Some(token) = browser.access_cookie(&parts.headers)
+    {
+        // A stale cookie is no credential; only a valid one must pass the CSRF check.
+        let Ok(auth) = user(state, token, true).await else {
+            return Ok(None);
+        };
+        if is_unsafe(&parts.method) && browser.check(&parts.headers, auth.session_id()).is_err() {
+            return Err(AuthRejection::csrf());
+        }
+        let org = auth.org_id();
+        (Caller::User(auth), org)
+    } else {
+        return Ok(None);
+    };
+    let actor = caller.actor();
     match parts.extensions.get_mut::<RequestContext>() {
         Some(ctx) => {
-            ctx.actor = auth.actor();
-            ctx.org_id = auth.org_id();
+            ctx.actor = actor;
+            ctx.org_id = org;
         }
         None => {
             let mut ctx = RequestContext::anonymous(meta_from_parts(parts));
-            ctx.actor = auth.actor();
-            ctx.org_id = auth.org_id();
+            ctx.actor = actor;
+            ctx.org_id = org;
             parts.extensions.insert(ctx);
         }
     }
-    parts.extensions.insert(auth.clone());
-    Ok(Some(auth))
+    if let Caller::ApiKey(principal) = &caller {
+        parts.extensions.insert(principal.clone());
+    }
+    parts.extensions.insert(caller.clone());
+    Ok(Some(caller))
+}
+
+fn user_only(caller: Caller) -> Result<Authenticated, AuthRejection> {
+    match caller {
+        Caller::User(auth) => Ok(auth),
+        Caller::ApiKey(_) => Err(AuthRejection::user_required()),
+    }
 }
 
 impl<S> FromRequestParts<S> for Authenticated
@@ -212,9 +367,10 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AuthState::from_ref(state);
-        authenticate_parts(parts, &state)
+        let caller = authenticate_parts(parts, &state)
             .await?
-            .ok_or_else(AuthRejection::missing)
+            .ok_or_else(AuthRejection::missing)?;
+        user_only(caller)
     }
 }
 
@@ -230,13 +386,34 @@ where
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         let state = AuthState::from_ref(state);
-        authenticate_parts(parts, &state).await
+        authenticate_parts(parts, &state)
+            .await?
+            .map(user_only)
+            .transpose()
     }
 }
 
-/// Middleware: authenticates the request when it carries `Authorization`, so the layers
-/// inside it (idempotency, rate limits) see the principal in the [`RequestContext`].
-/// Requests without the header pass through anonymous; a refused token is a 401 at once.
+impl<S> FromRequestParts<S> for Caller
+where
+    AuthState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AuthState::from_ref(state);
+        authenticate_parts(parts, &state)
+            .await?
+            .ok_or_else(AuthRejection::missing)
+    }
+}
+
+/// Middleware: authenticates the request when it carries a credential (an API key or an
+/// access token in `Authorization: Bearer`, else the access cookie; see [`Authenticated`]
+/// and [`Caller`]), so the layers inside it (idempotency, rate limits, scope checks)
+/// see the principal in the [`RequestContext`] (and an API key's [`ApiKeyPrincipal`] in the
+/// extensions). Requests without one pass through anonymous; a refused bearer token or API
+/// key is a 401 at once, a failed CSRF check a 403.
 ///
 /// Install it inside `helix_core::http::request_context` and outside the layers that read the
 /// principal:

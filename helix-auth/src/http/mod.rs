@@ -66,9 +66,9 @@
 //! | `POST /api/v1/auth/resend-verification` `{email}` | – | always 202; 429 after 10/min per IP |
 //! | `POST /api/v1/auth/password-reset` `{email}` | – | always 200 (same body whether or not the email exists or is over its 3/hour); the token goes to the [`VerificationMailer`]; 429 after 10/min per IP |
 //! | `POST /api/v1/auth/password-reset/confirm` `{token, new_password}` | – | 200 `{password_reset, revoked_sessions}` (every session revoked); 400 policy/reuse; 422 `INVALID_RESET_TOKEN` |
-//! | `POST /api/v1/auth/login` `{email, password}` | – | 200 token pair, `Cache-Control: no-store`; 401 `INVALID_CREDENTIALS`; 429 after 10/min per IP |
-//! | `POST /api/v1/auth/refresh` `{refresh_token}` | – | 200 new token pair; 401 (reuse revokes the session); 409 `REFRESH_RACE` |
-//! | `POST /api/v1/auth/logout` | bearer | 204; under impersonation, ends it |
+//! | `POST /api/v1/auth/login` `{email, password, mode?}` | – | 200 token pair, `Cache-Control: no-store`; with `"mode": "cookie"` the tokens go into cookies instead (see [`cookies`]); 401 `INVALID_CREDENTIALS`; 429 after 10/min per IP |
+//! | `POST /api/v1/auth/refresh` `{refresh_token}` or `{}` + refresh cookie | – (cookie: CSRF) | 200 new token pair (cookie mode: new cookies); 401 (reuse revokes the session); 403 `CSRF_FAILED`; 409 `REFRESH_RACE` |
+//! | `POST /api/v1/auth/logout` | bearer, access cookie or refresh cookie (CSRF) | 204; clears the cookies in cookie mode; under impersonation, ends it |
 //! | `GET /api/v1/auth/me` | bearer | `{account_id, email, email_verified, session_id}` |
 //! | `GET /api/v1/auth/sessions` | bearer | `{data: [session]}` |
 //! | `DELETE /api/v1/auth/sessions/{id}` | bearer | 204; another account's session is 404; 403 `IMPERSONATION_FORBIDDEN` under impersonation |
@@ -80,7 +80,16 @@
 //! | `GET /api/v1/auth/oidc/{provider}/authorize?redirect_uri=&redirect=` | – | 200 `{authorization_url, expires_at}` (302 to it with `redirect=true`), `Cache-Control: no-store`; 404 unknown provider; 400 `redirect_uri` not allowed; 503 provider unreachable; 429 after 10/min per IP |
 //! | `POST /api/v1/auth/oidc/{provider}/link` `{redirect_uri?}` | bearer | 200 `{authorization_url, expires_at}`; its callback links the identity to the caller |
 //! | `POST /api/v1/auth/oidc/{provider}/callback` `{code, state}` | – | 200 token pair (as `login`), or `{linked, provider}` after `link`; 422 `OIDC_INVALID_STATE` (unknown, expired, replayed, other provider), `OIDC_EMAIL_REQUIRED`, `OIDC_EMAIL_NOT_VERIFIED`; 401 `OIDC_CODE_REJECTED` (bad code, PKCE mismatch), `OIDC_INVALID_SIGNATURE`, `OIDC_INVALID_AUDIENCE`, `OIDC_INVALID_ISSUER`, `OIDC_TOKEN_EXPIRED`, `OIDC_INVALID_NONCE`, `OIDC_INVALID_ID_TOKEN`; 409 `ACCOUNT_EXISTS_LINK_REQUIRED`, `OIDC_IDENTITY_IN_USE`; 404 unknown provider |
+//! | `GET /api/v1/auth/api-keys` | user | `{data: [key]}` of the caller's owner, never a secret; 403 when the host's [`crate::api_keys::ApiKeyOwners`] says the caller may not manage keys |
+//! | `POST /api/v1/auth/api-keys` `{name, scopes, expires_at?}` | user | 201 the key with `key` (`hx_...`, shown once), `no-store`; 400 `VALIDATION_ERROR`; 409 `API_KEY_LIMIT` |
+//! | `DELETE /api/v1/auth/api-keys/{id}` | user | 204, refused from the next request; 404 for another owner's key |
 //! | `GET /.well-known/jwks.json` | – | the JWKS |
+//!
+//! "bearer" and "user" mean an access token, from `Authorization: Bearer` or, with
+//! [`AuthState::with_browser_sessions`], the access cookie (state-changing cookie requests
+//! need `X-CSRF-Token`: see [`cookies`]). API keys (`Authorization: Bearer hx_...`, with
+//! [`AuthState::with_api_keys`]) authenticate the host's tenant routes; every route above
+//! refuses them with 403 `USER_REQUIRED`.
 //!
 //! The token pair is `{access_token, token_type: "Bearer", expires_in, refresh_token,
 //! refresh_token_expires_at, session_id, org_id}` (`org_id` is the session's active
@@ -94,6 +103,8 @@
 //! library. Routing stays with the host, as above.
 
 mod account;
+mod api_keys;
+pub mod cookies;
 mod extract;
 mod impersonation;
 mod mailer;
@@ -108,7 +119,8 @@ use axum::extract::FromRef;
 use axum::routing::{delete, get, post};
 
 pub use account::{LOGIN_CLASS, PASSWORD_RESET_CLASS, REGISTER_CLASS, RESEND_CLASS};
-pub use extract::{AuthRejection, Authenticated, authenticate};
+pub use cookies::{BrowserSessions, CSRF_FAILED, CSRF_HEADER, CookieConfig};
+pub use extract::{AuthRejection, Authenticated, Caller, USER_REQUIRED, authenticate};
 pub use mailer::{InMemoryMailer, RecordedMail, VerificationMailer};
 pub use oidc::OIDC_CLASS;
 pub use state::{ANONYMOUS_IP_QUOTA, AuthState};
@@ -160,5 +172,10 @@ where
             "/api/v1/auth/oidc/{provider}/callback",
             post(oidc::callback),
         )
+        .route(
+            "/api/v1/auth/api-keys",
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route("/api/v1/auth/api-keys/{id}", delete(api_keys::revoke))
         .route("/.well-known/jwks.json", get(account::jwks))
 }

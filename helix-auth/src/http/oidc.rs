@@ -241,5 +241,5 @@ pub(crate) async fn callback(
             );
         }
     }
-    sign_in_response(&state, &meta, account.account_id).await
+    sign_in_response(&state, &meta, account.account_id, None).await
 }

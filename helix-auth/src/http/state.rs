@@ -10,6 +10,8 @@ use super::mailer::VerificationMailer;
 /// The default quota per client IP of the anonymous routes that mail or hash
 /// (`register`, `resend-verification`, `password-reset`): 10 per minute, burst 10.
 pub const ANONYMOUS_IP_QUOTA: Quota = Quota::per_minute(10);
+use super::cookies::BrowserSessions;
+use crate::api_keys::{ApiKeyOwners, ApiKeyService};
 use crate::impersonation::{ImpersonationService, NoPlatformRoles, PlatformRoles};
 use crate::organizations::OrganizationDirectory;
 use crate::service::AuthService;
@@ -50,6 +52,8 @@ pub struct AuthState {
     password_reset_quota: Quota,
     organizations: Option<Arc<dyn OrganizationDirectory>>,
     impersonation: ImpersonationService,
+    api_keys: Option<(ApiKeyService, Arc<dyn ApiKeyOwners>)>,
+    browser: Option<BrowserSessions>,
 }
 
 impl AuthState {
@@ -78,6 +82,8 @@ impl AuthState {
             password_reset_quota: ANONYMOUS_IP_QUOTA,
             organizations: None,
             impersonation,
+            api_keys: None,
+            browser: None,
         }
     }
 
@@ -133,6 +139,35 @@ impl AuthState {
     pub fn with_organizations(mut self, directory: Arc<dyn OrganizationDirectory>) -> Self {
         self.organizations = Some(directory);
         self
+    }
+
+    /// Enables API keys: `Authorization: Bearer hx_...` authenticates as the key (actor
+    /// [`helix_core::Actor::ApiKey`], organization from `owners`), and the management routes
+    /// `/api/v1/auth/api-keys` work for users whom `owners` lets manage keys. Without it,
+    /// API keys are refused (401 `INVALID_API_KEY`) and the management routes answer 404.
+    #[must_use]
+    pub fn with_api_keys(mut self, keys: ApiKeyService, owners: Arc<dyn ApiKeyOwners>) -> Self {
+        self.api_keys = Some((keys, owners));
+        self
+    }
+
+    /// The API-key service and the host's owner mapping, if enabled.
+    pub fn api_keys(&self) -> Option<(&ApiKeyService, &dyn ApiKeyOwners)> {
+        self.api_keys.as_ref().map(|(k, o)| (k, o.as_ref()))
+    }
+
+    /// Enables browser sessions: `"mode": "cookie"` at login, the access cookie as a
+    /// credential, and CSRF checks (see [`BrowserSessions`]). Without it, cookie mode is a
+    /// 400 and cookies are ignored.
+    #[must_use]
+    pub fn with_browser_sessions(mut self, browser: BrowserSessions) -> Self {
+        self.browser = Some(browser);
+        self
+    }
+
+    /// Browser-session support, if enabled.
+    pub fn browser_sessions(&self) -> Option<&BrowserSessions> {
+        self.browser.as_ref()
     }
 
     /// The host's organization directory, if one is connected.
@@ -198,6 +233,8 @@ impl fmt::Debug for AuthState {
             .field("resend_quota", &self.resend_quota)
             .field("password_reset_quota", &self.password_reset_quota)
             .field("organizations", &self.organizations.is_some())
+            .field("api_keys", &self.api_keys.as_ref().map(|(k, _)| k))
+            .field("browser", &self.browser)
             .finish_non_exhaustive()
     }
 }

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod api_keys;
 #[cfg(feature = "http")]
 mod http;
 mod impersonation;

@@ -83,7 +83,7 @@ impl TenancyService {
             team_ids: Set(json!(team_ids)),
             token_hash: Set(token.hash()),
             status: Set(InvitationStatus::Pending),
-            invited_by: Set(Some(caller.user_id)),
+            invited_by: Set(caller.user_id),
             expires_at: Set(now + self.invitation_ttl()),
             accepted_by: Set(None),
             accepted_at: Set(None),

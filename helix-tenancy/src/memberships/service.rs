@@ -150,7 +150,7 @@ impl TenancyService {
         Caller::of(&tx).await?;
         lock_organization(&tx).await?;
         let caller = Caller::of(&tx).await?;
-        if caller.user_id != user_id {
+        if caller.user_id != Some(user_id) {
             caller.require_manager()?;
         }
         let member = find_member(&tx, user_id).await?;

@@ -236,12 +236,27 @@ async fn role_rules(t: TestDb) {
         .await
         .unwrap();
 
-    // Non-members, API keys and anonymous actors see nothing.
-    for actor in [
-        Actor::User(Uuid::now_v7()),
-        Actor::ApiKey(Uuid::now_v7()),
-        Actor::Anonymous,
-    ] {
+    // An API key (the host resolved it to this organization and checked its scopes) reads
+    // like a read-only member and manages nothing.
+    let key = TenantContext::new(org.org.id, Actor::ApiKey(Uuid::now_v7()));
+    assert!(
+        fx.svc
+            .list_members(&key, &ListQuery::default())
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        code(
+            fx.svc
+                .add_member(&key, member("k@example.test", Role::Member))
+                .await
+        ),
+        "FORBIDDEN"
+    );
+    assert_eq!(code(fx.svc.remove_member(&key, admin).await), "FORBIDDEN");
+
+    // Non-members and anonymous actors see nothing.
+    for actor in [Actor::User(Uuid::now_v7()), Actor::Anonymous] {
         let ctx = TenantContext::new(org.org.id, actor);
         assert_eq!(
             code(fx.svc.list_members(&ctx, &ListQuery::default()).await),

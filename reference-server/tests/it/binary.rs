@@ -145,6 +145,10 @@ async fn database_password_never_reaches_the_output() {
             "HELIX__AUTH__ENCRYPTION_KEY__KEY",
             "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         )
+        .env(
+            "HELIX__AUTH__API_KEYS__HASH_KEY",
+            "S2V5LW9mLXRoZS1hcGkta2V5LWhhc2gtMzItYnl0ZXMh",
+        )
         .env("HELIX__LOG__LEVEL", "debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

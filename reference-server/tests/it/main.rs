@@ -1,7 +1,9 @@
 //! End-to-end tests of the reference server over real HTTP on loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_keys;
 mod binary;
+mod cookies;
 mod glue;
 mod impersonation;
 mod oidc;

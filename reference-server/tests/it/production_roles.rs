@@ -13,6 +13,8 @@ async fn non_owner_server(t: TestDb) {
     owner.auth.signing_key = Some(key.clone());
     let encryption = helix_auth::crypto::EncryptionKeyConfig::generate("prod-test");
     owner.auth.encryption_key = Some(encryption.clone());
+    let hash_key = helix_auth::api_keys::HmacKey::generate();
+    owner.auth.api_keys.hash_key = Some(hash_key.clone());
     let _owner_app = build_app(&owner).await.unwrap();
 
     let role = format!("helix_server_{}", uuid::Uuid::now_v7().simple());
@@ -26,6 +28,7 @@ async fn non_owner_server(t: TestDb) {
     let mut server = Settings::default();
     server.auth.signing_key = Some(key);
     server.auth.encryption_key = Some(encryption);
+    server.auth.api_keys.hash_key = Some(hash_key);
     server.database.url = t.url.replacen("postgres@", &format!("{role}@"), 1);
     assert_ne!(
         server.database.url, t.url,

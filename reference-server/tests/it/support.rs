@@ -31,6 +31,7 @@ pub async fn start_with(t: &TestDb, configure: impl FnOnce(&mut Settings)) -> Ru
     settings.database.url = t.url.clone();
     settings.server.shutdown_grace_secs = 5;
     settings.auth.signing_key = Some(helix_auth::tokens::SigningKeyConfig::generate(TEST_KID));
+    settings.auth.api_keys.hash_key = Some(helix_auth::api_keys::HmacKey::generate());
     settings.auth.mail_dir = mail_dir.path().display().to_string();
     settings.auth.encryption_key = Some(helix_auth::crypto::EncryptionKeyConfig::generate(
         "test-encryption",
