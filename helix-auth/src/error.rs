@@ -35,6 +35,22 @@ pub enum AuthError {
     /// got from authentication).
     #[error("account not found")]
     AccountNotFound,
+    /// The MFA token of a login is unknown, expired, used, or dead after too many wrong
+    /// codes (one answer).
+    #[error("the MFA token is invalid or has expired; sign in again")]
+    InvalidMfaToken,
+    /// The TOTP or backup code presented to an MFA challenge is wrong or was already used.
+    #[error("the code is not valid")]
+    InvalidMfaCode,
+    /// The account already has an active TOTP authenticator (disable it first).
+    #[error("multi-factor authentication is already enabled")]
+    MfaAlreadyEnabled,
+    /// The account has no pending TOTP enrolment to confirm.
+    #[error("there is no pending TOTP enrolment; start one first")]
+    MfaNotPending,
+    /// The account has no active multi-factor authentication.
+    #[error("multi-factor authentication is not enabled")]
+    MfaNotEnabled,
     /// Hashing failed or the blocking pool is gone. Details are logged, never returned.
     #[error("password hashing failed")]
     Hashing,
@@ -61,6 +77,11 @@ impl AuthError {
             Self::InvalidVerificationToken => "INVALID_VERIFICATION_TOKEN",
             Self::InvalidResetToken => "INVALID_RESET_TOKEN",
             Self::AccountNotFound => "NOT_FOUND",
+            Self::InvalidMfaToken => "INVALID_MFA_TOKEN",
+            Self::InvalidMfaCode => "INVALID_MFA_CODE",
+            Self::MfaAlreadyEnabled => "MFA_ALREADY_ENABLED",
+            Self::MfaNotPending => "MFA_NOT_PENDING",
+            Self::MfaNotEnabled => "MFA_NOT_ENABLED",
             Self::Hashing => "INTERNAL_ERROR",
             Self::Core(e) => e.code(),
         }
@@ -85,6 +106,18 @@ impl From<AuthError> for helix_core::Error {
                 message: "invalid email or password".into(),
             },
             AuthError::AccountNotFound => Self::not_found("account"),
+            other @ (AuthError::InvalidMfaToken | AuthError::InvalidMfaCode) => {
+                Self::AuthenticationFailed {
+                    code,
+                    message: other.to_string().into(),
+                }
+            }
+            other @ (AuthError::MfaAlreadyEnabled
+            | AuthError::MfaNotPending
+            | AuthError::MfaNotEnabled) => Self::Conflict {
+                code,
+                message: other.to_string().into(),
+            },
             AuthError::Hashing => Self::internal_msg("password hashing failed"),
             AuthError::Core(inner) => inner,
             other @ (AuthError::EmailNotVerified

@@ -60,6 +60,7 @@ pub mod crypto;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod mfa;
 pub mod migrations;
 pub mod organizations;
 pub mod passwords;
@@ -73,10 +74,11 @@ pub use accounts::{
     SecurityEvent, SecurityEventKind, VerificationMail, VerificationToken,
 };
 pub use config::{
-    Argon2Config, AuthConfig, EmailVerificationConfig, LockoutConfig, PasswordPolicyConfig,
-    PasswordResetConfig,
+    Argon2Config, AuthConfig, EmailVerificationConfig, LockoutConfig, MfaConfig,
+    PasswordPolicyConfig, PasswordResetConfig,
 };
 pub use error::{AuthError, Result};
+pub use mfa::{MfaProof, MfaRequirement, MfaStatus, MfaToken};
 pub use organizations::OrganizationDirectory;
 pub use passwords::{Password, PasswordHasher, PasswordPolicy, Verification};
 pub use service::{AuthService, AuthServiceBuilder};

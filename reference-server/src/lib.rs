@@ -70,11 +70,13 @@ impl axum::extract::FromRef<AppState> for AuthState {
 
 /// helix-auth's state, connected to helix-tenancy through [`organizations::TenancyDirectory`]:
 /// registration (once the email is verified) creates a personal organization, tokens carry
-/// the active organization, and switching checks membership.
+/// the active organization, switching checks membership, and an organization whose settings
+/// say `"require_mfa": true` requires MFA. TOTP secrets are sealed by `key_ring`.
 fn auth_state(
     settings: &Settings,
     kernel: &Kernel,
     tenancy: &helix_tenancy::TenancyService,
+    key_ring: Arc<helix_auth::crypto::KeyRing>,
 ) -> anyhow::Result<AuthState> {
     let a = &settings.auth;
     let active = match &a.signing_key {
@@ -95,11 +97,15 @@ fn auth_state(
     let clock: Arc<dyn helix_core::Clock> = Arc::new(helix_core::SystemClock);
     let tokens = AccessTokens::new(keys, token_config, clock.clone())?;
     let sessions = SessionService::new(kernel.clone(), a.sessions.clone())?;
-    let auth = AuthService::builder(kernel.clone(), a.accounts.clone()).build()?;
+    let auth = AuthService::builder(kernel.clone(), a.accounts.clone())
+        .key_ring(key_ring)
+        .build()?;
     let limiter = RateLimiter::new(Arc::new(InMemoryStore::with_clock(clock)));
     let mailer = Arc::new(mail::FileMailer::new(&a.mail_dir));
     let directory = Arc::new(organizations::TenancyDirectory::new(tenancy.clone()));
-    Ok(AuthState::new(auth, tokens, sessions, limiter, mailer).with_organizations(directory))
+    Ok(AuthState::new(auth, tokens, sessions, limiter, mailer)
+        .with_organizations(directory.clone())
+        .with_mfa_requirement(directory))
 }
 
 /// Builds the composed platform and its router (no listener): what [`launch`] serves.
@@ -115,10 +121,11 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<(Router, Arc<Helix
             .await?,
     );
     let tenancy = helix_tenancy::TenancyService::new(kernel.clone());
+    let keys = Arc::new(keys::key_ring(&settings.auth, db.backend())?);
     let state = AppState {
-        auth: auth_state(settings, &kernel, &tenancy)?,
+        auth: auth_state(settings, &kernel, &tenancy, keys.clone())?,
         tenancy,
-        keys: Arc::new(keys::key_ring(&settings.auth, db.backend())?),
+        keys,
     };
     let metrics = Arc::new(HttpMetrics::new());
     let idem = IdempotencyState::new(db.clone(), Arc::new(helix_core::SystemClock));

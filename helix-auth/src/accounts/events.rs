@@ -53,6 +53,23 @@ pub enum SecurityEventKind {
     PasswordReset,
     /// A reset token was unknown, expired, used or invalidated.
     PasswordResetFailed,
+    /// A TOTP enrolment was started (a pending secret was issued).
+    MfaEnrolmentStarted,
+    /// A TOTP authenticator was confirmed: multi-factor authentication is on.
+    MfaEnrolled,
+    /// Multi-factor authentication was turned off.
+    MfaDisabled,
+    /// A login's MFA challenge was passed.
+    MfaChallengeSucceeded,
+    /// A login's MFA challenge failed: unknown or dead token, wrong or reused code (see
+    /// `data.reason`).
+    MfaChallengeFailed,
+    /// A backup code was used (`data.remaining` says how many are left).
+    BackupCodeUsed,
+    /// New backup codes replaced the old ones.
+    BackupCodesRegenerated,
+    /// A re-authentication for an MFA change failed (wrong password or code).
+    MfaReauthFailed,
 }
 
 impl SecurityEventKind {
@@ -77,6 +94,14 @@ impl SecurityEventKind {
             Self::PasswordResetRefused => "password_reset_refused",
             Self::PasswordReset => "password_reset",
             Self::PasswordResetFailed => "password_reset_failed",
+            Self::MfaEnrolmentStarted => "mfa_enrolment_started",
+            Self::MfaEnrolled => "mfa_enrolled",
+            Self::MfaDisabled => "mfa_disabled",
+            Self::MfaChallengeSucceeded => "mfa_challenge_succeeded",
+            Self::MfaChallengeFailed => "mfa_challenge_failed",
+            Self::BackupCodeUsed => "backup_code_used",
+            Self::BackupCodesRegenerated => "backup_codes_regenerated",
+            Self::MfaReauthFailed => "mfa_reauth_failed",
         }
     }
 

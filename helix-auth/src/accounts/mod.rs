@@ -7,7 +7,7 @@
 
 mod email;
 pub mod entity;
-mod events;
+pub(crate) mod events;
 mod login;
 mod password_change;
 mod password_reset;

@@ -20,7 +20,7 @@ use crate::accounts::{
 };
 use crate::passwords::Password;
 use crate::sessions::{RefreshToken, RevokeReason, Session, SessionMeta};
-use crate::tokens::AccessGrant;
+use crate::tokens::{AccessGrant, AuthMethods};
 
 /// The rate-limit class of login attempts (counted per client IP).
 pub const LOGIN_CLASS: &str = "auth.login";
@@ -161,6 +161,26 @@ pub(crate) struct TokenPair<'a> {
     session_id: Uuid,
     /// The session's active organization (the access token's `org` claim), if any.
     org_id: Option<Uuid>,
+    /// Present when the account's default (or the session's) organization requires MFA and
+    /// this session did not use a second factor: the tokens carry no organization. Enrol
+    /// (`POST /api/v1/auth/mfa/totp`, then `.../confirm`, which upgrades this session) or
+    /// sign in again with MFA, then switch to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mfa_required_org_id: Option<Uuid>,
+}
+
+/// The answer of `login` when the account has MFA on: no session yet; send the token with a
+/// code to `/api/v1/auth/mfa/challenge` (sent with `Cache-Control: no-store`).
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct MfaRequired<'a> {
+    /// Always `true`.
+    mfa_required: bool,
+    /// The opaque MFA token: single use, bound to the account.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    mfa_token: &'a str,
+    /// Seconds until the MFA token expires.
+    expires_in: i64,
 }
 
 /// The caller (`me`).
@@ -454,7 +474,9 @@ pub(crate) async fn confirm_password_reset(
 }
 
 /// `POST /api/v1/auth/login` `{email, password}` → 200 token pair; at most
-/// [`AuthState::login_quota`] attempts per client IP (429 with `Retry-After` beyond).
+/// [`AuthState::login_quota`] attempts per client IP (429 with `Retry-After` beyond). When
+/// the account has MFA on, the answer is 200 `{mfa_required: true, mfa_token, expires_in}`
+/// with no session: the second step is `POST /api/v1/auth/mfa/challenge`.
 #[cfg_attr(
     feature = "openapi",
     utoipa::path(
@@ -463,7 +485,7 @@ pub(crate) async fn confirm_password_reset(
         tag = "auth",
         request_body = Credentials,
         responses(
-            (status = 200, description = "Signed in: a new session and its token pair", body = TokenPair,
+            (status = 200, description = "Signed in: a new session and its token pair; or, when the account has MFA on, `MfaRequired` (no session yet)", body = TokenPair,
                 headers(("Cache-Control" = String, description = "`no-store`"))),
             (status = 400, description = "Malformed JSON", body = helix_core::ErrorEnvelope),
             (status = 401, description = "Unknown e-mail, wrong password or locked account (`INVALID_CREDENTIALS`)", body = helix_core::ErrorEnvelope),
@@ -482,16 +504,65 @@ pub(crate) async fn login(
     limit_login(&state, &meta).await?;
     let password = Password::new(body.password);
     let account = state.auth().login(&meta, &body.email, &password).await?;
+    if let Some(challenge) = state
+        .auth()
+        .begin_mfa_challenge(&meta, account.account_id)
+        .await?
+    {
+        let mut response = Json(MfaRequired {
+            mfa_required: true,
+            mfa_token: challenge.token.expose(),
+            expires_in: i64::try_from(state.auth().config().mfa.challenge_ttl_secs)
+                .unwrap_or(i64::MAX),
+        })
+        .into_response();
+        no_store(&mut response);
+        return Ok(response);
+    }
+    sign_in(&state, &meta, account.account_id, AuthMethods::PASSWORD).await
+}
+
+/// Starts a session for `account_id`, authenticated with `amr`, in its default organization,
+/// and answers the token pair. When that organization requires MFA and `amr` has no second
+/// factor, the session starts in no organization and the pair says which organization was
+/// withheld (`mfa_required_org_id`). Shared by `login` and `mfa/challenge`.
+pub(crate) async fn sign_in(
+    state: &AuthState,
+    meta: &RequestMeta,
+    account_id: Uuid,
+    amr: AuthMethods,
+) -> Result<Response, Error> {
     let org = match state.organizations() {
-        Some(directory) => directory.default_organization(account.account_id).await?,
+        Some(directory) => directory.default_organization(account_id).await?,
         None => None,
     };
-    let session_meta = SessionMeta::from_request(&meta).in_organization(org);
-    let (session, refresh) = state
-        .sessions()
-        .start(account.account_id, session_meta)
-        .await?;
-    token_response(&state, &session, &refresh)
+    let withheld = match org {
+        Some(org) if mfa_missing(state, org, account_id, amr).await? => Some(org),
+        _ => None,
+    };
+    let org = if withheld.is_some() { None } else { org };
+    let session_meta = SessionMeta::from_request(meta)
+        .in_organization(org)
+        .authenticated_with(amr);
+    let (session, refresh) = state.sessions().start(account_id, session_meta).await?;
+    token_response(state, &session, &refresh, withheld)
+}
+
+/// Whether `org_id` requires MFA (see [`AuthState::with_mfa_requirement`]) and `amr` lacks a
+/// second factor.
+pub(crate) async fn mfa_missing(
+    state: &AuthState,
+    org_id: Uuid,
+    account_id: Uuid,
+    amr: AuthMethods,
+) -> Result<bool, Error> {
+    if amr.is_multi_factor() {
+        return Ok(false);
+    }
+    state
+        .mfa_requirement()
+        .required_for(org_id, account_id)
+        .await
 }
 
 async fn limit_login(state: &AuthState, meta: &RequestMeta) -> Result<(), Error> {
@@ -500,7 +571,7 @@ async fn limit_login(state: &AuthState, meta: &RequestMeta) -> Result<(), Error>
 
 /// Counts one request of `class` against the client IP: 429 with `Retry-After` beyond
 /// `quota`. Runs before any hashing, so an over-limit client costs no argon2 work.
-async fn limit_ip(
+pub(crate) async fn limit_ip(
     state: &AuthState,
     meta: &RequestMeta,
     class: &'static str,
@@ -538,14 +609,26 @@ pub(crate) async fn refresh(
     State(state): State<AuthState>,
     JsonBody(body): JsonBody<RefreshBody>,
 ) -> Result<Response, Error> {
-    let (session, next) = state.sessions().refresh(&body.refresh_token).await?;
-    token_response(&state, &session, &next)
+    let (mut session, next) = state.sessions().refresh(&body.refresh_token).await?;
+    // The session's organization may have started requiring MFA since it was selected.
+    let mut withheld = None;
+    if let Some(org) = session.active_org_id
+        && mfa_missing(&state, org, session.account_id, session.amr).await?
+    {
+        session = state
+            .sessions()
+            .set_active_org(session.account_id, session.id, None)
+            .await?;
+        withheld = Some(org);
+    }
+    token_response(&state, &session, &next, withheld)
 }
 
 fn token_response(
     state: &AuthState,
     session: &Session,
     refresh: &RefreshToken,
+    mfa_required_org_id: Option<Uuid>,
 ) -> Result<Response, Error> {
     let access = state.tokens().issue_access(&grant(session))?;
     let claims = access.claims();
@@ -557,15 +640,16 @@ fn token_response(
         refresh_token_expires_at: refresh.expires_at(),
         session_id: session.id,
         org_id: session.active_org_id,
+        mfa_required_org_id,
     };
     let mut response = Json(body).into_response();
     no_store(&mut response);
     Ok(response)
 }
 
-/// The access grant of `session`: its account, id and active organization.
+/// The access grant of `session`: its account, id, active organization and `amr`.
 fn grant(session: &Session) -> AccessGrant {
-    let grant = AccessGrant::new(session.account_id, session.id);
+    let grant = AccessGrant::new(session.account_id, session.id).amr(session.amr);
     match session.active_org_id {
         Some(org) => grant.org(org),
         None => grant,
@@ -577,7 +661,9 @@ fn grant(session: &Session) -> AccessGrant {
 /// token keeps working and its refreshes stay in the organization. An organization the
 /// caller does not belong to, or that does not exist, is 404 (one answer: no existence
 /// leak); so is every organization when the host connected no
-/// [`crate::OrganizationDirectory`].
+/// [`crate::OrganizationDirectory`]. An organization that requires MFA (see
+/// [`AuthState::with_mfa_requirement`]) is 403 `MFA_REQUIRED` unless the session used a
+/// second factor (at sign-in, or by confirming a TOTP enrolment in the session).
 #[cfg_attr(
     feature = "openapi",
     utoipa::path(
@@ -591,6 +677,7 @@ fn grant(session: &Session) -> AccessGrant {
                 headers(("Cache-Control" = String, description = "`no-store`"))),
             (status = 400, description = "Malformed JSON (`BAD_REQUEST`) or invalid fields (`VALIDATION_ERROR`, with field details)", body = helix_core::ErrorEnvelope),
             (status = 401, description = "Missing, invalid or expired access token, or the session is revoked", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "The organization requires MFA and the session did not use a second factor (`MFA_REQUIRED`)", body = helix_core::ErrorEnvelope),
             (status = 404, description = "No such organization of the caller (`NOT_FOUND`), whether or not it exists", body = helix_core::ErrorEnvelope),
             (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
         )
@@ -607,6 +694,14 @@ pub(crate) async fn switch_organization(
     };
     if !member {
         return Err(Error::not_found("organization"));
+    }
+    let amr = state
+        .sessions()
+        .get(auth.session_id())
+        .await?
+        .map_or(AuthMethods::NONE, |s| s.amr);
+    if mfa_missing(&state, body.org_id, auth.account_id(), amr).await? {
+        return Ok(super::mfa::mfa_required_response());
     }
     let session = state
         .sessions()
@@ -628,7 +723,7 @@ pub(crate) async fn switch_organization(
 
 /// Marks a response that carries secrets: never cached (RFC 6749 §5.1), never replayed by the
 /// idempotency layer.
-fn no_store(response: &mut Response) {
+pub(crate) fn no_store(response: &mut Response) {
     response.extensions_mut().insert(NoStore);
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

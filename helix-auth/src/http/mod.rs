@@ -66,7 +66,8 @@
 //! | `POST /api/v1/auth/resend-verification` `{email}` | – | always 202; 429 after 10/min per IP |
 //! | `POST /api/v1/auth/password-reset` `{email}` | – | always 200 (same body whether or not the email exists or is over its 3/hour); the token goes to the [`VerificationMailer`]; 429 after 10/min per IP |
 //! | `POST /api/v1/auth/password-reset/confirm` `{token, new_password}` | – | 200 `{password_reset, revoked_sessions}` (every session revoked); 400 policy/reuse; 422 `INVALID_RESET_TOKEN` |
-//! | `POST /api/v1/auth/login` `{email, password}` | – | 200 token pair, `Cache-Control: no-store`; 401 `INVALID_CREDENTIALS`; 429 after 10/min per IP |
+//! | `POST /api/v1/auth/login` `{email, password}` | – | 200 token pair, `Cache-Control: no-store`; with MFA on, 200 `{mfa_required: true, mfa_token, expires_in}` and no session; 401 `INVALID_CREDENTIALS`; 429 after 10/min per IP |
+//! | `POST /api/v1/auth/mfa/challenge` `{mfa_token, code \| backup_code}` | – | 200 token pair (`amr` `["pwd","otp"]`), `Cache-Control: no-store`; 401 `INVALID_MFA_CODE` (counts toward the token's 5 attempts and the account lockout) / `INVALID_MFA_TOKEN` (unknown, expired, used, dead); 429 after 10/min per IP |
 //! | `POST /api/v1/auth/refresh` `{refresh_token}` | – | 200 new token pair; 401 (reuse revokes the session); 409 `REFRESH_RACE` |
 //! | `POST /api/v1/auth/logout` | bearer | 204 |
 //! | `GET /api/v1/auth/me` | bearer | `{account_id, email, email_verified, session_id}` |
@@ -74,12 +75,21 @@
 //! | `DELETE /api/v1/auth/sessions/{id}` | bearer | 204; another account's session is 404 |
 //! | `POST /api/v1/auth/sessions/revoke-others` | bearer | `{revoked_sessions}` |
 //! | `POST /api/v1/auth/password` `{current_password, new_password}` | bearer | `{revoked_sessions}` (the other sessions) |
-//! | `POST /api/v1/auth/organization` `{org_id}` | bearer | 200 `{access_token, token_type, expires_in, session_id, org_id}`, `Cache-Control: no-store`; 404 for an organization the caller does not belong to |
+//! | `POST /api/v1/auth/organization` `{org_id}` | bearer | 200 `{access_token, token_type, expires_in, session_id, org_id}`, `Cache-Control: no-store`; 403 `MFA_REQUIRED` when the organization requires MFA and the session used none; 404 for an organization the caller does not belong to |
+//! | `GET /api/v1/auth/mfa` | bearer | `{totp, backup_codes_remaining}` |
+//! | `POST /api/v1/auth/mfa/totp` | bearer | 200 `{secret, otpauth_uri, qr_svg}` (pending, replaces a pending one), `Cache-Control: no-store`; 409 `MFA_ALREADY_ENABLED` |
+//! | `POST /api/v1/auth/mfa/totp/confirm` `{code}` | bearer | 200 `{backup_codes}` (10, shown once; the session becomes multi-factor), `Cache-Control: no-store`; 400 wrong code; 409 `MFA_NOT_PENDING` |
+//! | `DELETE /api/v1/auth/mfa` `{password, code \| backup_code}` | bearer | 204; 400 wrong password or code; 409 `MFA_NOT_ENABLED` |
+//! | `POST /api/v1/auth/mfa/backup-codes` `{password}` | bearer | 200 `{backup_codes}` (10 new, shown once; the old ones die), `Cache-Control: no-store`; 400 wrong password; 409 `MFA_NOT_ENABLED` |
 //! | `GET /.well-known/jwks.json` | – | the JWKS |
 //!
 //! The token pair is `{access_token, token_type: "Bearer", expires_in, refresh_token,
 //! refresh_token_expires_at, session_id, org_id}` (`org_id` is the session's active
-//! organization, `null` without one; see [`AuthState::with_organizations`]); the response carries
+//! organization, `null` without one; see [`AuthState::with_organizations`]). When that
+//! organization requires MFA ([`AuthState::with_mfa_requirement`]) and the session used no
+//! second factor, login and refresh leave it out (`org_id: null`) and add
+//! `mfa_required_org_id`: enrol and confirm TOTP in that session (which makes it
+//! multi-factor), or sign in again with MFA, then switch. The response carries
 //! [`helix_core::http::idempotency::NoStore`] so an `Idempotency-Key` retry never replays it.
 //! Every error is the standard envelope, including bad JSON (400) and a missing JSON content
 //! type (415); messages never echo the request body.
@@ -91,6 +101,7 @@
 mod account;
 mod extract;
 mod mailer;
+mod mfa;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 mod sessions;
@@ -103,6 +114,7 @@ use axum::routing::{delete, get, post};
 pub use account::{LOGIN_CLASS, PASSWORD_RESET_CLASS, REGISTER_CLASS, RESEND_CLASS};
 pub use extract::{AuthRejection, Authenticated, authenticate};
 pub use mailer::{InMemoryMailer, RecordedMail, VerificationMailer};
+pub use mfa::MFA_CHALLENGE_CLASS;
 pub use state::{ANONYMOUS_IP_QUOTA, AuthState};
 
 /// The auth routes (see the [module docs](self) for the table), for any host state `S` that
@@ -133,6 +145,14 @@ where
             "/api/v1/auth/organization",
             post(account::switch_organization),
         )
+        .route("/api/v1/auth/mfa", get(mfa::status).delete(mfa::disable))
+        .route("/api/v1/auth/mfa/totp", post(mfa::enrol_totp))
+        .route("/api/v1/auth/mfa/totp/confirm", post(mfa::confirm_totp))
+        .route(
+            "/api/v1/auth/mfa/backup-codes",
+            post(mfa::regenerate_backup_codes),
+        )
+        .route("/api/v1/auth/mfa/challenge", post(mfa::challenge))
         .route("/api/v1/auth/sessions", get(sessions::list))
         .route("/api/v1/auth/sessions/{id}", delete(sessions::revoke))
         .route(

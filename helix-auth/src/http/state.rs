@@ -10,6 +10,7 @@ use super::mailer::VerificationMailer;
 /// The default quota per client IP of the anonymous routes that mail or hash
 /// (`register`, `resend-verification`, `password-reset`): 10 per minute, burst 10.
 pub const ANONYMOUS_IP_QUOTA: Quota = Quota::per_minute(10);
+use crate::mfa::{MfaRequirement, NoMfaRequirement};
 use crate::organizations::OrganizationDirectory;
 use crate::service::AuthService;
 use crate::sessions::SessionService;
@@ -48,6 +49,7 @@ pub struct AuthState {
     resend_quota: Quota,
     password_reset_quota: Quota,
     organizations: Option<Arc<dyn OrganizationDirectory>>,
+    mfa_requirement: Arc<dyn MfaRequirement>,
 }
 
 impl AuthState {
@@ -73,6 +75,7 @@ impl AuthState {
             resend_quota: ANONYMOUS_IP_QUOTA,
             password_reset_quota: ANONYMOUS_IP_QUOTA,
             organizations: None,
+            mfa_requirement: Arc::new(NoMfaRequirement),
         }
     }
 
@@ -114,6 +117,21 @@ impl AuthState {
     pub fn with_organizations(mut self, directory: Arc<dyn OrganizationDirectory>) -> Self {
         self.organizations = Some(directory);
         self
+    }
+
+    /// Connects the host's MFA policy per organization (see [`MfaRequirement`]): a session
+    /// without a second factor gets no token for an organization that requires one (login
+    /// and refresh leave the organization out and say so in `mfa_required_org_id`; switching
+    /// answers 403 `MFA_REQUIRED`). Without it no organization requires MFA.
+    #[must_use]
+    pub fn with_mfa_requirement(mut self, requirement: Arc<dyn MfaRequirement>) -> Self {
+        self.mfa_requirement = requirement;
+        self
+    }
+
+    /// The host's MFA policy per organization.
+    pub fn mfa_requirement(&self) -> &dyn MfaRequirement {
+        self.mfa_requirement.as_ref()
     }
 
     /// The host's organization directory, if one is connected.

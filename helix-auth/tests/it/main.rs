@@ -4,6 +4,7 @@
 mod accounts;
 #[cfg(feature = "http")]
 mod http;
+mod mfa;
 #[cfg(feature = "http")]
 mod organizations;
 mod passwords;

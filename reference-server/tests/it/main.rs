@@ -3,6 +3,7 @@
 
 mod binary;
 mod glue;
+mod mfa;
 mod openapi;
 mod production_roles;
 mod revocation;
