@@ -27,6 +27,8 @@ pub struct AuthConfig {
     pub email_verification: EmailVerificationConfig,
     /// Password reset.
     pub password_reset: PasswordResetConfig,
+    /// Multi-factor authentication.
+    pub mfa: MfaConfig,
 }
 
 impl Default for AuthConfig {
@@ -39,6 +41,7 @@ impl Default for AuthConfig {
             lockout: LockoutConfig::default(),
             email_verification: EmailVerificationConfig::default(),
             password_reset: PasswordResetConfig::default(),
+            mfa: MfaConfig::default(),
         }
     }
 }
@@ -214,6 +217,40 @@ impl PasswordResetConfig {
     /// The token lifetime.
     pub fn token_ttl(&self) -> chrono::Duration {
         chrono::Duration::seconds(i64::try_from(self.token_ttl_secs).unwrap_or(i64::MAX / 1000))
+    }
+}
+
+/// Multi-factor authentication (TOTP per RFC 6238 and backup codes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MfaConfig {
+    /// The issuer shown by authenticator apps (`otpauth://totp/<issuer>:<email>`); empty
+    /// means the product name.
+    pub issuer: String,
+    /// How many 30-second steps before and after the current one a code may come from
+    /// (clock skew; 1, at most 2).
+    pub skew_steps: u8,
+    /// How long the MFA token of a login lasts, in seconds (5 minutes).
+    pub challenge_ttl_secs: u64,
+    /// Wrong codes after which an MFA token dies (5).
+    pub max_challenge_attempts: u32,
+}
+
+impl Default for MfaConfig {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            skew_steps: 1,
+            challenge_ttl_secs: 5 * 60,
+            max_challenge_attempts: 5,
+        }
+    }
+}
+
+impl MfaConfig {
+    /// The MFA token lifetime.
+    pub fn challenge_ttl(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.challenge_ttl_secs).unwrap_or(i64::MAX / 1000))
     }
 }
 

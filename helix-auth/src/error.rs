@@ -49,6 +49,22 @@ pub enum AuthError {
     /// The session is not an impersonation session (ending one): a 404.
     #[error("no impersonation session to end")]
     NotImpersonating,
+    /// The MFA token of a login is unknown, expired, used, or dead after too many wrong
+    /// codes (one answer).
+    #[error("the MFA token is invalid or has expired; sign in again")]
+    InvalidMfaToken,
+    /// The TOTP or backup code presented to an MFA challenge is wrong or was already used.
+    #[error("the code is not valid")]
+    InvalidMfaCode,
+    /// The account already has an active TOTP authenticator (disable it first).
+    #[error("multi-factor authentication is already enabled")]
+    MfaAlreadyEnabled,
+    /// The account has no pending TOTP enrolment to confirm.
+    #[error("there is no pending TOTP enrolment; start one first")]
+    MfaNotPending,
+    /// The account has no active multi-factor authentication.
+    #[error("multi-factor authentication is not enabled")]
+    MfaNotEnabled,
     /// Hashing failed or the blocking pool is gone. Details are logged, never returned.
     #[error("password hashing failed")]
     Hashing,
@@ -81,6 +97,11 @@ impl AuthError {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::ImpersonationForbidden(_) => "IMPERSONATION_FORBIDDEN",
             Self::InvalidApiKey => "INVALID_API_KEY",
+            Self::InvalidMfaToken => "INVALID_MFA_TOKEN",
+            Self::InvalidMfaCode => "INVALID_MFA_CODE",
+            Self::MfaAlreadyEnabled => "MFA_ALREADY_ENABLED",
+            Self::MfaNotPending => "MFA_NOT_PENDING",
+            Self::MfaNotEnabled => "MFA_NOT_ENABLED",
             Self::Hashing => "INTERNAL_ERROR",
             Self::Oidc(e) => e.code(),
             Self::Core(e) => e.code(),
@@ -113,6 +134,18 @@ impl From<AuthError> for helix_core::Error {
             AuthError::NotImpersonating => Self::not_found("impersonation session"),
             AuthError::Forbidden(message) => Self::Forbidden(message.into()),
             AuthError::ImpersonationForbidden(message) => Self::forbidden(code, message),
+            other @ (AuthError::InvalidMfaToken | AuthError::InvalidMfaCode) => {
+                Self::AuthenticationFailed {
+                    code,
+                    message: other.to_string().into(),
+                }
+            }
+            other @ (AuthError::MfaAlreadyEnabled
+            | AuthError::MfaNotPending
+            | AuthError::MfaNotEnabled) => Self::Conflict {
+                code,
+                message: other.to_string().into(),
+            },
             AuthError::Hashing => Self::internal_msg("password hashing failed"),
             AuthError::Core(inner) => inner,
             AuthError::Oidc(e) => e.into(),

@@ -69,6 +69,7 @@ pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod impersonation;
+pub mod mfa;
 pub mod migrations;
 pub mod oidc;
 pub mod organizations;
@@ -85,11 +86,12 @@ pub use accounts::{
     SecurityEvent, SecurityEventKind, VerificationMail, VerificationToken,
 };
 pub use config::{
-    Argon2Config, AuthConfig, EmailVerificationConfig, LockoutConfig, PasswordPolicyConfig,
-    PasswordResetConfig,
+    Argon2Config, AuthConfig, EmailVerificationConfig, LockoutConfig, MfaConfig,
+    PasswordPolicyConfig, PasswordResetConfig,
 };
 pub use error::{AuthError, Result};
 pub use impersonation::{ImpersonationService, NoPlatformRoles, PlatformRoles};
+pub use mfa::{MfaProof, MfaRequirement, MfaStatus, MfaToken};
 pub use organizations::OrganizationDirectory;
 pub use passwords::{Password, PasswordHasher, PasswordPolicy, Verification};
 pub use service::{AuthService, AuthServiceBuilder};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use helix_core::{Actor, Kernel, PlatformContext, RequestMeta};
 
 use crate::config::AuthConfig;
+use crate::crypto::KeyRing;
 use crate::error::{AuthError, Result};
 use crate::oidc::{OidcConfig, OidcProviders};
 use crate::passwords::{Password, PasswordHasher, PasswordPolicy};
@@ -27,6 +28,7 @@ struct Inner {
     policy: PasswordPolicy,
     hasher: PasswordHasher,
     oidc: Option<OidcProviders>,
+    keys: Option<Arc<KeyRing>>,
 }
 
 /// Builds an [`AuthService`]; see [`AuthService::builder`].
@@ -37,6 +39,7 @@ pub struct AuthServiceBuilder {
     config: AuthConfig,
     hasher: Option<PasswordHasher>,
     oidc: Option<OidcConfig>,
+    keys: Option<Arc<KeyRing>>,
 }
 
 impl AuthService {
@@ -47,6 +50,7 @@ impl AuthService {
             config,
             hasher: None,
             oidc: None,
+            keys: None,
         }
     }
 
@@ -73,6 +77,11 @@ impl AuthService {
     /// The OpenID Connect providers, when [`AuthServiceBuilder::oidc`] configured some.
     pub(crate) fn oidc_providers(&self) -> Option<&OidcProviders> {
         self.inner.oidc.as_ref()
+    }
+
+    /// The key ring that seals TOTP secrets, if one was given to the builder.
+    pub fn key_ring(&self) -> Option<&KeyRing> {
+        self.inner.keys.as_deref()
     }
 
     /// A platform context for `actor` carrying the request's metadata.
@@ -112,6 +121,14 @@ impl AuthServiceBuilder {
         self
     }
 
+    /// The key ring that encrypts TOTP secrets at rest. Without one, TOTP enrolment and TOTP
+    /// challenges fail with a configuration error (500): an enrolled account is never let in
+    /// without its second factor (fail closed).
+    pub fn key_ring(mut self, keys: Arc<KeyRing>) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
     /// Checks the configuration and builds the service. Unless a hasher was given, this
     /// computes one dummy hash on the calling thread (tens of milliseconds at OWASP cost).
     pub fn build(self) -> Result<AuthService> {
@@ -132,6 +149,7 @@ impl AuthServiceBuilder {
                 policy,
                 hasher,
                 oidc,
+                keys: self.keys,
             }),
         })
     }
@@ -155,6 +173,11 @@ fn validate(c: &AuthConfig) -> Result<()> {
     if c.email_verification.token_ttl_secs == 0 || c.email_verification.max_sends_per_hour == 0 {
         return bad(
             "auth.email_verification: token_ttl_secs and max_sends_per_hour must be at least 1",
+        );
+    }
+    if c.mfa.skew_steps > 2 || c.mfa.challenge_ttl_secs == 0 || c.mfa.max_challenge_attempts == 0 {
+        return bad(
+            "auth.mfa: skew_steps is at most 2; challenge_ttl_secs and max_challenge_attempts must be at least 1",
         );
     }
     if c.password_reset.token_ttl_secs == 0 || c.password_reset.max_requests_per_hour == 0 {

@@ -72,11 +72,13 @@ impl axum::extract::FromRef<AppState> for AuthState {
 
 /// helix-auth's state, connected to helix-tenancy through [`organizations::TenancyDirectory`]:
 /// registration (once the email is verified) creates a personal organization, tokens carry
-/// the active organization, and switching checks membership.
+/// the active organization, switching checks membership, and an organization whose settings
+/// say `"require_mfa": true` requires MFA. TOTP secrets are sealed by `key_ring`.
 fn auth_state(
     settings: &Settings,
     kernel: &Kernel,
     tenancy: &helix_tenancy::TenancyService,
+    key_ring: Arc<helix_auth::crypto::KeyRing>,
 ) -> anyhow::Result<AuthState> {
     let a = &settings.auth;
     let active = match &a.signing_key {
@@ -99,6 +101,7 @@ fn auth_state(
     let sessions = SessionService::new(kernel.clone(), a.sessions.clone())?;
     let auth = AuthService::builder(kernel.clone(), a.accounts.clone())
         .oidc(a.oidc.clone())
+        .key_ring(key_ring)
         .build()?;
     let limiter = RateLimiter::new(Arc::new(InMemoryStore::with_clock(clock)));
     let mailer = Arc::new(mail::FileMailer::new(&a.mail_dir));
@@ -129,7 +132,8 @@ fn auth_state(
     let browser =
         helix_auth::http::BrowserSessions::new(a.cookies.clone(), hash_key.derive("csrf"));
     Ok(AuthState::new(auth, tokens, sessions, limiter, mailer)
-        .with_organizations(directory)
+        .with_organizations(directory.clone())
+        .with_mfa_requirement(directory)
         .with_platform_roles(roles)
         .with_api_keys(api_keys, owners)
         .with_browser_sessions(browser))
@@ -161,10 +165,11 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
     );
     let tenancy = helix_tenancy::TenancyService::new(kernel.clone())
         .with_default_region(settings.tenancy.region()?);
+    let keys = Arc::new(keys::key_ring(&settings.auth, db.backend())?);
     let state = AppState {
-        auth: auth_state(settings, &kernel, &tenancy)?,
+        auth: auth_state(settings, &kernel, &tenancy, keys.clone())?,
         tenancy,
-        keys: Arc::new(keys::key_ring(&settings.auth, db.backend())?),
+        keys,
     };
     let metrics = Arc::new(HttpMetrics::new());
     let idem = IdempotencyState::new(db.clone(), Arc::new(helix_core::SystemClock));

@@ -12,10 +12,14 @@
 //!   owner. It runs once per verification: when the slug is taken and the account already
 //!   belongs to an organization (a second verification of another outstanding token), it
 //!   does nothing; when someone else holds the slug, a random suffix is added.
+//! - MFA policy ([`MfaRequirement`]): an organization requires MFA when its `settings` JSON
+//!   has `"require_mfa": true` (owners and admins set it with `PATCH /api/v1/organization`).
+//!   A session without a second factor then gets no token for it (see helix-auth's HTTP
+//!   docs).
 
 use async_trait::async_trait;
-use helix_auth::OrganizationDirectory;
-use helix_core::{Actor, PlatformContext};
+use helix_auth::{MfaRequirement, OrganizationDirectory};
+use helix_core::{Actor, PlatformContext, TenantContext};
 use helix_tenancy::{NewOrganization, Region, TenancyError, TenancyService};
 use uuid::Uuid;
 
@@ -119,5 +123,34 @@ impl OrganizationDirectory for TenancyDirectory {
         let org = created?;
         tracing::info!(account.id = %account_id, org.id = %org.id, "personal organization created");
         Ok(())
+    }
+}
+
+/// The `settings` key that makes an organization require MFA.
+pub const REQUIRE_MFA_SETTING: &str = "require_mfa";
+
+#[async_trait]
+impl MfaRequirement for TenancyDirectory {
+    async fn required_for(
+        &self,
+        org_id: Uuid,
+        account_id: Uuid,
+    ) -> Result<bool, helix_core::Error> {
+        let ctx = TenantContext::new(org_id, Actor::User(account_id));
+        match self.tenancy.get_organization(&ctx).await {
+            Ok(org) => {
+                Ok(org.settings.get(REQUIRE_MFA_SETTING) == Some(&serde_json::Value::Bool(true)))
+            }
+            Err(e) => {
+                let e = helix_core::Error::from(e);
+                // Not a member (any more) or no such organization: no token will be issued
+                // for it anyway, the tenancy layer checks membership on every request.
+                if matches!(e.status(), 403 | 404) {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
     }
 }

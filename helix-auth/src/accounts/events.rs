@@ -85,6 +85,23 @@ pub enum SecurityEventKind {
     /// A presented API key was refused (`data.reason`: `malformed`, `unknown`, `mismatch`,
     /// `revoked`, `expired`; never the key).
     ApiKeyRefused,
+    /// A TOTP enrolment was started (a pending secret was issued).
+    MfaEnrolmentStarted,
+    /// A TOTP authenticator was confirmed: multi-factor authentication is on.
+    MfaEnrolled,
+    /// Multi-factor authentication was turned off.
+    MfaDisabled,
+    /// A login's MFA challenge was passed.
+    MfaChallengeSucceeded,
+    /// A login's MFA challenge failed: unknown or dead token, wrong or reused code (see
+    /// `data.reason`).
+    MfaChallengeFailed,
+    /// A backup code was used (`data.remaining` says how many are left).
+    BackupCodeUsed,
+    /// New backup codes replaced the old ones.
+    BackupCodesRegenerated,
+    /// A re-authentication for an MFA change failed (wrong password or code).
+    MfaReauthFailed,
 }
 
 impl SecurityEventKind {
@@ -122,6 +139,14 @@ impl SecurityEventKind {
             Self::ApiKeyCreated => "api_key_created",
             Self::ApiKeyRevoked => "api_key_revoked",
             Self::ApiKeyRefused => "api_key_refused",
+            Self::MfaEnrolmentStarted => "mfa_enrolment_started",
+            Self::MfaEnrolled => "mfa_enrolled",
+            Self::MfaDisabled => "mfa_disabled",
+            Self::MfaChallengeSucceeded => "mfa_challenge_succeeded",
+            Self::MfaChallengeFailed => "mfa_challenge_failed",
+            Self::BackupCodeUsed => "backup_code_used",
+            Self::BackupCodesRegenerated => "backup_codes_regenerated",
+            Self::MfaReauthFailed => "mfa_reauth_failed",
         }
     }
 

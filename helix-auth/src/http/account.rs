@@ -23,7 +23,7 @@ use crate::accounts::{
 };
 use crate::passwords::Password;
 use crate::sessions::{RefreshToken, RevokeReason, Session, SessionKind, SessionMeta};
-use crate::tokens::AccessGrant;
+use crate::tokens::{AccessGrant, AuthMethods};
 
 /// The rate-limit class of login attempts (counted per client IP).
 pub const LOGIN_CLASS: &str = "auth.login";
@@ -196,6 +196,26 @@ pub(crate) struct TokenPair<'a> {
     session_id: Uuid,
     /// The session's active organization (the access token's `org` claim), if any.
     org_id: Option<Uuid>,
+    /// Present when the account's default (or the session's) organization requires MFA and
+    /// this session did not use a second factor: the tokens carry no organization. Enrol
+    /// (`POST /api/v1/auth/mfa/totp`, then `.../confirm`, which upgrades this session) or
+    /// sign in again with MFA, then switch to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mfa_required_org_id: Option<Uuid>,
+}
+
+/// The answer of `login` when the account has MFA on: no session yet; send the token with a
+/// code to `/api/v1/auth/mfa/challenge` (sent with `Cache-Control: no-store`).
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct MfaRequired<'a> {
+    /// Always `true`.
+    mfa_required: bool,
+    /// The opaque MFA token: single use, bound to the account.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    mfa_token: &'a str,
+    /// Seconds until the MFA token expires.
+    expires_in: i64,
 }
 
 /// The answer of `login` and `refresh` in cookie mode: the tokens are in cookies (see
@@ -214,6 +234,10 @@ pub(crate) struct CookieSession {
     session_id: Uuid,
     /// The session's active organization, if any.
     org_id: Option<Uuid>,
+    /// The organization left out because it requires MFA and this session has no second
+    /// factor (as in the token pair).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mfa_required_org_id: Option<Uuid>,
     /// The CSRF token (also in the JS-readable CSRF cookie): send it as `X-CSRF-Token` on
     /// every state-changing request.
     csrf_token: String,
@@ -510,7 +534,9 @@ pub(crate) async fn confirm_password_reset(
 }
 
 /// `POST /api/v1/auth/login` `{email, password}` → 200 token pair; at most
-/// [`AuthState::login_quota`] attempts per client IP (429 with `Retry-After` beyond).
+/// [`AuthState::login_quota`] attempts per client IP (429 with `Retry-After` beyond). When
+/// the account has MFA on, the answer is 200 `{mfa_required: true, mfa_token, expires_in}`
+/// with no session: the second step is `POST /api/v1/auth/mfa/challenge`.
 #[cfg_attr(
     feature = "openapi",
     utoipa::path(
@@ -519,7 +545,7 @@ pub(crate) async fn confirm_password_reset(
         tag = "auth",
         request_body = LoginBody,
         responses(
-            (status = 200, description = "Signed in: a new session and its token pair (`mode: bearer`), or the session with the tokens in `Set-Cookie` (`mode: cookie`)", body = TokenPair,
+            (status = 200, description = "Signed in: a new session and its token pair (`mode: bearer`), or the session with the tokens in `Set-Cookie` (`mode: cookie`); or, when the account has MFA on, `MfaRequired` (no session yet)", body = TokenPair,
                 headers(("Cache-Control" = String, description = "`no-store`"))),
             (status = 400, description = "Malformed JSON", body = helix_core::ErrorEnvelope),
             (status = 401, description = "Unknown e-mail, wrong password or locked account (`INVALID_CREDENTIALS`)", body = helix_core::ErrorEnvelope),
@@ -550,25 +576,65 @@ pub(crate) async fn login(
     limit_login(&state, &meta).await?;
     let password = Password::new(body.password);
     let account = state.auth().login(&meta, &body.email, &password).await?;
-    sign_in_response(&state, &meta, account.account_id, browser).await
+    primary_sign_in(
+        &state,
+        &meta,
+        account.account_id,
+        AuthMethods::PASSWORD,
+        browser,
+    )
+    .await
 }
 
-/// Starts a session for an authenticated `account_id` (in its default organization when the
-/// host connected an [`crate::OrganizationDirectory`]) and answers its token pair: the
-/// answer of `login` and of an OpenID Connect callback.
-pub(super) async fn sign_in_response(
+/// What follows a first factor (a password, an OpenID Connect provider): the MFA challenge
+/// when the account has MFA on (no session yet), else the session and its token pair.
+pub(super) async fn primary_sign_in(
     state: &AuthState,
     meta: &RequestMeta,
     account_id: Uuid,
+    amr: AuthMethods,
+    browser: Option<&BrowserSessions>,
+) -> Result<Response, Error> {
+    if let Some(challenge) = state.auth().begin_mfa_challenge(meta, account_id).await? {
+        let mut response = Json(MfaRequired {
+            mfa_required: true,
+            mfa_token: challenge.token.expose(),
+            expires_in: i64::try_from(state.auth().config().mfa.challenge_ttl_secs)
+                .unwrap_or(i64::MAX),
+        })
+        .into_response();
+        no_store(&mut response);
+        return Ok(response);
+    }
+    sign_in(state, meta, account_id, amr, browser).await
+}
+
+/// Starts a session for `account_id`, authenticated with `amr`, in its default organization,
+/// and answers the token pair. When that organization requires MFA and `amr` has no second
+/// factor, the session starts in no organization and the pair says which organization was
+/// withheld (`mfa_required_org_id`). Shared by `login`, `mfa/challenge` and the OpenID
+/// Connect callback.
+pub(crate) async fn sign_in(
+    state: &AuthState,
+    meta: &RequestMeta,
+    account_id: Uuid,
+    amr: AuthMethods,
     browser: Option<&BrowserSessions>,
 ) -> Result<Response, Error> {
     let org = match state.organizations() {
         Some(directory) => directory.default_organization(account_id).await?,
         None => None,
     };
-    let session_meta = SessionMeta::from_request(meta).in_organization(org);
+    let withheld = match org {
+        Some(org) if mfa_missing(state, org, account_id, amr).await? => Some(org),
+        _ => None,
+    };
+    let org = if withheld.is_some() { None } else { org };
+    let session_meta = SessionMeta::from_request(meta)
+        .in_organization(org)
+        .authenticated_with(amr);
     let (session, refresh) = state.sessions().start(account_id, session_meta).await?;
-    token_response(state, &session, &refresh, browser)
+    token_response(state, &session, &refresh, withheld, browser)
 }
 
 /// Browser sessions, or a 400 when the host did not enable them.
@@ -603,13 +669,30 @@ async fn cookie_session(
     Ok((token.to_owned(), session))
 }
 
+/// Whether `org_id` requires MFA (see [`AuthState::with_mfa_requirement`]) and `amr` lacks a
+/// second factor.
+pub(crate) async fn mfa_missing(
+    state: &AuthState,
+    org_id: Uuid,
+    account_id: Uuid,
+    amr: AuthMethods,
+) -> Result<bool, Error> {
+    if amr.is_multi_factor() {
+        return Ok(false);
+    }
+    state
+        .mfa_requirement()
+        .required_for(org_id, account_id)
+        .await
+}
+
 async fn limit_login(state: &AuthState, meta: &RequestMeta) -> Result<(), Error> {
     limit_ip(state, meta, LOGIN_CLASS, state.login_quota()).await
 }
 
 /// Counts one request of `class` against the client IP: 429 with `Retry-After` beyond
 /// `quota`. Runs before any hashing, so an over-limit client costs no argon2 work.
-pub(super) async fn limit_ip(
+pub(crate) async fn limit_ip(
     state: &AuthState,
     meta: &RequestMeta,
     class: &'static str,
@@ -649,23 +732,36 @@ pub(crate) async fn refresh(
     headers: HeaderMap,
     JsonBody(body): JsonBody<RefreshBody>,
 ) -> Result<Response, Error> {
-    if let Some(token) = body.refresh_token {
-        let (session, next) = state.sessions().refresh(&token).await?;
-        return token_response(&state, &session, &next, None);
-    }
-    let browser = browser(&state)?;
-    let token = match cookie_session(&state, browser, &headers).await {
-        Ok((token, _)) => token,
-        Err(response) => return Ok(response),
+    let (token, browser) = match body.refresh_token {
+        Some(token) => (token, None),
+        None => {
+            let browser = browser(&state)?;
+            match cookie_session(&state, browser, &headers).await {
+                Ok((token, _)) => (token, Some(browser)),
+                Err(response) => return Ok(response),
+            }
+        }
     };
-    let (session, next) = state.sessions().refresh(&token).await?;
-    token_response(&state, &session, &next, Some(browser))
+    let (mut session, next) = state.sessions().refresh(&token).await?;
+    // The session's organization may have started requiring MFA since it was selected.
+    let mut withheld = None;
+    if let Some(org) = session.active_org_id
+        && mfa_missing(&state, org, session.account_id, session.amr).await?
+    {
+        session = state
+            .sessions()
+            .set_active_org(session.account_id, session.id, None)
+            .await?;
+        withheld = Some(org);
+    }
+    token_response(&state, &session, &next, withheld, browser)
 }
 
 fn token_response(
     state: &AuthState,
     session: &Session,
     refresh: &RefreshToken,
+    mfa_required_org_id: Option<Uuid>,
     browser: Option<&BrowserSessions>,
 ) -> Result<Response, Error> {
     let access = state.tokens().issue_access(&grant(session))?;
@@ -679,6 +775,7 @@ fn token_response(
             refresh_token_expires_at: refresh.expires_at(),
             session_id: session.id,
             org_id: session.active_org_id,
+            mfa_required_org_id,
             csrf_token: browser.csrf_token(session.id),
         })
         .into_response();
@@ -699,6 +796,7 @@ fn token_response(
         refresh_token_expires_at: refresh.expires_at(),
         session_id: session.id,
         org_id: session.active_org_id,
+        mfa_required_org_id,
     };
     let mut response = Json(body).into_response();
     no_store(&mut response);
@@ -706,9 +804,9 @@ fn token_response(
 }
 
 /// The access grant of `session`: its account, id, active organization and, for an
-/// impersonation, its actor.
+/// impersonation, its actor, and `amr`.
 fn grant(session: &Session) -> AccessGrant {
-    let mut grant = AccessGrant::new(session.account_id, session.id);
+    let mut grant = AccessGrant::new(session.account_id, session.id).amr(session.amr);
     if let Some(org) = session.active_org_id {
         grant = grant.org(org);
     }
@@ -723,7 +821,9 @@ fn grant(session: &Session) -> AccessGrant {
 /// token keeps working and its refreshes stay in the organization. An organization the
 /// caller does not belong to, or that does not exist, is 404 (one answer: no existence
 /// leak); so is every organization when the host connected no
-/// [`crate::OrganizationDirectory`].
+/// [`crate::OrganizationDirectory`]. An organization that requires MFA (see
+/// [`AuthState::with_mfa_requirement`]) is 403 `MFA_REQUIRED` unless the session used a
+/// second factor (at sign-in, or by confirming a TOTP enrolment in the session).
 #[cfg_attr(
     feature = "openapi",
     utoipa::path(
@@ -737,6 +837,7 @@ fn grant(session: &Session) -> AccessGrant {
                 headers(("Cache-Control" = String, description = "`no-store`"))),
             (status = 400, description = "Malformed JSON (`BAD_REQUEST`) or invalid fields (`VALIDATION_ERROR`, with field details)", body = helix_core::ErrorEnvelope),
             (status = 401, description = "Missing, invalid or expired access token, or the session is revoked", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "The organization requires MFA and the session did not use a second factor (`MFA_REQUIRED`)", body = helix_core::ErrorEnvelope),
             (status = 404, description = "No such organization of the caller (`NOT_FOUND`), whether or not it exists", body = helix_core::ErrorEnvelope),
             (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
         )
@@ -767,6 +868,14 @@ pub(crate) async fn switch_organization(
             .record_standalone_event(&meta, event(SecurityEventKind::OrganizationSwitchRefused))
             .await?;
         return Err(Error::not_found("organization"));
+    }
+    let amr = state
+        .sessions()
+        .get(auth.session_id())
+        .await?
+        .map_or(AuthMethods::NONE, |s| s.amr);
+    if mfa_missing(&state, body.org_id, auth.account_id(), amr).await? {
+        return Ok(super::mfa::mfa_required_response());
     }
     let session = state
         .sessions()

@@ -66,7 +66,8 @@
 //! | `POST /api/v1/auth/resend-verification` `{email}` | – | always 202; 429 after 10/min per IP |
 //! | `POST /api/v1/auth/password-reset` `{email}` | – | always 200 (same body whether or not the email exists or is over its 3/hour); the token goes to the [`VerificationMailer`]; 429 after 10/min per IP |
 //! | `POST /api/v1/auth/password-reset/confirm` `{token, new_password}` | – | 200 `{password_reset, revoked_sessions}` (every session revoked); 400 policy/reuse; 422 `INVALID_RESET_TOKEN` |
-//! | `POST /api/v1/auth/login` `{email, password, mode?}` | – | 200 token pair, `Cache-Control: no-store`; with `"mode": "cookie"` the tokens go into cookies instead (see [`cookies`]); 401 `INVALID_CREDENTIALS`; 429 after 10/min per IP |
+//! | `POST /api/v1/auth/login` `{email, password, mode?}` | – | 200 token pair, `Cache-Control: no-store`; with `"mode": "cookie"` the tokens go into cookies instead (see [`cookies`]); with MFA on, 200 `{mfa_required: true, mfa_token, expires_in}` and no session; 401 `INVALID_CREDENTIALS`; 429 after 10/min per IP |
+//! | `POST /api/v1/auth/mfa/challenge` `{mfa_token, code \| backup_code}` | – | 200 token pair (`amr` `["pwd","otp"]`), `Cache-Control: no-store`; 401 `INVALID_MFA_CODE` (counts toward the token's 5 attempts and the account lockout) / `INVALID_MFA_TOKEN` (unknown, expired, used, dead); 429 after 10/min per IP |
 //! | `POST /api/v1/auth/refresh` `{refresh_token}` or `{}` + refresh cookie | – (cookie: CSRF) | 200 new token pair (cookie mode: new cookies); 401 (reuse revokes the session); 403 `CSRF_FAILED`; 409 `REFRESH_RACE` |
 //! | `POST /api/v1/auth/logout` | bearer, access cookie or refresh cookie (CSRF) | 204; clears the cookies in cookie mode; under impersonation, ends it |
 //! | `GET /api/v1/auth/me` | bearer | `{account_id, email, email_verified, session_id}` |
@@ -74,7 +75,7 @@
 //! | `DELETE /api/v1/auth/sessions/{id}` | bearer | 204; another account's session is 404; 403 `IMPERSONATION_FORBIDDEN` under impersonation |
 //! | `POST /api/v1/auth/sessions/revoke-others` | bearer | `{revoked_sessions}`; 403 `IMPERSONATION_FORBIDDEN` under impersonation |
 //! | `POST /api/v1/auth/password` `{current_password, new_password}` | bearer | `{revoked_sessions}` (the other sessions); 403 `IMPERSONATION_FORBIDDEN` under impersonation |
-//! | `POST /api/v1/auth/organization` `{org_id}` | bearer | 200 `{access_token, token_type, expires_in, session_id, org_id}`, `Cache-Control: no-store`; 404 for an organization the caller does not belong to; security events `organization_switched` / `organization_switch_refused` |
+//! | `POST /api/v1/auth/organization` `{org_id}` | bearer | 200 `{access_token, token_type, expires_in, session_id, org_id}`, `Cache-Control: no-store`; 404 for an organization the caller does not belong to; security events `organization_switched` / `organization_switch_refused`; 403 `MFA_REQUIRED` when the organization requires MFA and the session has no second factor |
 //! | `POST /api/v1/auth/impersonate` `{account_id, reason}` | bearer (platform support, see [`AuthState::with_platform_roles`]) | 201 `{access_token, token_type, expires_in, expires_at, session_id, account_id, org_id}` (no refresh token; 30 minutes; `act.sub` = caller), `Cache-Control: no-store`; 400 reason missing/blank/too long; 403 `FORBIDDEN` (no role) / `IMPERSONATION_FORBIDDEN` (self, a platform account, from an impersonation session); 404 unknown account |
 //! | `DELETE /api/v1/auth/impersonate` | bearer (impersonation session) | 204, the session ends; 404 when the session is not an impersonation |
 //! | `GET /api/v1/auth/oidc/{provider}/authorize?redirect_uri=&redirect=` | – | 200 `{authorization_url, expires_at}` (302 to it with `redirect=true`), `Cache-Control: no-store`; 404 unknown provider; 400 `redirect_uri` not allowed; 503 provider unreachable; 429 after 10/min per IP |
@@ -83,6 +84,11 @@
 //! | `GET /api/v1/auth/api-keys` | user | `{data: [key]}` of the caller's owner, never a secret; 403 when the host's [`crate::api_keys::ApiKeyOwners`] says the caller may not manage keys |
 //! | `POST /api/v1/auth/api-keys` `{name, scopes, expires_at?}` | user | 201 the key with `key` (`hx_...`, shown once), `no-store`; 400 `VALIDATION_ERROR`; 409 `API_KEY_LIMIT` |
 //! | `DELETE /api/v1/auth/api-keys/{id}` | user | 204, refused from the next request; 404 for another owner's key |
+//! | `GET /api/v1/auth/mfa` | bearer | `{totp, backup_codes_remaining}` |
+//! | `POST /api/v1/auth/mfa/totp` | bearer | 200 `{secret, otpauth_uri, qr_svg}` (pending, replaces a pending one), `Cache-Control: no-store`; 409 `MFA_ALREADY_ENABLED` |
+//! | `POST /api/v1/auth/mfa/totp/confirm` `{code}` | bearer | 200 `{backup_codes}` (10, shown once; the session becomes multi-factor), `Cache-Control: no-store`; 400 wrong code; 409 `MFA_NOT_PENDING` |
+//! | `DELETE /api/v1/auth/mfa` `{password, code \| backup_code}` | bearer | 204; 400 wrong password or code; 409 `MFA_NOT_ENABLED` |
+//! | `POST /api/v1/auth/mfa/backup-codes` `{password}` | bearer | 200 `{backup_codes}` (10 new, shown once; the old ones die), `Cache-Control: no-store`; 400 wrong password; 409 `MFA_NOT_ENABLED` |
 //! | `GET /.well-known/jwks.json` | – | the JWKS |
 //!
 //! "bearer" and "user" mean an access token, from `Authorization: Bearer` or, with
@@ -93,7 +99,11 @@
 //!
 //! The token pair is `{access_token, token_type: "Bearer", expires_in, refresh_token,
 //! refresh_token_expires_at, session_id, org_id}` (`org_id` is the session's active
-//! organization, `null` without one; see [`AuthState::with_organizations`]); the response carries
+//! organization, `null` without one; see [`AuthState::with_organizations`]). When that
+//! organization requires MFA ([`AuthState::with_mfa_requirement`]) and the session used no
+//! second factor, login and refresh leave it out (`org_id: null`) and add
+//! `mfa_required_org_id`: enrol and confirm TOTP in that session (which makes it
+//! multi-factor), or sign in again with MFA, then switch. The response carries
 //! [`helix_core::http::idempotency::NoStore`] so an `Idempotency-Key` retry never replays it.
 //! Every error is the standard envelope, including bad JSON (400) and a missing JSON content
 //! type (415); messages never echo the request body.
@@ -108,6 +118,7 @@ pub mod cookies;
 mod extract;
 mod impersonation;
 mod mailer;
+mod mfa;
 mod oidc;
 #[cfg(feature = "openapi")]
 pub mod openapi;
@@ -122,6 +133,7 @@ pub use account::{LOGIN_CLASS, PASSWORD_RESET_CLASS, REGISTER_CLASS, RESEND_CLAS
 pub use cookies::{BrowserSessions, CSRF_FAILED, CSRF_HEADER, CookieConfig};
 pub use extract::{AuthRejection, Authenticated, Caller, USER_REQUIRED, authenticate};
 pub use mailer::{InMemoryMailer, RecordedMail, VerificationMailer};
+pub use mfa::MFA_CHALLENGE_CLASS;
 pub use oidc::OIDC_CLASS;
 pub use state::{ANONYMOUS_IP_QUOTA, AuthState};
 
@@ -153,6 +165,14 @@ where
             "/api/v1/auth/organization",
             post(account::switch_organization),
         )
+        .route("/api/v1/auth/mfa", get(mfa::status).delete(mfa::disable))
+        .route("/api/v1/auth/mfa/totp", post(mfa::enrol_totp))
+        .route("/api/v1/auth/mfa/totp/confirm", post(mfa::confirm_totp))
+        .route(
+            "/api/v1/auth/mfa/backup-codes",
+            post(mfa::regenerate_backup_codes),
+        )
+        .route("/api/v1/auth/mfa/challenge", post(mfa::challenge))
         .route("/api/v1/auth/sessions", get(sessions::list))
         .route("/api/v1/auth/sessions/{id}", delete(sessions::revoke))
         .route(

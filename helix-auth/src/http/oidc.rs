@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use helix_core::Error;
 use serde::{Deserialize, Serialize};
 
-use super::account::{limit_ip, no_store, sign_in_response};
+use super::account::{limit_ip, no_store, primary_sign_in};
 use super::extract::{Authenticated, JsonBody, Meta};
 use super::state::AuthState;
 use crate::oidc::{OidcAuthorization, OidcOutcome};
@@ -241,5 +241,12 @@ pub(crate) async fn callback(
             );
         }
     }
-    sign_in_response(&state, &meta, account.account_id, None).await
+    primary_sign_in(
+        &state,
+        &meta,
+        account.account_id,
+        crate::tokens::AuthMethods::FEDERATED,
+        None,
+    )
+    .await
 }

@@ -13,7 +13,7 @@ use utoipa::OpenApi;
 use utoipa::ToSchema;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{account, impersonation, oidc, sessions};
+use super::{account, impersonation, mfa, oidc, sessions};
 
 /// The name of the bearer security scheme the authenticated routes require.
 pub const BEARER_SCHEME: &str = "bearer";
@@ -34,6 +34,12 @@ pub const BEARER_SCHEME: &str = "bearer";
         account::me,
         account::change_password,
         account::switch_organization,
+        mfa::challenge,
+        mfa::status,
+        mfa::enrol_totp,
+        mfa::confirm_totp,
+        mfa::disable,
+        mfa::regenerate_backup_codes,
         sessions::list,
         sessions::revoke,
         sessions::revoke_others,
@@ -73,6 +79,14 @@ pub const BEARER_SCHEME: &str = "bearer";
         oidc::LinkBody,
         oidc::AuthorizationView,
         oidc::Linked,
+        account::MfaRequired,
+        mfa::TotpEnrolmentView,
+        mfa::CodeBody,
+        mfa::BackupCodesView,
+        mfa::MfaStatusView,
+        mfa::ChallengeBody,
+        mfa::DisableBody,
+        mfa::ReauthBody,
         sessions::SessionView,
         sessions::SessionList,
         impersonation::ImpersonateBody,

@@ -13,6 +13,7 @@ pub const ANONYMOUS_IP_QUOTA: Quota = Quota::per_minute(10);
 use super::cookies::BrowserSessions;
 use crate::api_keys::{ApiKeyOwners, ApiKeyService};
 use crate::impersonation::{ImpersonationService, NoPlatformRoles, PlatformRoles};
+use crate::mfa::{MfaRequirement, NoMfaRequirement};
 use crate::organizations::OrganizationDirectory;
 use crate::service::AuthService;
 use crate::sessions::SessionService;
@@ -54,6 +55,7 @@ pub struct AuthState {
     impersonation: ImpersonationService,
     api_keys: Option<(ApiKeyService, Arc<dyn ApiKeyOwners>)>,
     browser: Option<BrowserSessions>,
+    mfa_requirement: Arc<dyn MfaRequirement>,
 }
 
 impl AuthState {
@@ -84,6 +86,7 @@ impl AuthState {
             impersonation,
             api_keys: None,
             browser: None,
+            mfa_requirement: Arc::new(NoMfaRequirement),
         }
     }
 
@@ -168,6 +171,21 @@ impl AuthState {
     /// Browser-session support, if enabled.
     pub fn browser_sessions(&self) -> Option<&BrowserSessions> {
         self.browser.as_ref()
+    }
+
+    /// Connects the host's MFA policy per organization (see [`MfaRequirement`]): a session
+    /// without a second factor gets no token for an organization that requires one (login
+    /// and refresh leave the organization out and say so in `mfa_required_org_id`; switching
+    /// answers 403 `MFA_REQUIRED`). Without it no organization requires MFA.
+    #[must_use]
+    pub fn with_mfa_requirement(mut self, requirement: Arc<dyn MfaRequirement>) -> Self {
+        self.mfa_requirement = requirement;
+        self
+    }
+
+    /// The host's MFA policy per organization.
+    pub fn mfa_requirement(&self) -> &dyn MfaRequirement {
+        self.mfa_requirement.as_ref()
     }
 
     /// The host's organization directory, if one is connected.

@@ -7,6 +7,7 @@
 mod m0001_accounts;
 mod m0100_sessions;
 mod m0200_password_resets;
+mod m0300_mfa;
 mod m0400_api_keys;
 mod m0500_oidc;
 mod m0900_session_revocation_notify;
@@ -22,5 +23,6 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m0900_session_revocation_notify::Migration),
         Box::new(m0500_oidc::Migration),
         Box::new(m0400_api_keys::Migration),
+        Box::new(m0300_mfa::Migration),
     ]
 }

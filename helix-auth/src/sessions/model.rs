@@ -13,6 +13,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use crate::tokens::AuthMethods;
+
 /// Longest user agent kept, in characters.
 const MAX_USER_AGENT_CHARS: usize = 512;
 
@@ -88,6 +90,8 @@ pub struct SessionMeta {
     pub ip: Option<IpAddr>,
     /// The organization the session starts in (the access token's `org`), if any.
     pub active_org_id: Option<Uuid>,
+    /// How the user authenticated (the access token's `amr`).
+    pub amr: AuthMethods,
 }
 
 impl SessionMeta {
@@ -98,6 +102,7 @@ impl SessionMeta {
             user_agent: None,
             ip: None,
             active_org_id: None,
+            amr: AuthMethods::NONE,
         }
     }
 
@@ -108,12 +113,19 @@ impl SessionMeta {
             user_agent: meta.user_agent.clone(),
             ip: meta.ip,
             active_org_id: None,
+            amr: AuthMethods::NONE,
         }
     }
 
     /// Starts the session in organization `org_id` (or in none).
     pub fn in_organization(mut self, org_id: Option<Uuid>) -> Self {
         self.active_org_id = org_id;
+        self
+    }
+
+    /// Records how the user authenticated (the access token's `amr`; kept by refreshes).
+    pub fn authenticated_with(mut self, amr: AuthMethods) -> Self {
+        self.amr = amr;
         self
     }
 
@@ -161,6 +173,10 @@ pub struct Session {
     /// The organization selected in the session (the access token's `org`), if any. Kept by
     /// refreshes; changed by [`crate::sessions::SessionService::set_active_org`].
     pub active_org_id: Option<Uuid>,
+    /// How the user authenticated (the access token's `amr`); a second factor verified later
+    /// in the session is added by [`crate::sessions::SessionService::add_auth_methods`].
+    #[serde(skip)]
+    pub amr: AuthMethods,
 }
 
 impl Session {

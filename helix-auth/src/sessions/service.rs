@@ -155,6 +155,7 @@ impl SessionService {
             revoked_at: None,
             revoked_reason: None,
             active_org_id: meta.active_org_id,
+            amr: meta.amr,
         }
     }
 
@@ -225,6 +226,45 @@ impl SessionService {
         }
         tx.commit().await?;
         session.active_org_id = org_id;
+        Ok(session)
+    }
+
+    /// Adds `methods` to how `account_id`'s active session `session_id` authenticated (a
+    /// second factor verified during the session); later tokens and refreshes carry them in
+    /// `amr`. Another account's session, or a revoked or expired one, is
+    /// [`SessionError::NotFound`].
+    pub async fn add_auth_methods(
+        &self,
+        account_id: Uuid,
+        session_id: Uuid,
+        methods: crate::tokens::AuthMethods,
+    ) -> Result<Session> {
+        let now = self.inner.kernel.now();
+        let tx = self.begin().await?;
+        let row = tx
+            .raw()
+            .query_one_raw(stmt(
+                self.backend(),
+                &format!("SELECT {SESSION_COLUMNS} FROM auth_sessions s WHERE s.id = $1"),
+                vec![session_id.into()],
+            ))
+            .await?;
+        let mut session = match row.as_ref().map(store::session_from_row).transpose()? {
+            Some(s) if s.account_id == account_id && s.is_active_at(now) => s,
+            _ => {
+                tx.rollback().await?;
+                return Err(SessionError::NotFound);
+            }
+        };
+        session.amr = session.amr.with(methods);
+        tx.raw()
+            .execute_raw(stmt(
+                self.backend(),
+                "UPDATE auth_sessions SET amr = $1 WHERE id = $2 AND revoked_at IS NULL",
+                vec![store::amr_text(session.amr).into(), session_id.into()],
+            ))
+            .await?;
+        tx.commit().await?;
         Ok(session)
     }
 

@@ -6,10 +6,11 @@ use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
 use uuid::Uuid;
 
 use super::model::{Session, SessionKind};
+use crate::tokens::AuthMethods;
 
 pub(crate) const SESSION_COLUMNS: &str = "s.id, s.account_id, s.kind, s.actor_account_id, \
      s.user_agent, s.ip, s.created_at, s.last_seen_at, s.idle_expires_at, \
-     s.absolute_expires_at, s.revoked_at, s.revoked_reason, s.active_org_id";
+     s.absolute_expires_at, s.revoked_at, s.revoked_reason, s.active_org_id, s.amr";
 
 pub(crate) fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
     Statement::from_sql_and_values(backend, sql, values)
@@ -18,6 +19,7 @@ pub(crate) fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Stateme
 pub(crate) fn session_from_row(row: &QueryResult) -> Result<Session, sea_orm::DbErr> {
     let kind: String = row.try_get("", "kind")?;
     let ip: Option<String> = row.try_get("", "ip")?;
+    let amr: Option<String> = row.try_get("", "amr")?;
     Ok(Session {
         id: row.try_get("", "id")?,
         account_id: row.try_get("", "account_id")?,
@@ -33,6 +35,7 @@ pub(crate) fn session_from_row(row: &QueryResult) -> Result<Session, sea_orm::Db
         revoked_at: row.try_get("", "revoked_at")?,
         revoked_reason: row.try_get("", "revoked_reason")?,
         active_org_id: row.try_get("", "active_org_id")?,
+        amr: AuthMethods::from_names(amr.as_deref().unwrap_or_default().split_whitespace()),
     })
 }
 
@@ -43,8 +46,8 @@ pub(crate) async fn insert_session(
     conn.execute_raw(stmt(
         conn.get_database_backend(),
         "INSERT INTO auth_sessions (id, account_id, kind, actor_account_id, user_agent, ip, \
-         created_at, last_seen_at, idle_expires_at, absolute_expires_at, active_org_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         created_at, last_seen_at, idle_expires_at, absolute_expires_at, active_org_id, amr) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         vec![
             s.id.into(),
             s.account_id.into(),
@@ -57,10 +60,17 @@ pub(crate) async fn insert_session(
             s.idle_expires_at.into(),
             s.absolute_expires_at.into(),
             s.active_org_id.into(),
+            amr_text(s.amr).into(),
         ],
     ))
     .await?;
     Ok(())
+}
+
+/// The stored form of `amr`: its RFC 8176 names separated by spaces (`NULL` when empty).
+pub(crate) fn amr_text(amr: AuthMethods) -> Option<String> {
+    let names = amr.names();
+    (!names.is_empty()).then(|| names.join(" "))
 }
 
 /// One generation of a refresh-token family, as stored.

@@ -98,6 +98,74 @@ pub struct AccessClaims {
     /// Impersonating actor, when the session is an impersonation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<ActorClaim>,
+    /// How the session's user authenticated (RFC 8176 `amr`): `["pwd"]` after a password,
+    /// `["pwd", "otp"]` after a password and a second factor. Absent when unknown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+}
+
+impl AccessClaims {
+    /// The authentication methods of the `amr` claim (unknown names are ignored).
+    pub fn auth_methods(&self) -> AuthMethods {
+        AuthMethods::from_names(self.amr.iter().map(String::as_str))
+    }
+}
+
+/// The set of authentication methods a session used (the `amr` claim, RFC 8176), small and
+/// `Copy`. Stored with the session, so refreshed tokens keep it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct AuthMethods(u8);
+
+impl AuthMethods {
+    /// No method recorded.
+    pub const NONE: Self = Self(0);
+    /// A password (`pwd`).
+    pub const PASSWORD: Self = Self(1);
+    /// A one-time code: TOTP or a backup code (`otp`).
+    pub const OTP: Self = Self(2);
+    /// An external identity provider (OpenID Connect): `fed`.
+    pub const FEDERATED: Self = Self(4);
+
+    const NAMES: [(Self, &'static str); 3] = [
+        (Self::PASSWORD, "pwd"),
+        (Self::OTP, "otp"),
+        (Self::FEDERATED, "fed"),
+    ];
+
+    /// Both sets together.
+    #[must_use]
+    pub const fn with(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// Whether every method of `other` is in the set.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether a second factor was used (multi-factor authentication).
+    pub const fn is_multi_factor(self) -> bool {
+        self.contains(Self::OTP)
+    }
+
+    /// The RFC 8176 names, in a stable order (`pwd`, `otp`).
+    pub fn names(self) -> Vec<&'static str> {
+        Self::NAMES
+            .iter()
+            .filter(|(m, _)| self.contains(*m))
+            .map(|(_, n)| *n)
+            .collect()
+    }
+
+    /// The set from RFC 8176 names; unknown names are ignored.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        names.into_iter().fold(Self::NONE, |acc, name| {
+            Self::NAMES
+                .iter()
+                .find(|(_, n)| *n == name)
+                .map_or(acc, |(m, _)| acc.with(*m))
+        })
+    }
 }
 
 /// What an access token is issued for; the service adds `iss`, `aud`, `iat`, `exp`, `jti`.
@@ -111,6 +179,8 @@ pub struct AccessGrant {
     pub org: Option<Uuid>,
     /// The impersonating account (`act.sub`).
     pub actor: Option<Uuid>,
+    /// How the user authenticated (`amr`).
+    pub amr: AuthMethods,
 }
 
 impl AccessGrant {
@@ -121,6 +191,7 @@ impl AccessGrant {
             session_id,
             org: None,
             actor: None,
+            amr: AuthMethods::NONE,
         }
     }
 
@@ -133,6 +204,12 @@ impl AccessGrant {
     /// Sets the impersonating actor.
     pub fn actor(mut self, actor: Uuid) -> Self {
         self.actor = Some(actor);
+        self
+    }
+
+    /// Sets how the user authenticated (`amr`).
+    pub fn amr(mut self, amr: AuthMethods) -> Self {
+        self.amr = amr;
         self
     }
 }
@@ -252,6 +329,7 @@ impl AccessTokens {
             sid: grant.session_id,
             org: grant.org,
             act: grant.actor.map(|sub| ActorClaim { sub }),
+            amr: grant.amr.names().into_iter().map(str::to_owned).collect(),
         };
         let token = jws::sign(&self.inner.keys, &claims)?;
         Ok(IssuedAccessToken { token, claims })

@@ -36,7 +36,8 @@ mod jws;
 mod keys;
 
 pub use access::{
-    AccessClaims, AccessGrant, AccessTokenConfig, AccessTokens, ActorClaim, IssuedAccessToken,
+    AccessClaims, AccessGrant, AccessTokenConfig, AccessTokens, ActorClaim, AuthMethods,
+    IssuedAccessToken,
 };
 pub use error::{KeyError, TokenError};
 pub use keys::{Jwk, Jwks, SigningKeyConfig, SigningKeys};

@@ -6,6 +6,7 @@ mod api_keys;
 #[cfg(feature = "http")]
 mod http;
 mod impersonation;
+mod mfa;
 mod oidc;
 #[cfg(feature = "http")]
 mod organizations;

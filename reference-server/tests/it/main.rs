@@ -6,6 +6,7 @@ mod binary;
 mod cookies;
 mod glue;
 mod impersonation;
+mod mfa;
 mod oidc;
 mod openapi;
 mod production_roles;
