@@ -31,6 +31,9 @@ pub enum AuthError {
     /// answer).
     #[error("the password reset link is invalid or has expired")]
     InvalidResetToken,
+    /// The one-time code is wrong, expired or already used (one answer).
+    #[error("the code is invalid or has expired")]
+    InvalidCode,
     /// The account does not exist (only for calls naming an account id, which the caller
     /// got from authentication).
     #[error("account not found")]
@@ -60,6 +63,7 @@ impl AuthError {
             Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
             Self::InvalidVerificationToken => "INVALID_VERIFICATION_TOKEN",
             Self::InvalidResetToken => "INVALID_RESET_TOKEN",
+            Self::InvalidCode => "INVALID_CODE",
             Self::AccountNotFound => "NOT_FOUND",
             Self::Hashing => "INTERNAL_ERROR",
             Self::Core(e) => e.code(),
@@ -89,7 +93,8 @@ impl From<AuthError> for helix_core::Error {
             AuthError::Core(inner) => inner,
             other @ (AuthError::EmailNotVerified
             | AuthError::InvalidVerificationToken
-            | AuthError::InvalidResetToken) => Self::Unprocessable {
+            | AuthError::InvalidResetToken
+            | AuthError::InvalidCode) => Self::Unprocessable {
                 code,
                 message: other.to_string().into(),
             },

@@ -7,6 +7,7 @@ use helix_core::{Actor, Kernel, PlatformContext, RequestMeta};
 
 use crate::config::AuthConfig;
 use crate::error::{AuthError, Result};
+use crate::mail::{MailOutbox, OutgoingMail};
 use crate::passwords::{Password, PasswordHasher, PasswordPolicy};
 
 /// Accounts, passwords and their security events, without HTTP. Cheap to clone.
@@ -25,6 +26,8 @@ struct Inner {
     config: AuthConfig,
     policy: PasswordPolicy,
     hasher: PasswordHasher,
+    mail: Option<MailOutbox>,
+    new_sign_in_mail: bool,
 }
 
 /// Builds an [`AuthService`]; see [`AuthService::builder`].
@@ -34,6 +37,8 @@ pub struct AuthServiceBuilder {
     kernel: Kernel,
     config: AuthConfig,
     hasher: Option<PasswordHasher>,
+    mail: Option<MailOutbox>,
+    new_sign_in_mail: bool,
 }
 
 impl AuthService {
@@ -43,6 +48,8 @@ impl AuthService {
             kernel,
             config,
             hasher: None,
+            mail: None,
+            new_sign_in_mail: true,
         }
     }
 
@@ -64,6 +71,33 @@ impl AuthService {
     /// The password hasher (shared by clones).
     pub fn hasher(&self) -> &PasswordHasher {
         &self.inner.hasher
+    }
+
+    /// The mail queue, if the host connected one ([`AuthServiceBuilder::mail`]).
+    pub fn mail(&self) -> Option<&MailOutbox> {
+        self.inner.mail.as_ref()
+    }
+
+    /// Queues `mail` in `tx` when a mail queue is connected; without one, does nothing (the
+    /// caller still gets the token in its outcome).
+    pub(crate) async fn queue_mail(
+        &self,
+        tx: &helix_core::PlatformTx,
+        meta: &RequestMeta,
+        mail: OutgoingMail,
+    ) -> Result<()> {
+        if let Some(outbox) = &self.inner.mail {
+            outbox
+                .queue(tx, &meta.correlation_id, self.kernel().now(), mail)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether a successful sign-in from a new device queues a [`crate::mail::NEW_SIGN_IN`]
+    /// mail.
+    pub(crate) fn new_sign_in_mail(&self) -> bool {
+        self.inner.mail.is_some() && self.inner.new_sign_in_mail
     }
 
     /// A platform context for `actor` carrying the request's metadata.
@@ -95,6 +129,22 @@ impl AuthServiceBuilder {
         self
     }
 
+    /// Queues the account mails (verification, password reset, new sign-in, one-time
+    /// codes) through the outbox in the operation's transaction (see [`crate::mail`]).
+    /// Without it the service queues nothing and the tokens are only in the outcomes.
+    pub fn mail(mut self, outbox: MailOutbox) -> Self {
+        self.mail = Some(outbox);
+        self
+    }
+
+    /// Whether a successful sign-in from a device (IP address and user agent) the account
+    /// has not signed in from before queues a "new sign-in" mail (default on; needs
+    /// [`AuthServiceBuilder::mail`]).
+    pub fn new_sign_in_mail(mut self, on: bool) -> Self {
+        self.new_sign_in_mail = on;
+        self
+    }
+
     /// Checks the configuration and builds the service. Unless a hasher was given, this
     /// computes one dummy hash on the calling thread (tens of milliseconds at OWASP cost).
     pub fn build(self) -> Result<AuthService> {
@@ -113,6 +163,8 @@ impl AuthServiceBuilder {
                 config: self.config,
                 policy,
                 hasher,
+                mail: self.mail,
+                new_sign_in_mail: self.new_sign_in_mail,
             }),
         })
     }

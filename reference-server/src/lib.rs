@@ -75,6 +75,7 @@ fn auth_state(
     settings: &Settings,
     kernel: &Kernel,
     tenancy: &helix_tenancy::TenancyService,
+    key_ring: Arc<helix_auth::crypto::KeyRing>,
 ) -> anyhow::Result<AuthState> {
     let a = &settings.auth;
     let active = match &a.signing_key {
@@ -95,11 +96,23 @@ fn auth_state(
     let clock: Arc<dyn helix_core::Clock> = Arc::new(helix_core::SystemClock);
     let tokens = AccessTokens::new(keys, token_config, clock.clone())?;
     let sessions = SessionService::new(kernel.clone(), a.sessions.clone())?;
-    let auth = AuthService::builder(kernel.clone(), a.accounts.clone()).build()?;
+    // Mails are queued in the outbox with their secrets sealed; the dispatcher's mail
+    // subscriber (see `launch`) sends them.
+    let auth = AuthService::builder(kernel.clone(), a.accounts.clone())
+        .mail(helix_auth::mail::MailOutbox::new(key_ring))
+        .new_sign_in_mail(a.mail.new_sign_in)
+        .build()?;
     let limiter = RateLimiter::new(Arc::new(InMemoryStore::with_clock(clock)));
-    let mailer = Arc::new(mail::FileMailer::new(&a.mail_dir));
     let directory = Arc::new(organizations::TenancyDirectory::new(tenancy.clone()));
-    Ok(AuthState::new(auth, tokens, sessions, limiter, mailer).with_organizations(directory))
+    let mut state =
+        AuthState::new(auth.clone(), tokens, sessions, limiter).with_organizations(directory);
+    if a.otp.enabled {
+        state = state.with_otp(helix_auth::otp::OtpService::new(
+            auth,
+            a.otp.limits.clone(),
+        )?);
+    }
+    Ok(state)
 }
 
 /// Builds the composed platform and its router (no listener): what [`launch`] serves.
@@ -115,10 +128,11 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<(Router, Arc<Helix
             .await?,
     );
     let tenancy = helix_tenancy::TenancyService::new(kernel.clone());
+    let keys = Arc::new(keys::key_ring(&settings.auth, db.backend())?);
     let state = AppState {
-        auth: auth_state(settings, &kernel, &tenancy)?,
+        auth: auth_state(settings, &kernel, &tenancy, keys.clone())?,
         tenancy,
-        keys: Arc::new(keys::key_ring(&settings.auth, db.backend())?),
+        keys,
     };
     let metrics = Arc::new(HttpMetrics::new());
     let idem = IdempotencyState::new(db.clone(), Arc::new(helix_core::SystemClock));
@@ -180,7 +194,11 @@ where
 
     let dispatcher_stop = CancellationToken::new();
     let dispatcher = if settings.outbox.enabled {
+        // The same key ring as the app's (the development key file is read again).
+        let keys = Arc::new(keys::key_ring(&settings.auth, kernel.db().backend())?);
         let dispatcher = Dispatcher::builder(kernel.clone())
+            .subscriber(mail::subscriber(&settings.auth, keys.clone())?)
+            .subscriber(mail::message_subscriber(&settings.auth, keys)?)
             .poll_interval(Duration::from_millis(
                 settings.outbox.poll_interval_ms.max(10),
             ))

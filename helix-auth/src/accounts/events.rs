@@ -53,6 +53,18 @@ pub enum SecurityEventKind {
     PasswordReset,
     /// A reset token was unknown, expired, used or invalidated.
     PasswordResetFailed,
+    /// A one-time code was sent (`data`: channel, purpose).
+    OtpSent,
+    /// A one-time code was not sent: locked or over the hourly limit (`data.reason`).
+    OtpSendRefused,
+    /// A one-time code was verified (`data.purpose`).
+    OtpVerified,
+    /// A one-time code was wrong, expired or used, or codes are locked (`data.reason`).
+    OtpFailed,
+    /// Too many verification attempts locked one-time codes (`data.until`).
+    OtpLocked,
+    /// The account's phone number was set or changed (unverified).
+    PhoneChanged,
 }
 
 impl SecurityEventKind {
@@ -77,6 +89,12 @@ impl SecurityEventKind {
             Self::PasswordResetRefused => "password_reset_refused",
             Self::PasswordReset => "password_reset",
             Self::PasswordResetFailed => "password_reset_failed",
+            Self::OtpSent => "otp_sent",
+            Self::OtpSendRefused => "otp_send_refused",
+            Self::OtpVerified => "otp_verified",
+            Self::OtpFailed => "otp_failed",
+            Self::OtpLocked => "otp_locked",
+            Self::PhoneChanged => "phone_changed",
         }
     }
 

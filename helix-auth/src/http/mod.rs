@@ -12,7 +12,9 @@
 //! use axum::Router;
 //! use axum::extract::FromRef;
 //! use axum::middleware::from_fn_with_state;
-//! use helix_auth::http::{AuthState, InMemoryMailer};
+//! use helix_auth::crypto::{EncryptionKeyConfig, KeyRing};
+//! use helix_auth::http::AuthState;
+//! use helix_auth::mail::MailOutbox;
 //! use helix_auth::sessions::{SessionConfig, SessionService};
 //! use helix_auth::tokens::{AccessTokenConfig, AccessTokens, SigningKeyConfig, SigningKeys};
 //! use helix_auth::{AuthConfig, AuthService};
@@ -38,12 +40,16 @@
 //!     AccessTokenConfig::new("https://id.example.com", "example-api"),
 //!     Arc::new(SystemClock),
 //! )?;
+//! // Mails are queued through the outbox; a `MailSubscriber` on the host's dispatcher sends them.
+//! let keys = Arc::new(KeyRing::from_config(&EncryptionKeyConfig::generate("k1"), &[])?);
+//! let service = AuthService::builder(kernel.clone(), AuthConfig::default())
+//!     .mail(MailOutbox::new(keys))
+//!     .build()?;
 //! let auth = AuthState::new(
-//!     AuthService::builder(kernel.clone(), AuthConfig::default()).build()?,
+//!     service,
 //!     tokens,
 //!     SessionService::new(kernel, SessionConfig::default())?,
 //!     RateLimiter::new(InMemoryStore::new()),
-//!     Arc::new(InMemoryMailer::new()), // the host's outbox-backed mailer in production
 //! );
 //! let app = Router::new()
 //!     .merge(helix_auth::http::router())
@@ -61,10 +67,10 @@
 //!
 //! | Route | Auth | Answer |
 //! |---|---|---|
-//! | `POST /api/v1/auth/register` `{email, password}` | – | 202, same body whether or not the email exists; the token goes to the [`VerificationMailer`]; 429 after 10/min per IP |
+//! | `POST /api/v1/auth/register` `{email, password}` | – | 202, same body whether or not the email exists; the verification mail is queued in the outbox (see [`crate::mail`]); 429 after 10/min per IP |
 //! | `POST /api/v1/auth/verify-email` `{token}` | – | 200 `{email_verified}` / 422 `INVALID_VERIFICATION_TOKEN` |
 //! | `POST /api/v1/auth/resend-verification` `{email}` | – | always 202; 429 after 10/min per IP |
-//! | `POST /api/v1/auth/password-reset` `{email}` | – | always 200 (same body whether or not the email exists or is over its 3/hour); the token goes to the [`VerificationMailer`]; 429 after 10/min per IP |
+//! | `POST /api/v1/auth/password-reset` `{email}` | – | always 200 (same body whether or not the email exists or is over its 3/hour); the reset mail is queued in the outbox; 429 after 10/min per IP |
 //! | `POST /api/v1/auth/password-reset/confirm` `{token, new_password}` | – | 200 `{password_reset, revoked_sessions}` (every session revoked); 400 policy/reuse; 422 `INVALID_RESET_TOKEN` |
 //! | `POST /api/v1/auth/login` `{email, password}` | – | 200 token pair, `Cache-Control: no-store`; 401 `INVALID_CREDENTIALS`; 429 after 10/min per IP |
 //! | `POST /api/v1/auth/refresh` `{refresh_token}` | – | 200 new token pair; 401 (reuse revokes the session); 409 `REFRESH_RACE` |
@@ -75,7 +81,14 @@
 //! | `POST /api/v1/auth/sessions/revoke-others` | bearer | `{revoked_sessions}` |
 //! | `POST /api/v1/auth/password` `{current_password, new_password}` | bearer | `{revoked_sessions}` (the other sessions) |
 //! | `POST /api/v1/auth/organization` `{org_id}` | bearer | 200 `{access_token, token_type, expires_in, session_id, org_id}`, `Cache-Control: no-store`; 404 for an organization the caller does not belong to |
+//! | `PUT /api/v1/auth/phone` `{phone}` | bearer | 200 `{phone, verified: false}` (E.164, unverified until a `verify_phone` code is verified); 400 not E.164 |
+//! | `GET /api/v1/auth/phone` | bearer | `{phone, verified}` |
+//! | `POST /api/v1/auth/otp/send` `{channel, purpose}` | bearer | 202 `{status, channel, expires_at}` (the code goes through the outbox, never in the answer); 400 no (verified) phone; 429 after 3/hour or while locked |
+//! | `POST /api/v1/auth/otp/verify` `{purpose, code}` | bearer | 200 `{verified, purpose}`; 422 `INVALID_CODE`; 429 locked 30 min after 5 attempts/hour |
 //! | `GET /.well-known/jwks.json` | – | the JWKS |
+//!
+//! The one-time-code routes (`phone`, `otp/*`) need [`AuthState::with_otp`]; without it
+//! they answer 404.
 //!
 //! The token pair is `{access_token, token_type: "Bearer", expires_in, refresh_token,
 //! refresh_token_expires_at, session_id, org_id}` (`org_id` is the session's active
@@ -90,19 +103,18 @@
 
 mod account;
 mod extract;
-mod mailer;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+mod otp;
 mod sessions;
 mod state;
 
 use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 
 pub use account::{LOGIN_CLASS, PASSWORD_RESET_CLASS, REGISTER_CLASS, RESEND_CLASS};
 pub use extract::{AuthRejection, Authenticated, authenticate};
-pub use mailer::{InMemoryMailer, RecordedMail, VerificationMailer};
 pub use state::{ANONYMOUS_IP_QUOTA, AuthState};
 
 /// The auth routes (see the [module docs](self) for the table), for any host state `S` that
@@ -139,5 +151,11 @@ where
             "/api/v1/auth/sessions/revoke-others",
             post(sessions::revoke_others),
         )
+        .route(
+            "/api/v1/auth/phone",
+            put(otp::set_phone).get(otp::get_phone),
+        )
+        .route("/api/v1/auth/otp/send", post(otp::send))
+        .route("/api/v1/auth/otp/verify", post(otp::verify))
         .route("/.well-known/jwks.json", get(account::jwks))
 }

@@ -13,7 +13,7 @@ use utoipa::OpenApi;
 use utoipa::ToSchema;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{account, sessions};
+use super::{account, otp, sessions};
 
 /// The name of the bearer security scheme the authenticated routes require.
 pub const BEARER_SCHEME: &str = "bearer";
@@ -37,6 +37,10 @@ pub const BEARER_SCHEME: &str = "bearer";
         sessions::list,
         sessions::revoke,
         sessions::revoke_others,
+        otp::set_phone,
+        otp::get_phone,
+        otp::send,
+        otp::verify,
         account::jwks,
     ),
     components(schemas(
@@ -54,6 +58,12 @@ pub const BEARER_SCHEME: &str = "bearer";
         account::MailAccepted,
         account::EmailVerified,
         account::RevokedSessions,
+        otp::PhoneBody,
+        otp::PhoneView,
+        otp::SendBody,
+        otp::CodeSent,
+        otp::VerifyBody,
+        otp::CodeVerified,
         sessions::SessionView,
         sessions::SessionList,
         SessionKind,

@@ -5,12 +5,11 @@ use std::sync::Arc;
 
 use helix_core::ratelimit::{LOGIN_IP_QUOTA, Quota, RateLimiter};
 
-use super::mailer::VerificationMailer;
-
 /// The default quota per client IP of the anonymous routes that mail or hash
 /// (`register`, `resend-verification`, `password-reset`): 10 per minute, burst 10.
 pub const ANONYMOUS_IP_QUOTA: Quota = Quota::per_minute(10);
 use crate::organizations::OrganizationDirectory;
+use crate::otp::OtpService;
 use crate::service::AuthService;
 use crate::sessions::SessionService;
 use crate::tokens::AccessTokens;
@@ -42,37 +41,43 @@ pub struct AuthState {
     tokens: AccessTokens,
     sessions: SessionService,
     limiter: RateLimiter,
-    mailer: Arc<dyn VerificationMailer>,
     login_quota: Quota,
     register_quota: Quota,
     resend_quota: Quota,
     password_reset_quota: Quota,
     organizations: Option<Arc<dyn OrganizationDirectory>>,
+    otp: Option<OtpService>,
 }
 
 impl AuthState {
     /// The state from its parts. `limiter` counts, per client IP, login attempts
     /// ([`LOGIN_IP_QUOTA`]: 10 per minute) and registrations, verification resends and
     /// password-reset requests ([`ANONYMOUS_IP_QUOTA`] each: 10 per minute); give it a Redis-backed store when several server
-    /// instances share the load. `mailer` receives the verification tokens.
+    /// instances share the load. The verification and reset mails are queued by `auth`
+    /// itself, in the operation's transaction: build it with
+    /// [`crate::AuthServiceBuilder::mail`] (without a mail queue the routes mail nothing).
     pub fn new(
         auth: AuthService,
         tokens: AccessTokens,
         sessions: SessionService,
         limiter: RateLimiter,
-        mailer: Arc<dyn VerificationMailer>,
     ) -> Self {
+        if auth.mail().is_none() {
+            tracing::warn!(
+                "the auth routes have no mail queue: verification and password-reset mails are not sent"
+            );
+        }
         Self {
             auth,
             tokens,
             sessions,
             limiter,
-            mailer,
             login_quota: LOGIN_IP_QUOTA,
             register_quota: ANONYMOUS_IP_QUOTA,
             resend_quota: ANONYMOUS_IP_QUOTA,
             password_reset_quota: ANONYMOUS_IP_QUOTA,
             organizations: None,
+            otp: None,
         }
     }
 
@@ -116,6 +121,19 @@ impl AuthState {
         self
     }
 
+    /// Enables the one-time-code routes (`PUT/GET /api/v1/auth/phone`,
+    /// `POST /api/v1/auth/otp/send`, `POST /api/v1/auth/otp/verify`).
+    #[must_use]
+    pub fn with_otp(mut self, otp: OtpService) -> Self {
+        self.otp = Some(otp);
+        self
+    }
+
+    /// The one-time-code service, if enabled.
+    pub fn otp(&self) -> Option<&OtpService> {
+        self.otp.as_ref()
+    }
+
     /// The host's organization directory, if one is connected.
     pub fn organizations(&self) -> Option<&dyn OrganizationDirectory> {
         self.organizations.as_deref()
@@ -139,11 +157,6 @@ impl AuthState {
     /// The rate limiter.
     pub fn limiter(&self) -> &RateLimiter {
         &self.limiter
-    }
-
-    /// The mailer.
-    pub fn mailer(&self) -> &dyn VerificationMailer {
-        self.mailer.as_ref()
     }
 
     /// The login quota per client IP.
@@ -179,6 +192,7 @@ impl fmt::Debug for AuthState {
             .field("resend_quota", &self.resend_quota)
             .field("password_reset_quota", &self.password_reset_quota)
             .field("organizations", &self.organizations.is_some())
+            .field("otp", &self.otp.is_some())
             .finish_non_exhaustive()
     }
 }

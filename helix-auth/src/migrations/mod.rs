@@ -7,6 +7,7 @@
 mod m0001_accounts;
 mod m0100_sessions;
 mod m0200_password_resets;
+mod m0600_one_time_codes;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -16,5 +17,6 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m0001_accounts::Migration),
         Box::new(m0100_sessions::Migration),
         Box::new(m0200_password_resets::Migration),
+        Box::new(m0600_one_time_codes::Migration),
     ]
 }

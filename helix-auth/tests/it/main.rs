@@ -4,8 +4,11 @@
 mod accounts;
 #[cfg(feature = "http")]
 mod http;
+mod mail;
 #[cfg(feature = "http")]
 mod organizations;
+#[cfg(feature = "http")]
+mod otp;
 mod passwords;
 #[cfg(feature = "http")]
 mod reset;

@@ -3,6 +3,7 @@
 
 mod binary;
 mod glue;
+mod mail;
 mod openapi;
 mod production_roles;
 mod revocation;
