@@ -34,6 +34,9 @@ pub enum AuthError {
     /// The presented API key is malformed, unknown, wrong, revoked or expired (one answer).
     #[error("invalid API key")]
     InvalidApiKey,
+    /// The one-time code is wrong, expired or already used (one answer).
+    #[error("the code is invalid or has expired")]
+    InvalidCode,
     /// The account does not exist (only for calls naming an account id, which the caller
     /// got from authentication).
     #[error("account not found")]
@@ -102,6 +105,7 @@ impl AuthError {
             Self::MfaAlreadyEnabled => "MFA_ALREADY_ENABLED",
             Self::MfaNotPending => "MFA_NOT_PENDING",
             Self::MfaNotEnabled => "MFA_NOT_ENABLED",
+            Self::InvalidCode => "INVALID_CODE",
             Self::Hashing => "INTERNAL_ERROR",
             Self::Oidc(e) => e.code(),
             Self::Core(e) => e.code(),
@@ -151,7 +155,8 @@ impl From<AuthError> for helix_core::Error {
             AuthError::Oidc(e) => e.into(),
             other @ (AuthError::EmailNotVerified
             | AuthError::InvalidVerificationToken
-            | AuthError::InvalidResetToken) => Self::Unprocessable {
+            | AuthError::InvalidResetToken
+            | AuthError::InvalidCode) => Self::Unprocessable {
                 code,
                 message: other.to_string().into(),
             },

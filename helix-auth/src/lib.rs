@@ -19,6 +19,12 @@
 //!   email exists and issues at most 3 one-hour single-use [`PasswordResetToken`]s per hour
 //!   per account (stored hashed); [`AuthService::reset_password`] applies the policy and the
 //!   history, clears the lockout and revokes every session of the account.
+//! - [`mail`]: transactional e-mail queued through the outbox in the operation's transaction
+//!   (secrets sealed with [`crypto::KeyRing`]), rendered from templates and sent by a
+//!   subscriber of the host's dispatcher over SMTP, files or memory
+//!   ([`AuthServiceBuilder::mail`]).
+//! - [`otp`]: one-time codes over e-mail, SMS and WhatsApp (3 sends and 5 verifications per
+//!   hour, then a 30-minute lock).
 //! - Passwords are [`Password`] values (redacted `Debug`, zeroed on drop); no password,
 //!   token or hash is ever logged.
 //!
@@ -69,10 +75,12 @@ pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod impersonation;
+pub mod mail;
 pub mod mfa;
 pub mod migrations;
 pub mod oidc;
 pub mod organizations;
+pub mod otp;
 pub mod passwords;
 mod service;
 pub mod sessions;

@@ -8,6 +8,7 @@ use helix_core::{Actor, Kernel, PlatformContext, RequestMeta};
 use crate::config::AuthConfig;
 use crate::crypto::KeyRing;
 use crate::error::{AuthError, Result};
+use crate::mail::{MailOutbox, OutgoingMail};
 use crate::oidc::{OidcConfig, OidcProviders};
 use crate::passwords::{Password, PasswordHasher, PasswordPolicy};
 
@@ -29,6 +30,8 @@ struct Inner {
     hasher: PasswordHasher,
     oidc: Option<OidcProviders>,
     keys: Option<Arc<KeyRing>>,
+    mail: Option<MailOutbox>,
+    new_sign_in_mail: bool,
 }
 
 /// Builds an [`AuthService`]; see [`AuthService::builder`].
@@ -40,6 +43,8 @@ pub struct AuthServiceBuilder {
     hasher: Option<PasswordHasher>,
     oidc: Option<OidcConfig>,
     keys: Option<Arc<KeyRing>>,
+    mail: Option<MailOutbox>,
+    new_sign_in_mail: bool,
 }
 
 impl AuthService {
@@ -51,6 +56,8 @@ impl AuthService {
             hasher: None,
             oidc: None,
             keys: None,
+            mail: None,
+            new_sign_in_mail: true,
         }
     }
 
@@ -82,6 +89,33 @@ impl AuthService {
     /// The key ring that seals TOTP secrets, if one was given to the builder.
     pub fn key_ring(&self) -> Option<&KeyRing> {
         self.inner.keys.as_deref()
+    }
+
+    /// The mail queue, if the host connected one ([`AuthServiceBuilder::mail`]).
+    pub fn mail(&self) -> Option<&MailOutbox> {
+        self.inner.mail.as_ref()
+    }
+
+    /// Queues `mail` in `tx` when a mail queue is connected; without one, does nothing (the
+    /// caller still gets the token in its outcome).
+    pub(crate) async fn queue_mail(
+        &self,
+        tx: &helix_core::PlatformTx,
+        meta: &RequestMeta,
+        mail: OutgoingMail,
+    ) -> Result<()> {
+        if let Some(outbox) = &self.inner.mail {
+            outbox
+                .queue(tx, &meta.correlation_id, self.kernel().now(), mail)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether a successful sign-in from a new device queues a [`crate::mail::NEW_SIGN_IN`]
+    /// mail.
+    pub(crate) fn new_sign_in_mail(&self) -> bool {
+        self.inner.mail.is_some() && self.inner.new_sign_in_mail
     }
 
     /// A platform context for `actor` carrying the request's metadata.
@@ -129,6 +163,22 @@ impl AuthServiceBuilder {
         self
     }
 
+    /// Queues the account mails (verification, password reset, new sign-in, one-time
+    /// codes) through the outbox in the operation's transaction (see [`crate::mail`]).
+    /// Without it the service queues nothing and the tokens are only in the outcomes.
+    pub fn mail(mut self, outbox: MailOutbox) -> Self {
+        self.mail = Some(outbox);
+        self
+    }
+
+    /// Whether a successful sign-in from a device (IP address and user agent) the account
+    /// has not signed in from before queues a "new sign-in" mail (default on; needs
+    /// [`AuthServiceBuilder::mail`]).
+    pub fn new_sign_in_mail(mut self, on: bool) -> Self {
+        self.new_sign_in_mail = on;
+        self
+    }
+
     /// Checks the configuration and builds the service. Unless a hasher was given, this
     /// computes one dummy hash on the calling thread (tens of milliseconds at OWASP cost).
     pub fn build(self) -> Result<AuthService> {
@@ -150,6 +200,8 @@ impl AuthServiceBuilder {
                 hasher,
                 oidc,
                 keys: self.keys,
+                mail: self.mail,
+                new_sign_in_mail: self.new_sign_in_mail,
             }),
         })
     }

@@ -99,12 +99,15 @@ fn auth_state(
     let clock: Arc<dyn helix_core::Clock> = Arc::new(helix_core::SystemClock);
     let tokens = AccessTokens::new(keys, token_config, clock.clone())?;
     let sessions = SessionService::new(kernel.clone(), a.sessions.clone())?;
+    // Mails are queued in the outbox with their secrets sealed; the dispatcher's mail
+    // subscriber (see `launch`) sends them.
     let auth = AuthService::builder(kernel.clone(), a.accounts.clone())
         .oidc(a.oidc.clone())
-        .key_ring(key_ring)
+        .key_ring(key_ring.clone())
+        .mail(helix_auth::mail::MailOutbox::new(key_ring))
+        .new_sign_in_mail(a.mail.new_sign_in)
         .build()?;
     let limiter = RateLimiter::new(Arc::new(InMemoryStore::with_clock(clock)));
-    let mailer = Arc::new(mail::FileMailer::new(&a.mail_dir));
     let directory = Arc::new(organizations::TenancyDirectory::new(tenancy.clone()));
     let roles = Arc::new(platform_roles::SupportAccounts::new(
         auth.clone(),
@@ -131,12 +134,19 @@ fn auth_state(
     let owners = Arc::new(api_keys::OrganizationKeyOwners::new(tenancy.clone()));
     let browser =
         helix_auth::http::BrowserSessions::new(a.cookies.clone(), hash_key.derive("csrf"));
-    Ok(AuthState::new(auth, tokens, sessions, limiter, mailer)
+    let mut state = AuthState::new(auth.clone(), tokens, sessions, limiter)
         .with_organizations(directory.clone())
         .with_mfa_requirement(directory)
         .with_platform_roles(roles)
         .with_api_keys(api_keys, owners)
-        .with_browser_sessions(browser))
+        .with_browser_sessions(browser);
+    if a.otp.enabled {
+        state = state.with_otp(helix_auth::otp::OtpService::new(
+            auth,
+            a.otp.limits.clone(),
+        )?);
+    }
+    Ok(state)
 }
 
 /// The composed platform: what [`build_app`] makes and [`launch`] serves.
@@ -243,7 +253,11 @@ where
 
     let dispatcher_stop = CancellationToken::new();
     let dispatcher = if settings.outbox.enabled {
+        // The same key ring as the app's (the development key file is read again).
+        let keys = Arc::new(keys::key_ring(&settings.auth, kernel.db().backend())?);
         let dispatcher = Dispatcher::builder(kernel.clone())
+            .subscriber(mail::subscriber(&settings.auth, keys.clone())?)
+            .subscriber(mail::message_subscriber(&settings.auth, keys)?)
             .poll_interval(Duration::from_millis(
                 settings.outbox.poll_interval_ms.max(10),
             ))

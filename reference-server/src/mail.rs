@@ -1,59 +1,78 @@
-//! A development mailbox: verification and password-reset mails written as files into a directory, so a person
-//! running the server locally can follow the link. Production hosts plug in their own
-//! [`VerificationMailer`] (SMTP comes with helix-auth's transactional e-mail).
+//! Transactional e-mail wiring: helix-auth queues mails through the outbox; the dispatcher
+//! of this server delivers them to a [`MailSubscriber`] that sends them through the
+//! configured transport: the development mailbox (files in `auth.mail_dir`, the default) or
+//! SMTP (`auth.mail.transport = "smtp"` and `auth.mail.smtp.*`).
 
-use std::path::PathBuf;
+use std::sync::Arc;
 
-use helix_auth::http::VerificationMailer;
-use helix_auth::{PasswordResetMail, VerificationMail};
+use helix_auth::crypto::KeyRing;
+use helix_auth::mail::{
+    FileTransport, MailConfig, MailError, MailSubscriber, MailTransport, SmtpTransport,
+};
+use helix_auth::otp::{Channel, MessageProvider, MessageSubscriber, TwilioProvider};
 
-/// Writes each mail to `<dir>/<utc timestamp>-<account id>.txt`.
-#[derive(Debug, Clone)]
-pub struct FileMailer {
-    dir: PathBuf,
+use crate::settings::{AuthSettings, MailTransportKind};
+
+/// The transport `auth` configures.
+pub fn transport(auth: &AuthSettings) -> anyhow::Result<Arc<dyn MailTransport>> {
+    Ok(match auth.mail.transport {
+        MailTransportKind::File => Arc::new(FileTransport::new(&auth.mail_dir)),
+        MailTransportKind::Smtp => Arc::new(SmtpTransport::new(&auth.mail.smtp)?),
+    })
 }
 
-impl FileMailer {
-    /// A mailbox in `dir` (created when missing).
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+/// What the mails say and where their links point (`auth.mail.*`).
+pub fn config(auth: &AuthSettings) -> MailConfig {
+    let m = &auth.mail;
+    MailConfig {
+        from: m.from.clone(),
+        base_url: m.base_url.clone(),
+        product_name: m.product_name.clone(),
+        new_sign_in: m.new_sign_in,
+        send_timeout_ms: m.send_timeout_ms,
     }
+}
 
-    async fn write(&self, account_id: uuid::Uuid, body: String) -> Result<(), helix_core::Error> {
-        tokio::fs::create_dir_all(&self.dir)
-            .await
-            .map_err(helix_core::Error::internal)?;
-        let name = format!(
-            "{}-{}.txt",
-            chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
-            account_id
-        );
-        tokio::fs::write(self.dir.join(name), body)
-            .await
-            .map_err(helix_core::Error::internal)?;
-        Ok(())
-    }
+/// The mail subscriber for the dispatcher, opening sealed secrets with `keys`.
+pub fn subscriber(auth: &AuthSettings, keys: Arc<KeyRing>) -> anyhow::Result<MailSubscriber> {
+    Ok(MailSubscriber::new(keys, transport(auth)?, config(auth)))
+}
+
+/// The text-message subscriber: Twilio when `auth.otp.twilio` is set, else the
+/// development mailbox.
+pub fn message_subscriber(
+    auth: &AuthSettings,
+    keys: Arc<KeyRing>,
+) -> anyhow::Result<MessageSubscriber> {
+    let provider: Arc<dyn MessageProvider> = match &auth.otp.twilio {
+        Some(twilio) => Arc::new(TwilioProvider::new(twilio.clone())?),
+        None => Arc::new(FileMessages {
+            dir: auth.mail_dir.clone().into(),
+        }),
+    };
+    Ok(MessageSubscriber::new(keys, provider))
+}
+
+/// SMS and WhatsApp messages written as `<dir>/<id>.sms.txt` (development).
+#[derive(Debug)]
+struct FileMessages {
+    dir: std::path::PathBuf,
 }
 
 #[async_trait::async_trait]
-impl VerificationMailer for FileMailer {
-    async fn send_verification(&self, mail: &VerificationMail) -> Result<(), helix_core::Error> {
-        let body = format!(
-            "To: {}\nSubject: Verify your email address\n\nConfirm your address with this code (valid until {}):\n\n    {}\n\nPOST /api/v1/auth/verify-email {{\"token\": \"<the code>\"}}\n",
-            mail.email,
-            mail.expires_at.to_rfc3339(),
-            mail.token.expose(),
-        );
-        self.write(mail.account_id, body).await
-    }
-
-    async fn send_password_reset(&self, mail: &PasswordResetMail) -> Result<(), helix_core::Error> {
-        let body = format!(
-            "To: {}\nSubject: Reset your password\n\nSomeone asked to reset the password of your account. If it was you, use this code (valid until {}, once):\n\n    {}\n\nPOST /api/v1/auth/password-reset/confirm {{\"token\": \"<the code>\", \"new_password\": \"...\"}}\n\nEvery session of the account is signed out. If it was not you, ignore this mail.\n",
-            mail.email,
-            mail.expires_at.to_rfc3339(),
-            mail.token.expose(),
-        );
-        self.write(mail.account_id, body).await
+impl MessageProvider for FileMessages {
+    async fn send(
+        &self,
+        id: uuid::Uuid,
+        channel: Channel,
+        to: &str,
+        body: &str,
+    ) -> Result<(), MailError> {
+        let io = |_: std::io::Error| MailError::Transient("writing the mailbox failed".into());
+        tokio::fs::create_dir_all(&self.dir).await.map_err(io)?;
+        let text = format!("Channel: {}\nTo: {to}\n\n{body}\n", channel.as_str());
+        tokio::fs::write(self.dir.join(format!("{id}.sms.txt")), text)
+            .await
+            .map_err(io)
     }
 }

@@ -213,8 +213,12 @@ pub struct AuthSettings {
     /// Session and refresh-token lifetimes.
     #[serde(skip_serializing)]
     pub sessions: helix_auth::sessions::SessionConfig,
-    /// Where the development mailbox writes verification mails.
+    /// Where the development mailbox (`auth.mail.transport = "file"`) writes mails.
     pub mail_dir: String,
+    /// Transactional e-mail: sender, links, transport.
+    pub mail: MailSettings,
+    /// One-time codes: limits and the SMS/WhatsApp provider.
+    pub otp: OtpSettings,
     /// The active key that encrypts secrets at rest (`id`, `key`: base64 of 32 bytes, e.g.
     /// `openssl rand -base64 32`). Required on PostgreSQL; on SQLite (development) a missing
     /// key is generated once and kept in [`AuthSettings::dev_encryption_key_file`], with a
@@ -258,6 +262,8 @@ impl Default for AuthSettings {
             accounts: helix_auth::AuthConfig::default(),
             sessions: helix_auth::sessions::SessionConfig::default(),
             mail_dir: "./helix-mail".into(),
+            mail: MailSettings::default(),
+            otp: OtpSettings::default(),
             encryption_key: None,
             retired_encryption_keys: Vec::new(),
             dev_encryption_key_file: "./helix-dev-encryption.key".into(),
@@ -265,6 +271,75 @@ impl Default for AuthSettings {
             oidc: helix_auth::oidc::OidcConfig::default(),
             api_keys: helix_auth::api_keys::ApiKeyConfig::default(),
             cookies: helix_auth::http::CookieConfig::default(),
+        }
+    }
+}
+
+/// Where mails go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    /// The development mailbox: one file per mail in `auth.mail_dir`.
+    File,
+    /// An SMTP server (`auth.mail.smtp`).
+    Smtp,
+}
+
+/// Transactional e-mail settings (`auth.mail.*`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSettings {
+    /// The `From` address.
+    pub from: String,
+    /// The base URL of the web front end that mail links point to.
+    pub base_url: String,
+    /// The product name in subjects and texts.
+    pub product_name: String,
+    /// Mail the account after a sign-in from a new device (IP address and user agent).
+    pub new_sign_in: bool,
+    /// The longest one send may take, in milliseconds (below the outbox handler timeout).
+    pub send_timeout_ms: u64,
+    /// `file` (default, the development mailbox) or `smtp`.
+    pub transport: MailTransportKind,
+    /// SMTP server (host, port, security `starttls`/`tls`/`none`, username, password,
+    /// hello_name, timeout_ms). The password is never printed.
+    pub smtp: helix_auth::mail::SmtpConfig,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        let c = helix_auth::mail::MailConfig::default();
+        Self {
+            from: c.from,
+            base_url: c.base_url,
+            product_name: c.product_name,
+            new_sign_in: c.new_sign_in,
+            send_timeout_ms: c.send_timeout_ms,
+            transport: MailTransportKind::File,
+            smtp: helix_auth::mail::SmtpConfig::default(),
+        }
+    }
+}
+
+/// One-time-code settings (`auth.otp.*`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtpSettings {
+    /// Serve `PUT/GET /api/v1/auth/phone` and `POST /api/v1/auth/otp/{send,verify}`.
+    pub enabled: bool,
+    /// Code length, validity, send and verify limits, lockout.
+    pub limits: helix_auth::otp::OtpConfig,
+    /// Twilio's Messages API for SMS and WhatsApp. Without it, text messages are written
+    /// to the development mailbox (`auth.mail_dir`, `<id>.sms.txt`).
+    pub twilio: Option<helix_auth::otp::TwilioConfig>,
+}
+
+impl Default for OtpSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            limits: helix_auth::otp::OtpConfig::default(),
+            twilio: None,
         }
     }
 }
@@ -363,6 +438,20 @@ impl Settings {
                     reason: format!("`{origin}` is not an origin such as https://app.example.com"),
                 });
             }
+        }
+        if self.auth.mail.transport == MailTransportKind::Smtp {
+            helix_auth::mail::SmtpTransport::new(&self.auth.mail.smtp).map_err(|e| {
+                SettingsError::Bad {
+                    key: "auth.mail.smtp",
+                    reason: e.to_string(),
+                }
+            })?;
+        }
+        if self.auth.mail.send_timeout_ms == 0 {
+            return Err(SettingsError::Bad {
+                key: "auth.mail.send_timeout_ms",
+                reason: "must be at least 1".into(),
+            });
         }
         if self.jobs.interval_secs == 0 {
             return Err(SettingsError::Bad {

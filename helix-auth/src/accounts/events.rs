@@ -102,6 +102,18 @@ pub enum SecurityEventKind {
     BackupCodesRegenerated,
     /// A re-authentication for an MFA change failed (wrong password or code).
     MfaReauthFailed,
+    /// A one-time code was sent (`data`: channel, purpose).
+    OtpSent,
+    /// A one-time code was not sent: locked or over the hourly limit (`data.reason`).
+    OtpSendRefused,
+    /// A one-time code was verified (`data.purpose`).
+    OtpVerified,
+    /// A one-time code was wrong, expired or used, or codes are locked (`data.reason`).
+    OtpFailed,
+    /// Too many verification attempts locked one-time codes (`data.until`).
+    OtpLocked,
+    /// The account's phone number was set or changed (unverified).
+    PhoneChanged,
 }
 
 impl SecurityEventKind {
@@ -147,6 +159,12 @@ impl SecurityEventKind {
             Self::BackupCodeUsed => "backup_code_used",
             Self::BackupCodesRegenerated => "backup_codes_regenerated",
             Self::MfaReauthFailed => "mfa_reauth_failed",
+            Self::OtpSent => "otp_sent",
+            Self::OtpSendRefused => "otp_send_refused",
+            Self::OtpVerified => "otp_verified",
+            Self::OtpFailed => "otp_failed",
+            Self::OtpLocked => "otp_locked",
+            Self::PhoneChanged => "phone_changed",
         }
     }
 

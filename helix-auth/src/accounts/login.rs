@@ -15,6 +15,7 @@ use super::entity::{account, security_event};
 use super::events::{Event, SecurityEventKind};
 use super::locked_account;
 use crate::error::{AuthError, Result};
+use crate::mail::{NEW_SIGN_IN, OutgoingMail};
 use crate::passwords::{Password, Verification};
 use crate::service::AuthService;
 
@@ -211,6 +212,20 @@ impl AuthService {
             let event = Event::new(SecurityEventKind::PasswordRehashed).account(acc.id);
             self.record_event(tx.raw(), meta, event).await?;
         }
+        if self.new_sign_in_mail() && !self.known_device(&tx, acc.id, meta).await? {
+            let mail = OutgoingMail::new(NEW_SIGN_IN, &current.email)
+                .data("time", now.to_rfc3339())
+                .data(
+                    "ip",
+                    meta.ip
+                        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
+                )
+                .data(
+                    "user_agent",
+                    meta.user_agent.clone().unwrap_or_else(|| "unknown".into()),
+                );
+            self.queue_mail(&tx, meta, mail).await?;
+        }
         let event = Event::new(SecurityEventKind::LoginSucceeded)
             .account(acc.id)
             .email_key(key);
@@ -222,6 +237,28 @@ impl AuthService {
             email_verified: current.email_verified_at.is_some(),
             previous_login_at: current.last_login_at,
         })
+    }
+
+    /// Whether `account_id` signed in before from the request's IP address and user agent
+    /// (a `login_succeeded` security event with both).
+    async fn known_device(
+        &self,
+        tx: &helix_core::PlatformTx,
+        account_id: uuid::Uuid,
+        meta: &RequestMeta,
+    ) -> Result<bool> {
+        let mut q = security_event::Entity::find()
+            .filter(security_event::Column::AccountId.eq(account_id))
+            .filter(security_event::Column::Kind.eq(SecurityEventKind::LoginSucceeded.as_str()));
+        q = match meta.ip {
+            Some(ip) => q.filter(security_event::Column::Ip.eq(ip.to_string())),
+            None => q.filter(security_event::Column::Ip.is_null()),
+        };
+        q = match &meta.user_agent {
+            Some(ua) => q.filter(security_event::Column::UserAgent.eq(ua.clone())),
+            None => q.filter(security_event::Column::UserAgent.is_null()),
+        };
+        Ok(q.count(tx.raw()).await? > 0)
     }
 
     /// Failed attempts on the email key since its last success, within the lock window.

@@ -63,6 +63,24 @@ pub struct VerificationMail {
     pub expires_at: DateTime<Utc>,
 }
 
+impl VerificationMail {
+    /// The [`crate::mail::VERIFICATION`] mail carrying this token (sealed in the outbox).
+    pub fn outgoing(&self) -> crate::mail::OutgoingMail {
+        crate::mail::OutgoingMail::new(crate::mail::VERIFICATION, &self.email)
+            .data("expires_at", self.expires_at.to_rfc3339())
+            .secret("token", self.token.expose())
+    }
+}
+
+impl PasswordResetMail {
+    /// The [`crate::mail::PASSWORD_RESET`] mail carrying this token (sealed in the outbox).
+    pub fn outgoing(&self) -> crate::mail::OutgoingMail {
+        crate::mail::OutgoingMail::new(crate::mail::PASSWORD_RESET, &self.email)
+            .data("expires_at", self.expires_at.to_rfc3339())
+            .secret("token", self.token.expose())
+    }
+}
+
 /// What [`crate::AuthService::resend_verification`] did. `None` when the email is unknown,
 /// already verified, or over the send limit: the caller answers the same either way.
 #[derive(Debug, Clone)]

@@ -84,15 +84,15 @@ impl AuthService {
                 .email_key(key.clone()),
         )
         .await?;
+        let mail = PasswordResetMail {
+            account_id: acc.id,
+            email,
+            token,
+            expires_at,
+        };
+        self.queue_mail(&tx, meta, mail.outgoing()).await?;
         tx.commit().await?;
-        Ok(PasswordResetOutcome {
-            mail: Some(PasswordResetMail {
-                account_id: acc.id,
-                email,
-                token,
-                expires_at,
-            }),
-        })
+        Ok(PasswordResetOutcome { mail: Some(mail) })
     }
 
     /// Sets a new password with a reset token and signs the account out everywhere.

@@ -97,6 +97,7 @@ impl AuthService {
         .exec_without_returning(tx.raw())
         .await?;
         let mail = self.issue_verification(tx.raw(), id, email).await?;
+        self.queue_mail(&tx, meta, mail.outgoing()).await?;
         self.record_event(
             tx.raw(),
             meta,

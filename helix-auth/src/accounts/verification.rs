@@ -166,6 +166,7 @@ impl AuthService {
             return Ok(ResendOutcome { mail: None });
         }
         let mail = self.issue_verification(tx.raw(), acc.id, &email).await?;
+        self.queue_mail(&tx, meta, mail.outgoing()).await?;
         self.record_event(
             tx.raw(),
             meta,

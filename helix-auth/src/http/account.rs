@@ -18,9 +18,7 @@ use helix_core::ratelimit::Quota;
 
 use crate::accounts::SecurityEventKind;
 use crate::accounts::events::Event;
-use crate::accounts::{
-    PasswordResetMail, PasswordResetToken, RegistrationMail, VerificationMail, VerificationToken,
-};
+use crate::accounts::{PasswordResetToken, VerificationToken};
 use crate::passwords::Password;
 use crate::sessions::{RefreshToken, RevokeReason, Session, SessionKind, SessionMeta};
 use crate::tokens::{AccessGrant, AuthMethods};
@@ -307,19 +305,9 @@ fn accepted() -> Response {
         .into_response()
 }
 
-async fn mail_verification(state: &AuthState, mail: &VerificationMail) {
-    if let Err(e) = state.mailer().send_verification(mail).await {
-        // Same answer to the client either way; never the token or the address here.
-        tracing::error!(
-            error.code = e.code(),
-            "verification mail could not be queued"
-        );
-    }
-}
-
 /// `POST /api/v1/auth/register` `{email, password}` → 202, the same body whether or not the
-/// email already has an account. The verification token goes to the mailer, never into the
-/// response.
+/// email already has an account. The verification mail is queued in the outbox (sent after
+/// commit by the mail subscriber); the token never goes into the response.
 #[cfg_attr(
     feature = "openapi",
     utoipa::path(
@@ -343,18 +331,9 @@ pub(crate) async fn register(
 ) -> Result<Response, Error> {
     limit_ip(&state, &meta, REGISTER_CLASS, state.register_quota()).await?;
     let password = Password::new(body.password);
-    let outcome = state.auth().register(&meta, &body.email, &password).await?;
-    match &outcome.mail {
-        RegistrationMail::Verify(mail) => mail_verification(&state, mail).await,
-        RegistrationMail::AlreadyRegistered => {
-            if let Err(e) = state.mailer().already_registered(&outcome.email).await {
-                tracing::error!(
-                    error.code = e.code(),
-                    "registration notice could not be queued"
-                );
-            }
-        }
-    }
+    // The service queued the verification mail in its own transaction (outbox): nothing is
+    // sent inside the request, and the token never reaches the response.
+    state.auth().register(&meta, &body.email, &password).await?;
     Ok(accepted())
 }
 
@@ -432,26 +411,13 @@ pub(crate) async fn resend_verification(
     JsonBody(body): JsonBody<EmailBody>,
 ) -> Result<Response, Error> {
     limit_ip(&state, &meta, RESEND_CLASS, state.resend_quota()).await?;
-    let outcome = state.auth().resend_verification(&meta, &body.email).await?;
-    if let Some(mail) = &outcome.mail {
-        mail_verification(&state, mail).await;
-    }
+    state.auth().resend_verification(&meta, &body.email).await?;
     Ok(accepted())
 }
 
-async fn mail_password_reset(state: &AuthState, mail: &PasswordResetMail) {
-    if let Err(e) = state.mailer().send_password_reset(mail).await {
-        // Same answer to the client either way; never the token or the address here.
-        tracing::error!(
-            error.code = e.code(),
-            "password reset mail could not be queued"
-        );
-    }
-}
-
 /// `POST /api/v1/auth/password-reset` `{email}` → always 200 with the same body (an unknown
-/// address, or one over its per-account limit, gets the same answer). The token goes to the
-/// mailer, never into the response. At most [`AuthState::password_reset_quota`] requests per
+/// address, or one over its per-account limit, gets the same answer). The reset mail is queued in
+/// the outbox; the token never goes into the response. At most [`AuthState::password_reset_quota`] requests per
 /// client IP (429 with `Retry-After` beyond).
 #[cfg_attr(
     feature = "openapi",
@@ -481,13 +447,10 @@ pub(crate) async fn password_reset(
         state.password_reset_quota(),
     )
     .await?;
-    let outcome = state
+    state
         .auth()
         .request_password_reset(&meta, &body.email)
         .await?;
-    if let Some(mail) = &outcome.mail {
-        mail_password_reset(&state, mail).await;
-    }
     Ok(Json(MailAccepted {
         status: "accepted",
         message: RESET_ACCEPTED,

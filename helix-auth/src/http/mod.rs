@@ -12,7 +12,9 @@
 //! use axum::Router;
 //! use axum::extract::FromRef;
 //! use axum::middleware::from_fn_with_state;
-//! use helix_auth::http::{AuthState, InMemoryMailer};
+//! use helix_auth::crypto::{EncryptionKeyConfig, KeyRing};
+//! use helix_auth::http::AuthState;
+//! use helix_auth::mail::MailOutbox;
 //! use helix_auth::sessions::{SessionConfig, SessionService};
 //! use helix_auth::tokens::{AccessTokenConfig, AccessTokens, SigningKeyConfig, SigningKeys};
 //! use helix_auth::{AuthConfig, AuthService};
@@ -38,12 +40,16 @@
 //!     AccessTokenConfig::new("https://id.example.com", "example-api"),
 //!     Arc::new(SystemClock),
 //! )?;
+//! // Mails are queued through the outbox; a `MailSubscriber` on the host's dispatcher sends them.
+//! let keys = Arc::new(KeyRing::from_config(&EncryptionKeyConfig::generate("k1"), &[])?);
+//! let service = AuthService::builder(kernel.clone(), AuthConfig::default())
+//!     .mail(MailOutbox::new(keys))
+//!     .build()?;
 //! let auth = AuthState::new(
-//!     AuthService::builder(kernel.clone(), AuthConfig::default()).build()?,
+//!     service,
 //!     tokens,
 //!     SessionService::new(kernel, SessionConfig::default())?,
 //!     RateLimiter::new(InMemoryStore::new()),
-//!     Arc::new(InMemoryMailer::new()), // the host's outbox-backed mailer in production
 //! );
 //! let app = Router::new()
 //!     .merge(helix_auth::http::router())
@@ -61,10 +67,10 @@
 //!
 //! | Route | Auth | Answer |
 //! |---|---|---|
-//! | `POST /api/v1/auth/register` `{email, password}` | – | 202, same body whether or not the email exists; the token goes to the [`VerificationMailer`]; 429 after 10/min per IP |
+//! | `POST /api/v1/auth/register` `{email, password}` | – | 202, same body whether or not the email exists; the verification mail is queued in the outbox (see [`crate::mail`]); 429 after 10/min per IP |
 //! | `POST /api/v1/auth/verify-email` `{token}` | – | 200 `{email_verified}` / 422 `INVALID_VERIFICATION_TOKEN` |
 //! | `POST /api/v1/auth/resend-verification` `{email}` | – | always 202; 429 after 10/min per IP |
-//! | `POST /api/v1/auth/password-reset` `{email}` | – | always 200 (same body whether or not the email exists or is over its 3/hour); the token goes to the [`VerificationMailer`]; 429 after 10/min per IP |
+//! | `POST /api/v1/auth/password-reset` `{email}` | – | always 200 (same body whether or not the email exists or is over its 3/hour); the reset mail is queued in the outbox; 429 after 10/min per IP |
 //! | `POST /api/v1/auth/password-reset/confirm` `{token, new_password}` | – | 200 `{password_reset, revoked_sessions}` (every session revoked); 400 policy/reuse; 422 `INVALID_RESET_TOKEN` |
 //! | `POST /api/v1/auth/login` `{email, password, mode?}` | – | 200 token pair, `Cache-Control: no-store`; with `"mode": "cookie"` the tokens go into cookies instead (see [`cookies`]); with MFA on, 200 `{mfa_required: true, mfa_token, expires_in}` and no session; 401 `INVALID_CREDENTIALS`; 429 after 10/min per IP |
 //! | `POST /api/v1/auth/mfa/challenge` `{mfa_token, code \| backup_code}` | – | 200 token pair (`amr` `["pwd","otp"]`), `Cache-Control: no-store`; 401 `INVALID_MFA_CODE` (counts toward the token's 5 attempts and the account lockout) / `INVALID_MFA_TOKEN` (unknown, expired, used, dead); 429 after 10/min per IP |
@@ -89,6 +95,10 @@
 //! | `POST /api/v1/auth/mfa/totp/confirm` `{code}` | bearer | 200 `{backup_codes}` (10, shown once; the session becomes multi-factor), `Cache-Control: no-store`; 400 wrong code; 409 `MFA_NOT_PENDING` |
 //! | `DELETE /api/v1/auth/mfa` `{password, code \| backup_code}` | bearer | 204; 400 wrong password or code; 409 `MFA_NOT_ENABLED` |
 //! | `POST /api/v1/auth/mfa/backup-codes` `{password}` | bearer | 200 `{backup_codes}` (10 new, shown once; the old ones die), `Cache-Control: no-store`; 400 wrong password; 409 `MFA_NOT_ENABLED` |
+//! | `PUT /api/v1/auth/phone` `{phone}` | bearer | 200 `{phone, verified: false}` (E.164, unverified until a `verify_phone` code is verified); 400 not E.164 |
+//! | `GET /api/v1/auth/phone` | bearer | `{phone, verified}` |
+//! | `POST /api/v1/auth/otp/send` `{channel, purpose}` | bearer | 202 `{status, channel, expires_at}` (the code goes through the outbox, never in the answer); 400 no (verified) phone; 429 after 3/hour or while locked |
+//! | `POST /api/v1/auth/otp/verify` `{purpose, code}` | bearer | 200 `{verified, purpose}`; 422 `INVALID_CODE`; 429 locked 30 min after 5 attempts/hour |
 //! | `GET /.well-known/jwks.json` | – | the JWKS |
 //!
 //! "bearer" and "user" mean an access token, from `Authorization: Bearer` or, with
@@ -96,6 +106,9 @@
 //! need `X-CSRF-Token`: see [`cookies`]). API keys (`Authorization: Bearer hx_...`, with
 //! [`AuthState::with_api_keys`]) authenticate the host's tenant routes; every route above
 //! refuses them with 403 `USER_REQUIRED`.
+//!
+//! The one-time-code routes (`phone`, `otp/*`) need [`AuthState::with_otp`]; without it
+//! they answer 404.
 //!
 //! The token pair is `{access_token, token_type: "Bearer", expires_in, refresh_token,
 //! refresh_token_expires_at, session_id, org_id}` (`org_id` is the session's active
@@ -117,22 +130,21 @@ mod api_keys;
 pub mod cookies;
 mod extract;
 mod impersonation;
-mod mailer;
 mod mfa;
 mod oidc;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+mod otp;
 mod sessions;
 mod state;
 
 use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 
 pub use account::{LOGIN_CLASS, PASSWORD_RESET_CLASS, REGISTER_CLASS, RESEND_CLASS};
 pub use cookies::{BrowserSessions, CSRF_FAILED, CSRF_HEADER, CookieConfig};
 pub use extract::{AuthRejection, Authenticated, Caller, USER_REQUIRED, authenticate};
-pub use mailer::{InMemoryMailer, RecordedMail, VerificationMailer};
 pub use mfa::MFA_CHALLENGE_CLASS;
 pub use oidc::OIDC_CLASS;
 pub use state::{ANONYMOUS_IP_QUOTA, AuthState};
@@ -197,5 +209,11 @@ where
             get(api_keys::list).post(api_keys::create),
         )
         .route("/api/v1/auth/api-keys/{id}", delete(api_keys::revoke))
+        .route(
+            "/api/v1/auth/phone",
+            put(otp::set_phone).get(otp::get_phone),
+        )
+        .route("/api/v1/auth/otp/send", post(otp::send))
+        .route("/api/v1/auth/otp/verify", post(otp::verify))
         .route("/.well-known/jwks.json", get(account::jwks))
 }

@@ -13,7 +13,7 @@ use utoipa::OpenApi;
 use utoipa::ToSchema;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{account, impersonation, mfa, oidc, sessions};
+use super::{account, impersonation, mfa, oidc, otp, sessions};
 
 /// The name of the bearer security scheme the authenticated routes require.
 pub const BEARER_SCHEME: &str = "bearer";
@@ -51,6 +51,10 @@ pub const BEARER_SCHEME: &str = "bearer";
         super::api_keys::list,
         super::api_keys::create,
         super::api_keys::revoke,
+        otp::set_phone,
+        otp::get_phone,
+        otp::send,
+        otp::verify,
         account::jwks,
     ),
     components(schemas(
@@ -87,6 +91,12 @@ pub const BEARER_SCHEME: &str = "bearer";
         mfa::ChallengeBody,
         mfa::DisableBody,
         mfa::ReauthBody,
+        otp::PhoneBody,
+        otp::PhoneView,
+        otp::SendBody,
+        otp::CodeSent,
+        otp::VerifyBody,
+        otp::CodeVerified,
         sessions::SessionView,
         sessions::SessionList,
         impersonation::ImpersonateBody,

@@ -5,8 +5,6 @@ use std::sync::Arc;
 
 use helix_core::ratelimit::{LOGIN_IP_QUOTA, Quota, RateLimiter};
 
-use super::mailer::VerificationMailer;
-
 /// The default quota per client IP of the anonymous routes that mail or hash
 /// (`register`, `resend-verification`, `password-reset`): 10 per minute, burst 10.
 pub const ANONYMOUS_IP_QUOTA: Quota = Quota::per_minute(10);
@@ -15,6 +13,7 @@ use crate::api_keys::{ApiKeyOwners, ApiKeyService};
 use crate::impersonation::{ImpersonationService, NoPlatformRoles, PlatformRoles};
 use crate::mfa::{MfaRequirement, NoMfaRequirement};
 use crate::organizations::OrganizationDirectory;
+use crate::otp::OtpService;
 use crate::service::AuthService;
 use crate::sessions::SessionService;
 use crate::tokens::AccessTokens;
@@ -46,7 +45,6 @@ pub struct AuthState {
     tokens: AccessTokens,
     sessions: SessionService,
     limiter: RateLimiter,
-    mailer: Arc<dyn VerificationMailer>,
     login_quota: Quota,
     register_quota: Quota,
     resend_quota: Quota,
@@ -56,28 +54,34 @@ pub struct AuthState {
     api_keys: Option<(ApiKeyService, Arc<dyn ApiKeyOwners>)>,
     browser: Option<BrowserSessions>,
     mfa_requirement: Arc<dyn MfaRequirement>,
+    otp: Option<OtpService>,
 }
 
 impl AuthState {
     /// The state from its parts. `limiter` counts, per client IP, login attempts
     /// ([`LOGIN_IP_QUOTA`]: 10 per minute) and registrations, verification resends and
     /// password-reset requests ([`ANONYMOUS_IP_QUOTA`] each: 10 per minute); give it a Redis-backed store when several server
-    /// instances share the load. `mailer` receives the verification tokens.
+    /// instances share the load. The verification and reset mails are queued by `auth`
+    /// itself, in the operation's transaction: build it with
+    /// [`crate::AuthServiceBuilder::mail`] (without a mail queue the routes mail nothing).
     pub fn new(
         auth: AuthService,
         tokens: AccessTokens,
         sessions: SessionService,
         limiter: RateLimiter,
-        mailer: Arc<dyn VerificationMailer>,
     ) -> Self {
         let impersonation =
             ImpersonationService::new(auth.clone(), sessions.clone(), Arc::new(NoPlatformRoles));
+        if auth.mail().is_none() {
+            tracing::warn!(
+                "the auth routes have no mail queue: verification and password-reset mails are not sent"
+            );
+        }
         Self {
             auth,
             tokens,
             sessions,
             limiter,
-            mailer,
             login_quota: LOGIN_IP_QUOTA,
             register_quota: ANONYMOUS_IP_QUOTA,
             resend_quota: ANONYMOUS_IP_QUOTA,
@@ -87,6 +91,7 @@ impl AuthState {
             api_keys: None,
             browser: None,
             mfa_requirement: Arc::new(NoMfaRequirement),
+            otp: None,
         }
     }
 
@@ -188,6 +193,19 @@ impl AuthState {
         self.mfa_requirement.as_ref()
     }
 
+    /// Enables the one-time-code routes (`PUT/GET /api/v1/auth/phone`,
+    /// `POST /api/v1/auth/otp/send`, `POST /api/v1/auth/otp/verify`).
+    #[must_use]
+    pub fn with_otp(mut self, otp: OtpService) -> Self {
+        self.otp = Some(otp);
+        self
+    }
+
+    /// The one-time-code service, if enabled.
+    pub fn otp(&self) -> Option<&OtpService> {
+        self.otp.as_ref()
+    }
+
     /// The host's organization directory, if one is connected.
     pub fn organizations(&self) -> Option<&dyn OrganizationDirectory> {
         self.organizations.as_deref()
@@ -211,11 +229,6 @@ impl AuthState {
     /// The rate limiter.
     pub fn limiter(&self) -> &RateLimiter {
         &self.limiter
-    }
-
-    /// The mailer.
-    pub fn mailer(&self) -> &dyn VerificationMailer {
-        self.mailer.as_ref()
     }
 
     /// The login quota per client IP.
@@ -253,6 +266,7 @@ impl fmt::Debug for AuthState {
             .field("organizations", &self.organizations.is_some())
             .field("api_keys", &self.api_keys.as_ref().map(|(k, _)| k))
             .field("browser", &self.browser)
+            .field("otp", &self.otp.is_some())
             .finish_non_exhaustive()
     }
 }

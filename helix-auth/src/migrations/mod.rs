@@ -10,6 +10,7 @@ mod m0200_password_resets;
 mod m0300_mfa;
 mod m0400_api_keys;
 mod m0500_oidc;
+mod m0600_one_time_codes;
 mod m0900_session_revocation_notify;
 
 use sea_orm_migration::MigrationTrait;
@@ -24,5 +25,6 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m0500_oidc::Migration),
         Box::new(m0400_api_keys::Migration),
         Box::new(m0300_mfa::Migration),
+        Box::new(m0600_one_time_codes::Migration),
     ]
 }

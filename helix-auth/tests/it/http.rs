@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Duration;
 use helix_auth::AuthService;
-use helix_auth::http::{AuthState, Authenticated, InMemoryMailer};
+use helix_auth::http::{AuthState, Authenticated};
 use helix_auth::sessions::{SessionConfig, SessionService};
 use helix_auth::tokens::{AccessTokenConfig, AccessTokens, SigningKeyConfig, SigningKeys};
 use helix_core::http::{HttpMetrics, request_context};
@@ -50,7 +50,7 @@ async fn context_probe(
 
 pub(crate) struct Server {
     pub(crate) base: String,
-    pub(crate) mailer: InMemoryMailer,
+    pub(crate) mailer: crate::mail::Mailbox,
     pub(crate) clock: ManualClock,
     pub(crate) c: reqwest::Client,
     pub(crate) auth: AuthService,
@@ -80,7 +80,9 @@ pub(crate) async fn serve(t: &TestDb) -> Server {
 /// With `authenticate`, the `authenticate` middleware runs before [`seen_actor`].
 async fn serve_with(t: &TestDb, authenticate: bool) -> Server {
     let (kernel, clock) = kernel(t).await;
+    let mailer = crate::mail::Mailbox::new(kernel.clone());
     let auth = AuthService::builder(kernel.clone(), fast_config())
+        .mail(mailer.outbox())
         .build()
         .unwrap();
     let keys = SigningKeys::from_config(&SigningKeyConfig::generate("k1"), &[]).unwrap();
@@ -91,13 +93,11 @@ async fn serve_with(t: &TestDb, authenticate: bool) -> Server {
     )
     .unwrap();
     let sessions = SessionService::new(kernel, SessionConfig::default()).unwrap();
-    let mailer = InMemoryMailer::new();
     let state = AuthState::new(
         auth.clone(),
         tokens,
         sessions,
         RateLimiter::new(InMemoryStore::new()),
-        Arc::new(mailer.clone()),
     );
     let app_state = App { auth: state };
     let mut app = Router::new()
@@ -173,7 +173,11 @@ impl Server {
             )
             .await;
         assert_eq!(r.status(), 202);
-        let token = self.mailer.last_token_for(email).expect("a mailed token");
+        let token = self
+            .mailer
+            .last_token_for(email)
+            .await
+            .expect("a mailed token");
         let r = self
             .post(
                 "/api/v1/auth/verify-email",
@@ -236,7 +240,7 @@ async fn full_flow(t: TestDb) {
         .await;
     assert_eq!(r.status(), 202);
     let text = r.text().await.unwrap();
-    let token = srv.mailer.last_token_for("ada@example.com").unwrap();
+    let token = srv.mailer.last_token_for("ada@example.com").await.unwrap();
     assert!(
         !text.contains(token.expose()),
         "the token is never answered"
@@ -691,9 +695,9 @@ async fn secrets_not_logged(t: TestDb) {
         )
         .await;
     assert_eq!(r.status(), 202);
-    let token = srv.mailer.last_token_for(&email).unwrap();
+    let token = srv.mailer.last_token_for(&email).await.unwrap();
     let verification = token.expose().to_owned();
-    tracing::info!(mail = ?srv.mailer.sent(), "the host logging its mailbox by mistake");
+    tracing::info!(mail = ?srv.mailer.sent().await, "the host logging its mailbox by mistake");
     srv.post(
         "/api/v1/auth/verify-email",
         json!({"token": verification}),

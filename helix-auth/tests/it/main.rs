@@ -6,10 +6,13 @@ mod api_keys;
 #[cfg(feature = "http")]
 mod http;
 mod impersonation;
+mod mail;
 mod mfa;
 mod oidc;
 #[cfg(feature = "http")]
 mod organizations;
+#[cfg(feature = "http")]
+mod otp;
 mod passwords;
 #[cfg(feature = "http")]
 mod reset;

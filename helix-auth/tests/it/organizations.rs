@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Extension, FromRef};
 use axum::routing::get;
 use axum::{Json, Router};
-use helix_auth::http::{AuthState, InMemoryMailer};
+use helix_auth::http::AuthState;
 use helix_auth::sessions::{SessionConfig, SessionError, SessionMeta, SessionService};
 use helix_auth::tokens::{AccessTokenConfig, AccessTokens, SigningKeyConfig, SigningKeys};
 use helix_auth::{AuthService, OrganizationDirectory};
@@ -94,14 +94,16 @@ async fn context_org(Extension(ctx): Extension<RequestContext>) -> Json<Value> {
 
 struct Server {
     base: String,
-    mailer: InMemoryMailer,
+    mailer: crate::mail::Mailbox,
     tokens: AccessTokens,
     c: reqwest::Client,
 }
 
 async fn serve(t: &TestDb, directory: Option<Arc<FakeDirectory>>) -> Server {
     let (kernel, clock) = kernel(t).await;
+    let mailer = crate::mail::Mailbox::new(kernel.clone());
     let auth = AuthService::builder(kernel.clone(), fast_config())
+        .mail(mailer.outbox())
         .build()
         .unwrap();
     let keys = SigningKeys::from_config(&SigningKeyConfig::generate("k1"), &[]).unwrap();
@@ -112,13 +114,11 @@ async fn serve(t: &TestDb, directory: Option<Arc<FakeDirectory>>) -> Server {
     )
     .unwrap();
     let sessions = SessionService::new(kernel, SessionConfig::default()).unwrap();
-    let mailer = InMemoryMailer::new();
     let mut state = AuthState::new(
         auth,
         tokens.clone(),
         sessions,
         RateLimiter::new(InMemoryStore::new()),
-        Arc::new(mailer.clone()),
     );
     if let Some(d) = directory {
         state = state.with_organizations(d);
@@ -175,6 +175,7 @@ impl Server {
         let token = self
             .mailer
             .last_token_for(&email.to_lowercase())
+            .await
             .expect("a mailed token");
         let r = self
             .post(

@@ -26,7 +26,7 @@ pub async fn signed_in(srv: &Running, c: &Client, email: &str) -> (String, Strin
     assert_eq!(r.status(), 202);
     let r = c
         .post(api("/api/v1/auth/verify-email"))
-        .json(&json!({"token": code_in(&srv.mail_dir(), email)}))
+        .json(&json!({"token": code_in(&srv.mail_dir(), email).await}))
         .send()
         .await
         .unwrap();

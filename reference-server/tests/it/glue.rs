@@ -35,7 +35,7 @@ async fn personal_organization_and_switching(t: TestDb) {
     assert_eq!(r.status(), 202);
     let r = c
         .post(api("/api/v1/auth/verify-email"))
-        .json(&json!({"token": code_in(&srv.mail_dir(), &email)}))
+        .json(&json!({"token": code_in(&srv.mail_dir(), &email).await}))
         .send()
         .await
         .unwrap();

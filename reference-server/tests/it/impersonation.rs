@@ -49,7 +49,7 @@ async fn user(srv: &Running, c: &reqwest::Client, email: &str) -> User {
     assert_eq!(r.status(), 202);
     let r = c
         .post(api("/api/v1/auth/verify-email"))
-        .json(&json!({"token": code_in(&srv.mail_dir(), email)}))
+        .json(&json!({"token": code_in(&srv.mail_dir(), email).await}))
         .send()
         .await
         .unwrap();

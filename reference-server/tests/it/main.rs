@@ -6,6 +6,7 @@ mod binary;
 mod cookies;
 mod glue;
 mod impersonation;
+mod mail;
 mod mfa;
 mod oidc;
 mod openapi;

@@ -70,7 +70,7 @@ async fn registered(srv: &crate::support::Running, c: &Client) -> String {
         .post(
             "/api/v1/auth/verify-email",
             None,
-            json!({"token": code_in(&srv.mail_dir(), &email)}),
+            json!({"token": code_in(&srv.mail_dir(), &email).await}),
         )
         .await;
     assert_eq!(status, 200);

@@ -236,7 +236,7 @@ async fn linking_is_explicit(t: TestDb) {
     let r = e
         .http
         .post(e.api("/api/v1/auth/verify-email"))
-        .json(&json!({"token": code_in(&e.srv.mail_dir(), email)}))
+        .json(&json!({"token": code_in(&e.srv.mail_dir(), email).await}))
         .send()
         .await
         .unwrap();
@@ -313,7 +313,7 @@ async fn linking_by_verified_email_with_policy(t: TestDb) {
     let r = e
         .http
         .post(e.api("/api/v1/auth/verify-email"))
-        .json(&json!({"token": code_in(&e.srv.mail_dir(), email)}))
+        .json(&json!({"token": code_in(&e.srv.mail_dir(), email).await}))
         .send()
         .await
         .unwrap();

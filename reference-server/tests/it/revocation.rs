@@ -16,10 +16,11 @@ async fn two_instances(t: TestDb) {
         move |s: &mut reference_server::Settings| {
             s.auth.signing_key = Some(key);
             s.auth.encryption_key = Some(encryption);
+            // Instance A runs the outbox dispatcher: it delivers the verification mail.
+            s.outbox.enabled = srv_a_mail.is_none();
             if let Some(dir) = srv_a_mail {
                 s.auth.mail_dir = dir;
             }
-            s.outbox.enabled = false;
             s.jobs.enabled = false;
         }
     };
@@ -34,7 +35,7 @@ async fn two_instances(t: TestDb) {
         .send()
         .await
         .unwrap();
-    let token = code_in(&srv_a.mail_dir(), email);
+    let token = code_in(&srv_a.mail_dir(), email).await;
     let r = c
         .post(format!("{a}/api/v1/auth/verify-email"))
         .json(&json!({"token": token}))

@@ -146,7 +146,7 @@ async fn auth_flow_through_the_server(t: TestDb) {
     assert_eq!(r.status(), 202);
 
     // The development mailbox holds the verification code.
-    let token = code_in(&srv.mail_dir(), &email);
+    let token = code_in(&srv.mail_dir(), &email).await;
     let r = c
         .post(format!("{}/api/v1/auth/verify-email", srv.base))
         .json(&serde_json::json!({"token": token}))

@@ -13,6 +13,8 @@ pub const TEST_KID: &str = "test-key";
 /// A server running in this process.
 pub struct Running {
     pub base: String,
+    /// The key ring's active key (a second server on the same database needs it).
+    pub encryption_key: helix_auth::crypto::EncryptionKeyConfig,
     mail_dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     handle: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -37,6 +39,7 @@ pub async fn start_with(t: &TestDb, configure: impl FnOnce(&mut Settings)) -> Ru
         "test-encryption",
     ));
     configure(&mut settings);
+    let encryption_key = settings.auth.encryption_key.clone().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -58,6 +61,7 @@ pub async fn start_with(t: &TestDb, configure: impl FnOnce(&mut Settings)) -> Ru
     }
     Running {
         base,
+        encryption_key,
         mail_dir,
         stop: Some(tx),
         handle,
@@ -79,18 +83,49 @@ impl Running {
     }
 }
 
-/// The newest verification code mailed to `email` in `dir`.
-pub fn code_in(dir: &str, email: &str) -> String {
-    let mut token = None;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        if text.contains(email) {
-            token = text
-                .lines()
-                .map(str::trim)
-                .find(|l| l.len() > 30 && !l.contains(' '))
-                .map(str::to_owned);
+/// The newest verification code mailed to `email` in `dir`. Mails are sent by the outbox
+/// dispatcher after the request committed, so this polls the mailbox (every 50 ms, at most
+/// 10 s) instead of reading it once.
+pub async fn code_in(dir: &str, email: &str) -> String {
+    for _ in 0..200 {
+        if let Some(token) = token_in(dir, email, "verification") {
+            return token;
         }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    token.expect("a verification mail for the account")
+    panic!("no verification mail for the account within 10 s");
+}
+
+/// The mails of `template` to `email` in `dir`, oldest first (file names are time-ordered
+/// event ids).
+pub fn mails_in(dir: &str, email: &str, template: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<_> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter(|text| {
+            text.lines().any(|l| l == format!("To: {email}"))
+                && text
+                    .lines()
+                    .any(|l| l == format!("X-Helix-Template: {template}"))
+        })
+        .collect()
+}
+
+/// The token of the newest `template` mail to `email` (from its `?token=` link).
+pub fn token_in(dir: &str, email: &str, template: &str) -> Option<String> {
+    let text = mails_in(dir, email, template).pop()?;
+    let start = text.find("?token=")? + "?token=".len();
+    let token: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    Some(token)
 }
