@@ -19,6 +19,7 @@ use crate::accounts::events::{Event, SecurityEventKind};
 use crate::accounts::locked_account;
 use crate::crypto::KeyRing;
 use crate::error::{AuthError, Result};
+use crate::mail::MfaChange;
 use crate::passwords::Password;
 use crate::service::AuthService;
 
@@ -170,6 +171,8 @@ impl AuthService {
             .account(account_id)
             .data(json!({ "method": "totp", "backup_codes": codes.len() }));
         self.record_event(tx.raw(), meta, event).await?;
+        self.queue_mfa_changed_mail(&tx, meta, account_id, MfaChange::Enabled)
+            .await?;
         tx.commit().await?;
         Ok(codes)
     }
@@ -236,6 +239,8 @@ impl AuthService {
             .account(account_id)
             .data(json!({ "reauthenticated_with": proof.method() }));
         self.record_event(tx.raw(), meta, event).await?;
+        self.queue_mfa_changed_mail(&tx, meta, account_id, MfaChange::Disabled)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

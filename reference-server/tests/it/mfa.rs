@@ -8,7 +8,7 @@ use helix_core::testing::TestDb;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{code_in, start};
+use crate::support::{code_in, mails_in, start};
 
 const PASSWORD: &str = "correct horse battery staple 42";
 
@@ -315,6 +315,17 @@ async fn login_challenge_and_backup_codes(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
+    // Both changes were mailed to the account (through the outbox, after the requests).
+    let mut mails = Vec::new();
+    for _ in 0..200 {
+        mails = mails_in(&srv.mail_dir(), &email, "mfa_changed");
+        if mails.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(mails.len(), 2, "one mail when MFA was turned on, one when off");
+    assert!(mails[0].contains("turned on") && mails[1].contains("turned off"));
     // Plain login again.
     let pair = c.login(&email).await;
     assert_eq!(
