@@ -6,6 +6,7 @@ mod binary;
 mod cookies;
 mod glue;
 mod impersonation;
+mod log_secrets;
 mod mail;
 mod mfa;
 mod oidc;

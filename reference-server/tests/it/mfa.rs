@@ -324,7 +324,11 @@ async fn login_challenge_and_backup_codes(t: TestDb) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(mails.len(), 2, "one mail when MFA was turned on, one when off");
+    assert_eq!(
+        mails.len(),
+        2,
+        "one mail when MFA was turned on, one when off"
+    );
     assert!(mails[0].contains("turned on") && mails[1].contains("turned off"));
     // Plain login again.
     let pair = c.login(&email).await;
