@@ -5,9 +5,9 @@
 //! [`Listener`] therefore tells its consumers, through a shared [`Feed`], whether they may
 //! trust what they cached:
 //!
-//! - it sends itself a heartbeat on a private channel every [`Listener::heartbeat`] interval
-//!   (500 ms by default) and calls the feed *live* only while the last heartbeat came back
-//!   within twice that interval. PostgreSQL delivers notifications in commit order over one
+//! - it sends itself a heartbeat (carrying its send time) on a private channel every
+//!   [`Listener::heartbeat`] interval (500 ms by default) and calls the feed *live* only while
+//!   the newest heartbeat received was *sent* less than twice that interval ago. PostgreSQL delivers notifications in commit order over one
 //!   connection, so a heartbeat received after a change committed proves the change's
 //!   notification was received before it;
 //! - every loss (connection dropped, heartbeat overdue, listener stopped) and every recovery
@@ -86,10 +86,13 @@ impl Feed {
         u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn heartbeat_received(&self) {
+    /// A heartbeat sent at `sent_ms` (this feed's clock) came back. Liveness counts from
+    /// when it was *sent*: it proves that every notification committed before then arrived,
+    /// so a lagging connection (heartbeats arriving late) is not live.
+    fn heartbeat_received(&self, sent_ms: u64) {
         let was_live = self.live_generation().is_some();
         self.last_heartbeat_ms
-            .store(self.elapsed_ms().saturating_add(1), Ordering::Release);
+            .fetch_max(sent_ms.saturating_add(1), Ordering::AcqRel);
         if !was_live {
             // Recovering: whatever was cached while not live is not trusted either.
             self.generation.fetch_add(1, Ordering::AcqRel);
@@ -238,7 +241,10 @@ mod listener {
                         Some(Some((channel, payload))) => {
                             if channel == self.heartbeat_channel {
                                 last_received = Instant::now();
-                                self.feed.heartbeat_received();
+                                // The payload is the send time; anything else is ignored.
+                                if let Ok(sent_ms) = payload.parse::<u64>() {
+                                    self.feed.heartbeat_received(sent_ms);
+                                }
                             } else {
                                 on_notification(&channel, &payload);
                             }
@@ -268,8 +274,11 @@ mod listener {
                 .connection()
                 .execute_raw(Statement::from_sql_and_values(
                     sea_orm::DbBackend::Postgres,
-                    "SELECT pg_notify($1, '')",
-                    [self.heartbeat_channel.clone().into()],
+                    "SELECT pg_notify($1, $2)",
+                    [
+                        self.heartbeat_channel.clone().into(),
+                        self.feed.elapsed_ms().to_string().into(),
+                    ],
                 ))
                 .await
                 .map(|_| ())
@@ -285,9 +294,9 @@ mod tests {
     fn a_feed_is_live_only_between_heartbeats_and_losses() {
         let feed = Feed::new(Duration::from_secs(60));
         assert_eq!(feed.live_generation(), None);
-        feed.heartbeat_received();
+        feed.heartbeat_received(feed.elapsed_ms());
         let g1 = feed.live_generation().unwrap();
-        feed.heartbeat_received();
+        feed.heartbeat_received(feed.elapsed_ms());
         assert_eq!(
             feed.live_generation(),
             Some(g1),
@@ -295,7 +304,7 @@ mod tests {
         );
         feed.lost();
         assert_eq!(feed.live_generation(), None);
-        feed.heartbeat_received();
+        feed.heartbeat_received(feed.elapsed_ms());
         let g2 = feed.live_generation().unwrap();
         assert!(g2 > g1, "entries cached before the loss are not trusted");
         assert_eq!(Feed::never_live().live_generation(), None);
@@ -304,7 +313,7 @@ mod tests {
     #[test]
     fn an_overdue_heartbeat_ends_liveness() {
         let feed = Feed::new(Duration::ZERO);
-        feed.heartbeat_received();
+        feed.heartbeat_received(feed.elapsed_ms());
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(feed.live_generation(), None);
     }

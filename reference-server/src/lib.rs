@@ -253,8 +253,8 @@ where
 
     let dispatcher_stop = CancellationToken::new();
     let dispatcher = if settings.outbox.enabled {
-        // The same key ring as the app's (the development key file is read again).
-        let keys = Arc::new(keys::key_ring(&settings.auth, kernel.db().backend())?);
+        // The app's own key ring: what the requests sealed, the dispatcher opens.
+        let keys = state.keys.clone();
         let dispatcher = Dispatcher::builder(kernel.clone())
             .subscriber(mail::subscriber(&settings.auth, keys.clone())?)
             .subscriber(mail::message_subscriber(&settings.auth, keys)?)

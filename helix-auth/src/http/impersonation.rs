@@ -85,6 +85,22 @@ pub(crate) async fn start(
         }
         _ => None,
     };
+    // An organization that requires MFA is entered only by a support session that used a
+    // second factor itself (as `switch_organization` would demand).
+    let org = match org {
+        Some(o)
+            if super::account::mfa_missing(
+                &state,
+                o,
+                body.account_id,
+                auth.claims().auth_methods(),
+            )
+            .await? =>
+        {
+            None
+        }
+        other => other,
+    };
     let request = ImpersonationRequest {
         account_id: body.account_id,
         reason: body.reason,

@@ -55,6 +55,9 @@ pub(crate) struct CodeBody {
     /// The current 6-digit code of the authenticator app.
     #[cfg_attr(feature = "openapi", schema(write_only))]
     code: String,
+    /// The account's current password (re-authentication).
+    #[cfg_attr(feature = "openapi", schema(write_only))]
+    password: String,
 }
 
 /// Backup codes, shown once (`confirm`, `backup-codes`).
@@ -204,7 +207,12 @@ pub(crate) async fn confirm_totp(
     auth.deny_impersonation()?;
     let codes = state
         .auth()
-        .confirm_totp(&meta, auth.account_id(), &body.code)
+        .confirm_totp(
+            &meta,
+            auth.account_id(),
+            &Password::new(body.password),
+            &body.code,
+        )
         .await?;
     state
         .sessions()

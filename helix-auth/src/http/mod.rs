@@ -92,7 +92,7 @@
 //! | `DELETE /api/v1/auth/api-keys/{id}` | user | 204, refused from the next request; 404 for another owner's key |
 //! | `GET /api/v1/auth/mfa` | bearer | `{totp, backup_codes_remaining}` |
 //! | `POST /api/v1/auth/mfa/totp` | bearer | 200 `{secret, otpauth_uri, qr_svg}` (pending, replaces a pending one), `Cache-Control: no-store`; 409 `MFA_ALREADY_ENABLED` |
-//! | `POST /api/v1/auth/mfa/totp/confirm` `{code}` | bearer | 200 `{backup_codes}` (10, shown once; the session becomes multi-factor), `Cache-Control: no-store`; 400 wrong code; 409 `MFA_NOT_PENDING` |
+//! | `POST /api/v1/auth/mfa/totp/confirm` `{code, password}` | bearer | 200 `{backup_codes}` (10, shown once; the session becomes multi-factor), `Cache-Control: no-store`; 400 wrong code; 409 `MFA_NOT_PENDING` |
 //! | `DELETE /api/v1/auth/mfa` `{password, code \| backup_code}` | bearer | 204; 400 wrong password or code; 409 `MFA_NOT_ENABLED` |
 //! | `POST /api/v1/auth/mfa/backup-codes` `{password}` | bearer | 200 `{backup_codes}` (10 new, shown once; the old ones die), `Cache-Control: no-store`; 400 wrong password; 409 `MFA_NOT_ENABLED` |
 //! | `PUT /api/v1/auth/phone` `{phone}` | bearer | 200 `{phone, verified: false}` (E.164, unverified until a `verify_phone` code is verified); 400 not E.164 |

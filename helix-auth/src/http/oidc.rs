@@ -168,6 +168,8 @@ pub(crate) async fn link(
     Path(provider): Path<String>,
     JsonBody(body): JsonBody<LinkBody>,
 ) -> Result<Response, Error> {
+    // A linked identity signs in to the account for good: never from an impersonation.
+    auth.deny_impersonation()?;
     let attempt = state
         .auth()
         .oidc_link(
@@ -210,13 +212,15 @@ pub(crate) async fn link(
 pub(crate) async fn callback(
     State(state): State<AuthState>,
     Meta(meta): Meta,
+    caller: Option<Authenticated>,
     Path(provider): Path<String>,
     JsonBody(body): JsonBody<CallbackBody>,
 ) -> Result<Response, Error> {
     limit_ip(&state, &meta, OIDC_CLASS, state.login_quota()).await?;
+    let caller = caller.map(|c| c.account_id());
     let signed_in = state
         .auth()
-        .oidc_callback(&meta, &provider, &body.code, &body.state)
+        .oidc_callback(&meta, &provider, &body.code, &body.state, caller)
         .await?;
     if signed_in.outcome == OidcOutcome::Linked {
         return Ok(Json(Linked {

@@ -108,6 +108,7 @@ pub(crate) async fn set_phone(
     auth: Authenticated,
     JsonBody(body): JsonBody<PhoneBody>,
 ) -> Result<Response, Error> {
+    auth.deny_impersonation()?;
     let status = otp(&state)?
         .set_phone(&meta, auth.account_id(), &body.phone)
         .await?;
@@ -137,6 +138,7 @@ pub(crate) async fn get_phone(
     State(state): State<AuthState>,
     auth: Authenticated,
 ) -> Result<Response, Error> {
+    auth.deny_impersonation()?;
     let status = otp(&state)?.phone(auth.account_id()).await?;
     Ok(Json(PhoneView {
         phone: status.phone,
@@ -171,6 +173,7 @@ pub(crate) async fn send(
     auth: Authenticated,
     JsonBody(body): JsonBody<SendBody>,
 ) -> Result<Response, Error> {
+    auth.deny_impersonation()?;
     let sent = otp(&state)?
         .send(&meta, auth.account_id(), body.channel, &body.purpose)
         .await?;
@@ -211,6 +214,7 @@ pub(crate) async fn verify(
     auth: Authenticated,
     JsonBody(body): JsonBody<VerifyBody>,
 ) -> Result<Response, Error> {
+    auth.deny_impersonation()?;
     let code = OneTimeCode::new(body.code);
     otp(&state)?
         .verify(&meta, auth.account_id(), &body.purpose, &code)

@@ -127,13 +127,19 @@ impl AuthService {
     /// Confirms the pending enrolment of `account_id` with a current `code`: MFA is on from
     /// now, and the [`BACKUP_CODE_COUNT`] backup codes returned are shown this once. A wrong
     /// code is a `VALIDATION_ERROR` on `code` (the enrolment stays pending); no pending
-    /// enrolment is [`AuthError::MfaNotPending`].
+    /// enrolment is [`AuthError::MfaNotPending`]. The current `password` is required (a
+    /// wrong one is a `VALIDATION_ERROR` on `password`), so a stolen access token cannot
+    /// enrol an authenticator.
     pub async fn confirm_totp(
         &self,
         meta: &RequestMeta,
         account_id: Uuid,
+        password: &Password,
         code: &str,
     ) -> Result<Vec<BackupCode>> {
+        // A stolen access token alone must not enrol the thief's authenticator (which would
+        // lock the owner out and upgrade the session to multi-factor).
+        self.reauthenticate(meta, account_id, password).await?;
         let keys = self.keys()?;
         let ctx = self.platform_ctx(Actor::User(account_id), meta);
         let tx = self.kernel().db().platform(&ctx).await?;

@@ -139,17 +139,28 @@ impl AuthService {
     /// [`OidcError::IdentityInUse`], [`OidcError::EmailRequired`],
     /// [`OidcError::EmailNotVerified`], and [`AuthError::EmailNotVerified`] for a linked
     /// account whose address is unverified while verification is required.
+    ///
+    /// `caller` is the signed-in account presenting the callback, if any. An attempt started
+    /// with [`AuthService::oidc_link`] completes only for the account that started it
+    /// (otherwise [`OidcError::InvalidState`], before the code is redeemed): someone who
+    /// lures a victim through their own link attempt gets nothing.
     pub async fn oidc_callback(
         &self,
         meta: &RequestMeta,
         provider_name: &str,
         code: &str,
         state: &str,
+        caller: Option<Uuid>,
     ) -> Result<OidcSignIn> {
         let oidc = self.oidc()?;
         let provider = oidc.get(provider_name)?;
         let attempt = self.consume_attempt(meta, &provider, state).await?;
         let link = attempt.link_account_id;
+        if let Some(owner) = link
+            && caller != Some(owner)
+        {
+            return Err(AuthError::Oidc(OidcError::InvalidState));
+        }
         let result = async {
             let secrets = AttemptSecrets::from_parts(state, &attempt.salt);
             let identity = self

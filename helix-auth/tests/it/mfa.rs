@@ -79,7 +79,7 @@ async fn enrolled(
     let enrolment = auth.enrol_totp(&meta(), account).await.unwrap();
     let secret = TotpSecret::from_base32(&enrolment.secret).unwrap();
     let codes = auth
-        .confirm_totp(&meta(), account, &secret.code_at(clock.now()))
+        .confirm_totp(&meta(), account, &pw(STRONG), &secret.code_at(clock.now()))
         .await
         .unwrap();
     let codes = codes.iter().map(|c| c.expose().to_owned()).collect();
@@ -106,7 +106,7 @@ async fn enrolment_and_challenge(t: TestDb) {
 
     // Confirming without an enrolment is refused.
     let err = auth
-        .confirm_totp(&meta(), account, "123456")
+        .confirm_totp(&meta(), account, &pw(STRONG), "123456")
         .await
         .unwrap_err();
     assert_eq!(err.code(), "MFA_NOT_PENDING");
@@ -139,12 +139,12 @@ async fn enrolment_and_challenge(t: TestDb) {
     let secret = TotpSecret::from_base32(&enrolment.secret).unwrap();
     let old = TotpSecret::from_base32(&first.secret).unwrap();
     let err = auth
-        .confirm_totp(&meta(), account, &old.code_at(clock.now()))
+        .confirm_totp(&meta(), account, &pw(STRONG), &old.code_at(clock.now()))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "VALIDATION_ERROR");
     let codes = auth
-        .confirm_totp(&meta(), account, &secret.code_at(clock.now()))
+        .confirm_totp(&meta(), account, &pw(STRONG), &secret.code_at(clock.now()))
         .await
         .unwrap();
     assert_eq!(codes.len(), BACKUP_CODE_COUNT);

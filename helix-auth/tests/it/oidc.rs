@@ -54,7 +54,7 @@ impl Setup {
             .unwrap();
         let (code, state) = self.provider.authorize(&start.authorization_url).await;
         self.auth
-            .oidc_callback(&meta(), "test", &code, &state)
+            .oidc_callback(&meta(), "test", &code, &state, None)
             .await
     }
 
@@ -93,7 +93,7 @@ async fn new_account_then_same_identity(t: TestDb) {
     let (code, state) = s.provider.authorize(&start.authorization_url).await;
     let first = s
         .auth
-        .oidc_callback(&meta(), "test", &code, &state)
+        .oidc_callback(&meta(), "test", &code, &state, None)
         .await
         .unwrap();
     assert_eq!(first.outcome, OidcOutcome::AccountCreated);
@@ -197,9 +197,21 @@ async fn signed_in_user_links_explicitly(t: TestDb) {
         .set_user(TestUser::verified("sub-eve", "eve.work@example.org"));
     let start = s.auth.oidc_link(&meta(), id, "test", None).await.unwrap();
     let (code, state) = s.provider.authorize(&start.authorization_url).await;
+    // Presented by anyone but the account that started it, a link attempt is refused (and
+    // used up): luring a victim through one's own link attempt gains nothing.
+    assert_eq!(
+        oidc_err(
+            s.auth
+                .oidc_callback(&meta(), "test", &code, &state, None)
+                .await
+        ),
+        OidcError::InvalidState
+    );
+    let start = s.auth.oidc_link(&meta(), id, "test", None).await.unwrap();
+    let (code, state) = s.provider.authorize(&start.authorization_url).await;
     let linked = s
         .auth
-        .oidc_callback(&meta(), "test", &code, &state)
+        .oidc_callback(&meta(), "test", &code, &state, Some(id))
         .await
         .unwrap();
     assert_eq!(linked.outcome, OidcOutcome::Linked);
@@ -217,7 +229,11 @@ async fn signed_in_user_links_explicitly(t: TestDb) {
         .unwrap();
     let (code, state) = s.provider.authorize(&start.authorization_url).await;
     assert_eq!(
-        oidc_err(s.auth.oidc_callback(&meta(), "test", &code, &state).await),
+        oidc_err(
+            s.auth
+                .oidc_callback(&meta(), "test", &code, &state, Some(other))
+                .await
+        ),
         OidcError::IdentityInUse
     );
     assert!(s.auth.external_identities(other).await.unwrap().is_empty());
@@ -234,24 +250,36 @@ async fn state_is_single_use_bound_and_short_lived(t: TestDb) {
     let start = s.auth.oidc_authorize(&meta(), "test", None).await.unwrap();
     let (code, state) = s.provider.authorize(&start.authorization_url).await;
     s.auth
-        .oidc_callback(&meta(), "test", &code, &state)
+        .oidc_callback(&meta(), "test", &code, &state, None)
         .await
         .unwrap();
     // Replay.
     assert_eq!(
-        oidc_err(s.auth.oidc_callback(&meta(), "test", &code, &state).await),
+        oidc_err(
+            s.auth
+                .oidc_callback(&meta(), "test", &code, &state, None)
+                .await
+        ),
         OidcError::InvalidState
     );
     // Unknown.
     assert_eq!(
-        oidc_err(s.auth.oidc_callback(&meta(), "test", &code, "forged").await),
+        oidc_err(
+            s.auth
+                .oidc_callback(&meta(), "test", &code, "forged", None)
+                .await
+        ),
         OidcError::InvalidState
     );
     // Another provider's state.
     let start = s.auth.oidc_authorize(&meta(), "test", None).await.unwrap();
     let (code, state) = s.provider.authorize(&start.authorization_url).await;
     assert_eq!(
-        oidc_err(s.auth.oidc_callback(&meta(), "other", &code, &state).await),
+        oidc_err(
+            s.auth
+                .oidc_callback(&meta(), "other", &code, &state, None)
+                .await
+        ),
         OidcError::InvalidState
     );
     // Expired after 10 minutes.
@@ -261,7 +289,11 @@ async fn state_is_single_use_bound_and_short_lived(t: TestDb) {
         .advance(Duration::minutes(10) + Duration::seconds(1));
     let before = s.provider.token_requests();
     assert_eq!(
-        oidc_err(s.auth.oidc_callback(&meta(), "test", &code, &state).await),
+        oidc_err(
+            s.auth
+                .oidc_callback(&meta(), "test", &code, &state, None)
+                .await
+        ),
         OidcError::InvalidState
     );
     assert_eq!(s.provider.token_requests(), before, "no code exchange");
@@ -327,7 +359,11 @@ async fn pkce_mismatch_is_refused(t: TestDb) {
     url.query_pairs_mut().clear().extend_pairs(pairs);
     let (code, state) = s.provider.authorize(url.as_str()).await;
     assert_eq!(
-        oidc_err(s.auth.oidc_callback(&meta(), "test", &code, &state).await),
+        oidc_err(
+            s.auth
+                .oidc_callback(&meta(), "test", &code, &state, None)
+                .await
+        ),
         OidcError::CodeRejected
     );
 }
@@ -340,7 +376,7 @@ async fn unknown_unreachable_and_redirects(t: TestDb) {
         OidcError::UnknownProvider
     );
     assert_eq!(
-        oidc_err(s.auth.oidc_callback(&meta(), "nope", "c", "s").await),
+        oidc_err(s.auth.oidc_callback(&meta(), "nope", "c", "s", None).await),
         OidcError::UnknownProvider
     );
     assert_eq!(

@@ -129,7 +129,7 @@ async fn secrets_never_reach_the_logs() {
     let (status, confirmed) = post(
         "/api/v1/auth/mfa/totp/confirm",
         Some(&access2),
-        json!({"code": secret.code_at(chrono::Utc::now())}),
+        json!({"code": secret.code_at(chrono::Utc::now()), "password": PASSWORD}),
     )
     .await;
     assert_eq!(status, 200, "{confirmed}");

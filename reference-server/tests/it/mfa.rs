@@ -102,7 +102,7 @@ async fn enrol(c: &Client, access: &str) -> (TotpSecret, Vec<String>) {
         .post(
             "/api/v1/auth/mfa/totp/confirm",
             Some(access),
-            json!({"code": "abcdef"}),
+            json!({"code": "abcdef", "password": PASSWORD}),
         )
         .await;
     assert_eq!(
@@ -112,7 +112,7 @@ async fn enrol(c: &Client, access: &str) -> (TotpSecret, Vec<String>) {
     let r =
         c.c.post(format!("{}/api/v1/auth/mfa/totp/confirm", c.base))
             .bearer_auth(access)
-            .json(&json!({"code": next_code(&secret, 0)}))
+            .json(&json!({"code": next_code(&secret, 0), "password": PASSWORD}))
             .send()
             .await
             .unwrap();

@@ -285,7 +285,31 @@ async fn linking_is_explicit(t: TestDb) {
         .unwrap()
         .to_owned();
     let (code, state) = e.provider.authorize(&url).await;
+    // Completed by anyone but the account that started it (here: no one signed in, as when
+    // a victim is lured through someone else's link attempt), the link is refused.
     let r = e.callback(&code, &state).await;
+    assert_eq!(r.status(), 422);
+    let link = e
+        .http
+        .post(e.api("/api/v1/auth/oidc/test/link"))
+        .bearer_auth(access)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let url = link.json::<Value>().await.unwrap()["authorization_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, state) = e.provider.authorize(&url).await;
+    let r = e
+        .http
+        .post(e.api("/api/v1/auth/oidc/test/callback"))
+        .bearer_auth(access)
+        .json(&json!({"code": code, "state": state}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let linked: Value = r.json().await.unwrap();
     assert_eq!(linked, json!({"linked": true, "provider": "test"}));
