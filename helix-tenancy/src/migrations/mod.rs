@@ -5,6 +5,7 @@ mod m0002_memberships;
 mod m0003_teams;
 mod m0004_invitations;
 mod m0005_membership_user_index;
+mod m0006_membership_list_index;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -16,5 +17,6 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m0003_teams::Migration),
         Box::new(m0004_invitations::Migration),
         Box::new(m0005_membership_user_index::Migration),
+        Box::new(m0006_membership_list_index::Migration),
     ]
 }
