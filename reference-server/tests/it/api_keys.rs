@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{Running, code_in, start};
+use crate::support::{Running, register_and_login, start};
 
 pub const PASSWORD: &str = "correct horse battery staple 42";
 
@@ -17,29 +17,7 @@ pub const PASSWORD: &str = "correct horse battery staple 42";
 /// account id).
 pub async fn signed_in(srv: &Running, c: &Client, email: &str) -> (String, String, String) {
     let api = |p: &str| format!("{}{p}", srv.base);
-    let r = c
-        .post(api("/api/v1/auth/register"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    let r = c
-        .post(api("/api/v1/auth/verify-email"))
-        .json(&json!({"token": code_in(&srv.mail_dir(), email).await}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let pair: Value = c
-        .post(api("/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pair = register_and_login(srv, c, email, PASSWORD).await;
     let access = pair["access_token"].as_str().unwrap().to_owned();
     let org = pair["org_id"].as_str().unwrap().to_owned();
     let me: Value = c

@@ -12,7 +12,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{Running, code_in, start_with};
+use crate::support::{Running, register_and_login, start_with};
 
 const PASSWORD: &str = "correct horse battery staple 42";
 
@@ -39,30 +39,7 @@ fn email(name: &str) -> String {
 
 /// Registers, verifies and signs in `email`.
 async fn user(srv: &Running, c: &reqwest::Client, email: &str) -> User {
-    let api = |p: &str| format!("{}{p}", srv.base);
-    let r = c
-        .post(api("/api/v1/auth/register"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    let r = c
-        .post(api("/api/v1/auth/verify-email"))
-        .json(&json!({"token": code_in(&srv.mail_dir(), email).await}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let pair: Value = c
-        .post(api("/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pair = register_and_login(srv, c, email, PASSWORD).await;
     let access = pair["access_token"].as_str().unwrap().to_owned();
     User {
         id: claims(&access)["sub"].as_str().unwrap().parse().unwrap(),

@@ -129,3 +129,36 @@ pub fn token_in(dir: &str, email: &str, template: &str) -> Option<String> {
         .collect();
     Some(token)
 }
+
+/// Registers `email` with `password`, verifies it from the dev mailbox and signs in: the
+/// login's token pair.
+pub async fn register_and_login(
+    srv: &Running,
+    c: &reqwest::Client,
+    email: &str,
+    password: &str,
+) -> serde_json::Value {
+    let api = |p: &str| format!("{}{p}", srv.base);
+    let r = c
+        .post(api("/api/v1/auth/register"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let r = c
+        .post(api("/api/v1/auth/verify-email"))
+        .json(&serde_json::json!({"token": code_in(&srv.mail_dir(), email).await}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .post(api("/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
