@@ -768,7 +768,7 @@ fn token_response(
 
 /// The access grant of `session`: its account, id, active organization and, for an
 /// impersonation, its actor, and `amr`.
-fn grant(session: &Session) -> AccessGrant {
+pub(super) fn grant(session: &Session) -> AccessGrant {
     let mut grant = AccessGrant::new(session.account_id, session.id).amr(session.amr);
     if let Some(org) = session.active_org_id {
         grant = grant.org(org);

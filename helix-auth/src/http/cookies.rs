@@ -38,7 +38,6 @@ use helix_core::context::current_correlation_id;
 use helix_core::{Error, ErrorEnvelope};
 use sea_orm::{ConnectionTrait, Statement};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::api_keys::HmacKey;
@@ -269,7 +268,10 @@ impl IntoResponse for CsrfFailed {
 
 impl From<CsrfFailed> for Error {
     fn from(_: CsrfFailed) -> Self {
-        Error::Forbidden("the CSRF check failed: send the X-CSRF-Token header".into())
+        Error::forbidden(
+            CSRF_FAILED,
+            "the CSRF check failed: send the X-CSRF-Token header",
+        )
     }
 }
 
@@ -312,14 +314,11 @@ pub(crate) async fn session_of_refresh_token(
     kernel: &helix_core::Kernel,
     token: &str,
 ) -> Result<Option<Uuid>, Error> {
-    let well_formed = token.len() == 43
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !well_formed {
+    use crate::sessions::model::{hash_token, well_formed};
+    if !well_formed(token) {
         return Ok(None);
     }
-    let hash = hex::encode(Sha256::digest(token.as_bytes()));
+    let hash = hash_token(token);
     let ctx = helix_core::PlatformContext::system("helix-auth.sessions");
     let tx = kernel.db().platform_read(&ctx).await?;
     let backend = tx.raw().get_database_backend();

@@ -319,9 +319,12 @@ async fn authenticate_parts(
     } else if let Some(browser) = state.browser_sessions()
         && let Some(token) = browser.access_cookie(&parts.headers)
     {
-        // A stale cookie is no credential; only a valid one must pass the CSRF check.
-        let Ok(auth) = user(state, token, true).await else {
-            return Ok(None);
+        // A stale cookie is no credential; only a valid one must pass the CSRF check. A store
+        // failure is not "no credential": it answers the server error.
+        let auth = match user(state, token, true).await {
+            Ok(auth) => auth,
+            Err(rejection) if rejection.invalid_token => return Ok(None),
+            Err(rejection) => return Err(rejection),
         };
         if is_unsafe(&parts.method) && browser.check(&parts.headers, auth.session_id()).is_err() {
             return Err(AuthRejection::csrf());

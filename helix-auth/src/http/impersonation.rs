@@ -14,7 +14,6 @@ use super::account::no_store;
 use super::extract::{Authenticated, JsonBody, Meta};
 use super::state::AuthState;
 use crate::impersonation::ImpersonationRequest;
-use crate::tokens::AccessGrant;
 
 /// Whom to impersonate and why (`impersonate`).
 #[derive(Deserialize)]
@@ -110,14 +109,10 @@ pub(crate) async fn start(
         .impersonation()
         .start(&meta, &auth.actor(), &request)
         .await?;
-    let support = session.actor_account_id.unwrap_or(auth.account_id());
-    let mut grant = AccessGrant::new(session.account_id, session.id).actor(support);
-    if let Some(org) = session.active_org_id {
-        grant = grant.org(org);
-    }
-    let access = state
-        .tokens()
-        .issue_access_until(&grant, session.absolute_expires_at)?;
+    let access = state.tokens().issue_access_until(
+        &super::account::grant(&session),
+        session.absolute_expires_at,
+    )?;
     let claims = access.claims();
     let mut response = (
         StatusCode::CREATED,

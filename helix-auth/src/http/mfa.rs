@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use helix_core::{Error, ErrorEnvelope};
+use helix_core::Error;
 use serde::{Deserialize, Serialize};
 
 use super::account::{limit_ip, no_store, sign_in};
@@ -22,14 +22,11 @@ pub const MFA_CHALLENGE_CLASS: &str = "auth.mfa";
 /// The 403 `MFA_REQUIRED` envelope: the organization requires MFA and the session did not
 /// use a second factor.
 pub(crate) fn mfa_required_response() -> Response {
-    let correlation_id = helix_core::context::current_correlation_id()
-        .unwrap_or_else(helix_core::ids::new_v7_string);
-    let mut envelope = ErrorEnvelope::from_error(
-        &Error::Forbidden("this organization requires multi-factor authentication".into()),
-        correlation_id,
-    );
-    envelope.error.code = "MFA_REQUIRED".to_owned();
-    (StatusCode::FORBIDDEN, Json(envelope)).into_response()
+    Error::forbidden(
+        "MFA_REQUIRED",
+        "this organization requires multi-factor authentication",
+    )
+    .into_response()
 }
 
 /// A pending TOTP enrolment (`POST /mfa/totp`), shown once.

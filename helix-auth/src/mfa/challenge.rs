@@ -8,7 +8,6 @@ use rand::RngCore;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -21,19 +20,7 @@ use crate::accounts::events::{Event, SecurityEventKind};
 use crate::accounts::locked_account;
 use crate::error::{AuthError, Result};
 use crate::service::AuthService;
-
-/// Hex SHA-256 of a token (256 random bits: a fast hash is enough, lookups stay indexable).
-fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// Whether `token` has the shape of a token this crate issues (43 base64url characters).
-fn well_formed(token: &str) -> bool {
-    token.len() == 43
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
+use crate::sessions::model::{hash_token, well_formed};
 
 impl AuthService {
     /// After a successful password check of `account_id` (see [`AuthService::login`]): when

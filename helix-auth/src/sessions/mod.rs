@@ -25,7 +25,7 @@
 
 mod config;
 mod error;
-mod model;
+pub(crate) mod model;
 mod refresh;
 mod revoked;
 mod service;
