@@ -47,7 +47,7 @@ pub use db::{Backend, Db, PlatformTx, PoolOptions, TenantEntity, TenantTx};
 pub use error::{Error, ErrorEnvelope, FieldError, Result};
 pub use ids::{Clock, IdGenerator, ManualClock, SystemClock, UuidV7};
 pub use kernel::Kernel;
-pub use module::{Helix, HelixBuilder, Module};
+pub use module::{DeclaredPermission, Helix, HelixBuilder, Module, PermissionDef};
 
 /// Re-exports for migrations and entities of crates built on the kernel.
 pub use {async_trait, sea_orm, sea_orm_migration};

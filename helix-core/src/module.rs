@@ -29,11 +29,47 @@ pub trait Module: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The permissions this module contributes to the platform's permission catalog.
+    ///
+    /// Names are `<module>.<resource>.<action>` (`tenancy.members.manage`). The catalog is
+    /// fixed when the platform is built; an authorization layer refuses to start when
+    /// anything names a permission no module declared.
+    fn permissions(&self) -> &'static [PermissionDef] {
+        &[]
+    }
+
+    /// A fragment of the relationship schema (object types, relations and their rewrites)
+    /// in the authorization layer's text format; empty when the module declares none.
+    fn authz_schema(&self) -> &'static str {
+        ""
+    }
+
     /// The module's HTTP routes, with its state already applied.
     #[cfg(feature = "http")]
     fn router(&self) -> axum::Router {
         axum::Router::new()
     }
+}
+
+/// One permission of the catalog, as a module declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PermissionDef {
+    /// Dotted name, unique across the platform (`tenancy.members.manage`).
+    pub name: &'static str,
+    /// One line for people choosing permissions for a role.
+    pub description: &'static str,
+    /// The built-in roles a new organization grants it to, among `admin`, `member` and
+    /// `read_only` (the owner role holds every permission).
+    pub default_roles: &'static [&'static str],
+}
+
+/// A permission with the module that declared it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeclaredPermission {
+    /// The declaring module's name.
+    pub module: &'static str,
+    /// The declaration.
+    pub def: PermissionDef,
 }
 
 /// Composes modules over one database.
@@ -57,6 +93,8 @@ pub struct Helix {
     db: Db,
     migrations: Vec<ModuleMigrations>,
     order: Vec<&'static str>,
+    permissions: Vec<DeclaredPermission>,
+    schemas: Vec<(&'static str, &'static str)>,
     #[cfg(feature = "http")]
     router: axum::Router,
 }
@@ -87,6 +125,16 @@ impl Helix {
     /// Module names in dependency order.
     pub fn modules(&self) -> &[&'static str] {
         &self.order
+    }
+
+    /// Every permission the registered modules declared, in module order.
+    pub fn permissions(&self) -> &[DeclaredPermission] {
+        &self.permissions
+    }
+
+    /// The non-empty relationship-schema fragments, as `(module, text)` in module order.
+    pub fn authz_schemas(&self) -> &[(&'static str, &'static str)] {
+        &self.schemas
     }
 
     /// Migrations not yet applied (empty when the schema is current).
@@ -124,6 +172,7 @@ impl HelixBuilder {
         #[cfg(feature = "http")]
         let mut router = axum::Router::new();
         let mut names = vec![CORE_MODULE];
+        let (permissions, schemas) = declarations(&self.modules, &order)?;
         for idx in order {
             let m = &self.modules[idx];
             migrations.push(ModuleMigrations {
@@ -143,10 +192,44 @@ impl HelixBuilder {
             db: self.db,
             migrations,
             order: names,
+            permissions,
+            schemas,
             #[cfg(feature = "http")]
             router,
         })
     }
+}
+
+/// Collects the modules' permissions (refusing a name declared twice) and their non-empty
+/// relationship-schema fragments, in module order.
+#[allow(clippy::type_complexity)]
+fn declarations(
+    modules: &[Box<dyn Module>],
+    order: &[usize],
+) -> Result<(Vec<DeclaredPermission>, Vec<(&'static str, &'static str)>)> {
+    let mut permissions = Vec::new();
+    let mut schemas = Vec::new();
+    let mut seen = std::collections::HashMap::new();
+    for &idx in order {
+        let m = &modules[idx];
+        for def in m.permissions() {
+            if let Some(first) = seen.insert(def.name, m.name()) {
+                return Err(Error::Config(format!(
+                    "permission `{}` is declared by both `{first}` and `{}`",
+                    def.name,
+                    m.name()
+                )));
+            }
+            permissions.push(DeclaredPermission {
+                module: m.name(),
+                def: *def,
+            });
+        }
+        if !m.authz_schema().trim().is_empty() {
+            schemas.push((m.name(), m.authz_schema()));
+        }
+    }
+    Ok((permissions, schemas))
 }
 
 /// Orders modules so each comes after its dependencies; errors on a missing dependency,
@@ -234,6 +317,40 @@ mod tests {
         let err = dependency_order(&mods).unwrap_err().to_string();
         assert!(
             err.contains("helix-crm") && err.contains("helix-iam"),
+            "{err}"
+        );
+    }
+
+    struct P(&'static str, &'static [PermissionDef]);
+    impl Module for P {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn permissions(&self) -> &'static [PermissionDef] {
+            self.1
+        }
+    }
+
+    const READ: &[PermissionDef] = &[PermissionDef {
+        name: "crm.contacts.read",
+        description: "Read contacts",
+        default_roles: &["member"],
+    }];
+
+    #[test]
+    fn permissions_are_collected_and_duplicates_refused() {
+        let mods: Vec<Box<dyn Module>> = vec![Box::new(P("helix-crm", READ))];
+        let (perms, schemas) = declarations(&mods, &[0]).unwrap();
+        assert_eq!(perms.len(), 1);
+        assert_eq!(perms[0].module, "helix-crm");
+        assert!(schemas.is_empty());
+        let mods: Vec<Box<dyn Module>> = vec![
+            Box::new(P("helix-crm", READ)),
+            Box::new(P("helix-other", READ)),
+        ];
+        let err = declarations(&mods, &[0, 1]).unwrap_err().to_string();
+        assert!(
+            err.contains("crm.contacts.read") && err.contains("helix-other"),
             "{err}"
         );
     }

@@ -20,6 +20,9 @@ pub enum TenancyError {
     /// The caller is a member but its role does not allow this.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The caller has standing in the organization but lacks this catalog permission.
+    #[error("missing permission `{0}`")]
+    MissingPermission(&'static str),
     /// The accepting user's email does not match the invitation's email.
     #[error("this invitation was issued for another email address")]
     InvitationEmailMismatch,
@@ -70,6 +73,7 @@ impl TenancyError {
             Self::Validation(_) => "VALIDATION_ERROR",
             Self::NotFound(_) => "NOT_FOUND",
             Self::Forbidden(_) => "FORBIDDEN",
+            Self::MissingPermission(_) => "FORBIDDEN",
             Self::InvitationEmailMismatch => "INVITATION_EMAIL_MISMATCH",
             Self::SlugTaken => "SLUG_TAKEN",
             Self::TeamSlugTaken => "TEAM_SLUG_TAKEN",
@@ -107,7 +111,9 @@ impl From<TenancyError> for helix_core::Error {
             TenancyError::Validation(details) => Self::Validation { details },
             TenancyError::NotFound(resource) => Self::not_found(resource),
             TenancyError::Forbidden(message) => Self::Forbidden(message.into()),
-            TenancyError::InvitationEmailMismatch => Self::forbidden(code, err.to_string()),
+            TenancyError::InvitationEmailMismatch | TenancyError::MissingPermission(_) => {
+                Self::forbidden(code, err.to_string())
+            }
             TenancyError::Core(inner) => inner,
             other => Self::conflict(code, other.to_string()),
         }
@@ -132,6 +138,8 @@ mod tests {
             (err.status(), err.code()),
             (403, "INVITATION_EMAIL_MISMATCH")
         );
+        let err: helix_core::Error = TenancyError::MissingPermission("tenancy.teams.manage").into();
+        assert_eq!((err.status(), err.code()), (403, "FORBIDDEN"));
         let err: helix_core::Error = TenancyError::invalid("slug", "invalid", "bad").into();
         assert_eq!(err.details()[0].field, "slug");
     }

@@ -10,7 +10,9 @@
 //!   organization always keeps at least one owner (`LAST_OWNER`).
 //! - **Teams** group members; slugs are unique per organization.
 //! - **Invitations** carry a 256-bit token, returned once ([`IssuedInvitation`]) and stored
-//!   only as a SHA-256 hash; they expire after 7 days and work once.
+//!   only as a SHA-256 hash; they expire after 7 days and work once. A host
+//!   [`InvitationNotifier`] receives each new token inside the issuing transaction, to queue
+//!   the invitation mail atomically with it.
 //!
 //! Everything else takes a [`helix_core::TenantContext`]: its `org_id` (never input) scopes
 //! every query, and on PostgreSQL Row Level Security enforces the same boundary again. Until
@@ -62,6 +64,7 @@
 #![warn(missing_docs)]
 
 mod access;
+pub mod authz;
 pub mod error;
 mod events;
 #[cfg(feature = "http")]
@@ -75,11 +78,13 @@ mod service;
 pub mod teams;
 mod validate;
 
+pub use authz::{Authorizer, RoleAuthorizer, Target};
 pub use error::{Result, TenancyError};
 pub use helix_core::db::{TenantEntity, TenantTx};
 pub use helix_core::rls::TenantTable;
 pub use invitations::{
-    Invitation, InvitationStatus, InvitationToken, IssuedInvitation, NewInvitation,
+    Invitation, InvitationIssue, InvitationNotice, InvitationNotifier, InvitationStatus,
+    InvitationToken, IssuedInvitation, NewInvitation,
 };
 pub use memberships::{Membership, NewMember, Role};
 pub use migrations::migrations;

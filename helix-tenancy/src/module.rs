@@ -17,4 +17,8 @@ impl helix_core::Module for TenancyModule {
     fn migrations(&self) -> Vec<Box<dyn MigrationTrait>> {
         crate::migrations::migrations()
     }
+
+    fn permissions(&self) -> &'static [helix_core::PermissionDef] {
+        crate::authz::PERMISSIONS
+    }
 }

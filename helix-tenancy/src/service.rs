@@ -1,9 +1,15 @@
 //! [`TenancyService`]: the entry point of every tenancy operation.
 
+use std::sync::Arc;
+
 use chrono::Duration;
 use helix_core::{Kernel, TenantContext, TenantTx};
+use uuid::Uuid;
 
+use crate::authz::{Authorizer, RoleAuthorizer, Target};
 use crate::error::Result;
+use crate::invitations::{InvitationNotifier, Notifier};
+use crate::memberships::Role;
 use crate::organizations::Region;
 
 /// How long an invitation token stays valid by default: 7 days.
@@ -21,6 +27,8 @@ pub struct TenancyService {
     kernel: Kernel,
     invitation_ttl: Duration,
     default_region: Region,
+    authorizer: Arc<dyn Authorizer>,
+    notifier: Notifier,
 }
 
 impl TenancyService {
@@ -30,7 +38,31 @@ impl TenancyService {
             kernel,
             invitation_ttl: Duration::days(DEFAULT_INVITATION_TTL_DAYS),
             default_region: Region::Us,
+            authorizer: Arc::new(RoleAuthorizer),
+            notifier: Notifier::default(),
         }
+    }
+
+    /// Replaces the authorization decision of every operation (default:
+    /// [`RoleAuthorizer`], the built-in roles with the catalog defaults). helix-iam
+    /// installs its own here.
+    pub fn with_authorizer(mut self, authorizer: Arc<dyn Authorizer>) -> Self {
+        self.authorizer = authorizer;
+        self
+    }
+
+    /// The installed authorization decision.
+    pub fn authorizer(&self) -> &Arc<dyn Authorizer> {
+        &self.authorizer
+    }
+
+    /// Connects the host's [`InvitationNotifier`]: it is called with the plain token inside
+    /// the transaction that creates or resends an invitation, so the host can queue the
+    /// invitation mail atomically with it. Without one, no mail is sent (the token is only
+    /// returned to the caller).
+    pub fn with_invitation_notifier(mut self, notifier: Arc<dyn InvitationNotifier>) -> Self {
+        self.notifier = Notifier::new(notifier);
+        self
     }
 
     /// Replaces the region new organizations are pinned to when the request names none
@@ -58,6 +90,38 @@ impl TenancyService {
 
     pub(crate) fn invitation_ttl(&self) -> Duration {
         self.invitation_ttl
+    }
+
+    /// Asks the authorizer whether the actor of `tx` may use `permission` on the
+    /// organization.
+    pub(crate) async fn require(&self, tx: &TenantTx, permission: &'static str) -> Result<()> {
+        self.authorizer
+            .authorize(tx, permission, Target::Organization)
+            .await
+    }
+
+    /// Asks the authorizer whether the actor of `tx` may use `permission` on a team.
+    pub(crate) async fn require_on_team(
+        &self,
+        tx: &TenantTx,
+        permission: &'static str,
+        team: Uuid,
+    ) -> Result<()> {
+        self.authorizer
+            .authorize(tx, permission, Target::Team(team))
+            .await
+    }
+
+    /// Asks the authorizer whether the actor of `tx` may hand out or take away each role.
+    pub(crate) async fn require_roles(&self, tx: &TenantTx, roles: &[Role]) -> Result<()> {
+        for role in roles {
+            self.authorizer.authorize_role(tx, *role).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn notifier(&self) -> &Notifier {
+        &self.notifier
     }
 
     /// Opens a transaction scoped to the context's organization.

@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod api_keys;
+pub mod invitations;
 pub mod jobs;
 pub mod keys;
 pub mod mail;
@@ -54,8 +55,16 @@ pub struct AppState {
     pub auth: AuthState,
     /// helix-tenancy's routes.
     pub tenancy: helix_tenancy::TenancyService,
+    /// helix-iam's checks and management routes.
+    pub iam: helix_iam::Iam,
     /// The key ring that encrypts secrets at rest.
     pub keys: Arc<helix_auth::crypto::KeyRing>,
+}
+
+impl axum::extract::FromRef<AppState> for helix_iam::Iam {
+    fn from_ref(state: &AppState) -> Self {
+        state.iam.clone()
+    }
 }
 
 impl axum::extract::FromRef<AppState> for helix_tenancy::TenancyService {
@@ -111,6 +120,7 @@ fn auth_state(
     let directory = Arc::new(organizations::TenancyDirectory::new(tenancy.clone()));
     let roles = Arc::new(platform_roles::SupportAccounts::new(
         auth.clone(),
+        kernel.clone(),
         &a.impersonation.support_accounts,
     ));
     let hash_key = match &a.api_keys.hash_key {
@@ -170,15 +180,25 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
         Helix::builder(db.clone())
             .module(helix_tenancy::TenancyModule)
             .module(helix_auth::AuthModule)
+            .module(helix_iam::IamModule)
             .build()
             .await?,
     );
-    let tenancy = helix_tenancy::TenancyService::new(kernel.clone())
-        .with_default_region(settings.tenancy.region()?);
     let keys = Arc::new(keys::key_ring(&settings.auth, db.backend())?);
+    // Invitations are mailed from their own transaction (see `invitations`).
+    let invitation_mail =
+        invitations::InvitationMail::new(helix_auth::mail::MailOutbox::new(keys.clone()));
+    // helix-iam decides every tenancy operation (custom roles, scoped assignments, tuples);
+    // an unknown permission or a malformed schema fragment stops the server here.
+    let iam = helix_iam::Iam::new(kernel.clone(), &helix, helix_iam::EngineConfig::default())?;
+    let tenancy = helix_tenancy::TenancyService::new(kernel.clone())
+        .with_default_region(settings.tenancy.region()?)
+        .with_invitation_notifier(Arc::new(invitation_mail))
+        .with_authorizer(Arc::new(helix_iam::IamAuthorizer::new(iam.clone())));
     let state = AppState {
         auth: auth_state(settings, &kernel, &tenancy, keys.clone())?,
         tenancy,
+        iam,
         keys,
     };
     let metrics = Arc::new(HttpMetrics::new());
@@ -190,6 +210,7 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
     let api = Router::new()
         .merge(helix_auth::http::router::<AppState>())
         .merge(helix_tenancy::http::router::<AppState>())
+        .merge(helix_iam::http::router::<AppState>())
         .with_state(state.clone())
         .merge(helix.router())
         .layer(axum::middleware::from_fn_with_state(idem, idempotency))
@@ -274,6 +295,13 @@ where
         let stop = dispatcher_stop.clone();
         async move { sessions.follow_revocations(stop).await }
     });
+    // Policy changes committed by other instances reach this one's IAM engine (PostgreSQL;
+    // returns at once on SQLite).
+    let policy = tokio::spawn({
+        let sync = state.iam.sync().clone();
+        let stop = dispatcher_stop.clone();
+        async move { sync.follow_changes(stop).await }
+    });
     let jobs = settings.jobs.enabled.then(|| {
         let interval = Duration::from_secs(settings.jobs.interval_secs.max(1));
         tokio::spawn(jobs::run(kernel.clone(), interval, dispatcher_stop.clone()))
@@ -297,6 +325,7 @@ where
         res = &mut server => {
             dispatcher_stop.cancel();
             let _ = revocations.await;
+            let _ = policy.await;
             res??;
             return Ok(());
         }
@@ -323,6 +352,7 @@ where
         let _ = handle.await;
     }
     let _ = revocations.await;
+    let _ = policy.await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,22 +1,26 @@
-//! [`SupportAccounts`]: helix-auth's [`PlatformRoles`] from the setting
-//! `auth.impersonation.support_accounts`, a list of account ids or e-mail addresses.
+//! [`SupportAccounts`]: helix-auth's [`PlatformRoles`] from helix-iam's platform-plane roles
+//! and the setting `auth.impersonation.support_accounts`.
 //!
-//! Platform roles belong to helix-iam once it exists; until then the reference server names
-//! its platform-support accounts in configuration. An account is a support account (may
-//! impersonate users, and may not be impersonated) when its id is listed, or when its
-//! verified e-mail address is listed (compared case-insensitively). The default, an empty
-//! list, lets nobody impersonate.
+//! An account is a support account (may impersonate users, and may not be impersonated)
+//! when it holds helix-iam's platform role `support` (table `iam_platform_roles`, granted
+//! with `IamStore::grant_platform_role`, audited on the platform chain), or when the setting
+//! lists its id or its verified e-mail address (compared case-insensitively), which
+//! bootstraps the first support accounts. The defaults, no grant and an empty list, let
+//! nobody impersonate.
 
 use std::collections::HashSet;
 
 use async_trait::async_trait;
 use helix_auth::{AuthError, AuthService, PlatformRoles};
+use helix_core::{Kernel, PlatformContext};
+use helix_iam::store::{PlatformRole, platform_roles_of};
 use uuid::Uuid;
 
 /// The support accounts named in the settings.
 #[derive(Clone, Debug)]
 pub struct SupportAccounts {
     auth: AuthService,
+    kernel: Kernel,
     ids: HashSet<Uuid>,
     emails: HashSet<String>,
 }
@@ -24,7 +28,7 @@ pub struct SupportAccounts {
 impl SupportAccounts {
     /// The support accounts among `entries` (ids or e-mail addresses), looked up through
     /// `auth`.
-    pub fn new(auth: AuthService, entries: &[String]) -> Self {
+    pub fn new(auth: AuthService, kernel: Kernel, entries: &[String]) -> Self {
         let mut ids = HashSet::new();
         let mut emails = HashSet::new();
         for entry in entries {
@@ -38,11 +42,25 @@ impl SupportAccounts {
                 }
             }
         }
-        Self { auth, ids, emails }
+        Self {
+            auth,
+            kernel,
+            ids,
+            emails,
+        }
     }
 
     async fn is_support(&self, account_id: Uuid) -> Result<bool, helix_core::Error> {
         if self.ids.contains(&account_id) {
+            return Ok(true);
+        }
+        let ctx = PlatformContext::system("reference-server.platform-roles");
+        let tx = self.kernel.db().platform_read(&ctx).await?;
+        let roles = platform_roles_of(tx.raw(), account_id)
+            .await
+            .map_err(helix_core::Error::from)?;
+        tx.commit().await?;
+        if roles.contains(&PlatformRole::Support) {
             return Ok(true);
         }
         if self.emails.is_empty() {

@@ -19,6 +19,11 @@
 //! security event (`api_key_refused`, with the reason in `data`). Creation and revocation are
 //! security events and platform audit entries. No key, secret or hash is ever logged.
 //!
+//! Refusals are limited per client IP ([`RefusedKeyLimit`], by default
+//! [`API_KEY_REFUSAL_QUOTA`]: 10 per minute): past the quota the HTTP layer answers 429 with
+//! `Retry-After` (an `api_key_refused` event with reason `rate_limited`) and blocks the
+//! address until then, valid keys included.
+//!
 //! ```no_run
 //! use helix_auth::api_keys::{ApiKeyConfig, ApiKeyService, HmacKey, NewApiKey};
 //! use helix_core::{Actor, RequestMeta};
@@ -36,12 +41,14 @@
 //! # Ok(()) }
 //! ```
 
+mod abuse;
 mod config;
 mod key;
 mod model;
 mod owners;
 mod service;
 
+pub use abuse::{API_KEY_REFUSAL_CLASS, API_KEY_REFUSAL_QUOTA, RefusedKeyLimit};
 pub use config::ApiKeyConfig;
 pub use key::{API_KEY_PREFIX, ApiKeySecret, HmacKey, MIN_HMAC_KEY_BYTES, is_api_key};
 pub use model::{ApiKey, ApiKeyPrincipal, NewApiKey};

@@ -335,8 +335,24 @@ impl ApiKeyService {
     /// Records a refused use and returns the one error every refusal answers. A failure to
     /// record is logged (never the key) and the answer stays the same.
     async fn refuse(&self, meta: &RequestMeta, id: Option<Uuid>, reason: &str) -> AuthError {
-        let event = Event::new(SecurityEventKind::ApiKeyRefused)
-            .data(json!({ "key_id": id, "reason": reason }));
+        self.record_refusal(meta, json!({ "key_id": id, "reason": reason }))
+            .await;
+        AuthError::InvalidApiKey
+    }
+
+    /// Records that the client address of `meta` went over its quota of refused keys
+    /// (`api_key_refused` with reason `rate_limited`; see [`super::RefusedKeyLimit`]).
+    pub(crate) async fn record_rate_limited(&self, meta: &RequestMeta, retry_after_secs: u64) {
+        let data = json!({
+            "key_id": null,
+            "reason": "rate_limited",
+            "retry_after_secs": retry_after_secs,
+        });
+        self.record_refusal(meta, data).await;
+    }
+
+    async fn record_refusal(&self, meta: &RequestMeta, data: serde_json::Value) {
+        let event = Event::new(SecurityEventKind::ApiKeyRefused).data(data);
         let write = async {
             let ctx = PlatformContext::system("helix-auth.api-keys");
             let tx = self.inner.auth.kernel().db().platform(&ctx).await?;
@@ -350,7 +366,6 @@ impl ApiKeyService {
                 "api key refusal could not be recorded"
             );
         }
-        AuthError::InvalidApiKey
     }
 }
 

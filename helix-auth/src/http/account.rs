@@ -364,6 +364,8 @@ pub(crate) async fn verify_email(
 ) -> Result<Response, Error> {
     let token = VerificationToken::new(body.token);
     let account_id = state.auth().verify_email(&meta, &token).await?;
+    // This process's next `/me` must not wait for the change's announcement.
+    state.sessions().forget_accounts([account_id]);
     if let Some(directory) = state.organizations() {
         let hook = async {
             let profile = state.auth().account(account_id).await?;
@@ -489,6 +491,8 @@ pub(crate) async fn confirm_password_reset(
         .auth()
         .reset_password(&meta, &token, &new_password, state.sessions())
         .await?;
+    // A reset proves the address: the cached profile may say "unverified".
+    state.sessions().forget_accounts([done.account_id]);
     Ok(Json(PasswordResetConfirmed {
         password_reset: true,
         revoked_sessions: done.revoked_sessions,
@@ -558,7 +562,14 @@ pub(super) async fn primary_sign_in(
     amr: AuthMethods,
     browser: Option<&BrowserSessions>,
 ) -> Result<Response, Error> {
-    if let Some(challenge) = state.auth().begin_mfa_challenge(meta, account_id).await? {
+    // The challenge remembers the first factor and the mode, so that completing it signs
+    // in the same way (`amr` `["otp", "fed"]` after OpenID Connect; cookies for a browser).
+    let first = crate::mfa::FirstStep::new(amr).browser(browser.is_some());
+    if let Some(challenge) = state
+        .auth()
+        .begin_mfa_challenge_after(meta, account_id, first)
+        .await?
+    {
         let mut response = Json(MfaRequired {
             mfa_required: true,
             mfa_token: challenge.token.expose(),
@@ -601,7 +612,7 @@ pub(crate) async fn sign_in(
 }
 
 /// Browser sessions, or a 400 when the host did not enable them.
-fn browser(state: &AuthState) -> Result<&BrowserSessions, Error> {
+pub(super) fn browser(state: &AuthState) -> Result<&BrowserSessions, Error> {
     state
         .browser_sessions()
         .ok_or_else(|| Error::BadRequest("cookie mode is not enabled on this server".into()))
@@ -961,7 +972,13 @@ pub(crate) async fn me(
     State(state): State<AuthState>,
     auth: Authenticated,
 ) -> Result<Response, Error> {
-    let profile = state.auth().account(auth.account_id()).await?;
+    // The session was checked by the extractor (from memory while the revocation feed is
+    // live); the profile comes from the same feed-guarded memory, else from the database.
+    let account_id = auth.account_id();
+    let profile = state
+        .sessions()
+        .account_profile(account_id, || state.auth().account(account_id))
+        .await?;
     let mut response = Json(Me {
         account_id: profile.account_id,
         email: profile.email,

@@ -30,12 +30,11 @@
 use std::fmt::Write as _;
 
 use axum::http::header::{COOKIE, HOST, ORIGIN, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use helix_core::context::current_correlation_id;
-use helix_core::{Error, ErrorEnvelope};
+use helix_core::Error;
 use sea_orm::{ConnectionTrait, Statement};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -258,11 +257,7 @@ pub struct CsrfFailed;
 
 impl IntoResponse for CsrfFailed {
     fn into_response(self) -> Response {
-        coded(
-            StatusCode::FORBIDDEN,
-            &Error::Forbidden("the CSRF check failed: send the X-CSRF-Token header".into()),
-            CSRF_FAILED,
-        )
+        Error::from(self).into_response()
     }
 }
 
@@ -273,14 +268,6 @@ impl From<CsrfFailed> for Error {
             "the CSRF check failed: send the X-CSRF-Token header",
         )
     }
-}
-
-/// `err` as an envelope with `code` instead of its own code.
-pub(crate) fn coded(status: StatusCode, err: &Error, code: &str) -> Response {
-    let correlation_id = current_correlation_id().unwrap_or_else(helix_core::ids::new_v7_string);
-    let mut envelope = ErrorEnvelope::from_error(err, correlation_id);
-    code.clone_into(&mut envelope.error.code);
-    (status, axum::Json(envelope)).into_response()
 }
 
 /// Whether `method` changes state (everything but `GET`, `HEAD`, `OPTIONS`, `TRACE`).

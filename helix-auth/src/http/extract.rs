@@ -23,14 +23,14 @@ use axum::extract::{
     ConnectInfo, FromRef, FromRequest, FromRequestParts, OptionalFromRequestParts, Request, State,
 };
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use helix_core::{Actor, RequestContext, RequestMeta};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use super::cookies::{CSRF_FAILED, coded, is_unsafe};
+use super::cookies::{CSRF_FAILED, is_unsafe};
 use super::state::AuthState;
 use crate::api_keys::{ApiKeyPrincipal, is_api_key};
 use crate::tokens::AccessClaims;
@@ -153,7 +153,6 @@ impl Caller {
 pub struct AuthRejection {
     error: helix_core::Error,
     invalid_token: bool,
-    code: Option<&'static str>,
 }
 
 impl AuthRejection {
@@ -161,7 +160,6 @@ impl AuthRejection {
         Self {
             error: helix_core::Error::Unauthorized,
             invalid_token: false,
-            code: None,
         }
     }
 
@@ -169,7 +167,6 @@ impl AuthRejection {
         Self {
             error: helix_core::Error::Unauthorized,
             invalid_token: true,
-            code: None,
         }
     }
 
@@ -177,15 +174,13 @@ impl AuthRejection {
         Self {
             error,
             invalid_token: false,
-            code: None,
         }
     }
 
     fn forbidden(code: &'static str, message: &'static str) -> Self {
         Self {
-            error: helix_core::Error::Forbidden(message.into()),
+            error: helix_core::Error::forbidden(code, message),
             invalid_token: false,
-            code: Some(code),
         }
     }
 
@@ -207,15 +202,12 @@ impl AuthRejection {
 
     /// The code of the answer (`UNAUTHORIZED`, `INVALID_API_KEY`, `CSRF_FAILED`, ...).
     pub fn code(&self) -> &'static str {
-        self.code.unwrap_or_else(|| self.error.code())
+        self.error.code()
     }
 }
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        if let Some(code) = self.code {
-            return coded(StatusCode::FORBIDDEN, &self.error, code);
-        }
         let unauthorized = self.error.status() == 401;
         let mut response = self.error.into_response();
         if unauthorized {
@@ -279,16 +271,31 @@ async fn api_key(
     let refused = || AuthRejection {
         error: crate::AuthError::InvalidApiKey.into(),
         invalid_token: true,
-        code: None,
     };
     let Some((keys, owners)) = state.api_keys() else {
         return Err(refused());
     };
     let meta = meta_from_parts(parts);
-    let principal = keys.resolve(&meta, token).await.map_err(|e| match e {
-        crate::AuthError::InvalidApiKey => refused(),
-        other => AuthRejection::server(other.into()),
-    })?;
+    // Refused keys are limited per client IP: a blocked address is answered 429 before any
+    // database work (see `RefusedKeyLimit`).
+    let limit = state.api_key_refusals();
+    let now = state.auth().kernel().now();
+    if let Some(ip) = meta.ip {
+        limit.check(ip, now).map_err(AuthRejection::server)?;
+    }
+    let principal = match keys.resolve(&meta, token).await {
+        Ok(principal) => principal,
+        Err(crate::AuthError::InvalidApiKey) => {
+            if let Some(ip) = meta.ip {
+                limit
+                    .count(state.limiter(), keys, &meta, ip, now)
+                    .await
+                    .map_err(AuthRejection::server)?;
+            }
+            return Err(refused());
+        }
+        Err(other) => return Err(AuthRejection::server(other.into())),
+    };
     let org = owners
         .organization_of(&principal.owner)
         .await

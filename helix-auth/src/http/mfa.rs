@@ -4,12 +4,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use helix_core::Error;
 use serde::{Deserialize, Serialize};
 
-use super::account::{limit_ip, no_store, sign_in};
+use super::account::{browser, limit_ip, no_store, sign_in};
+use super::cookies::CsrfFailed;
 use super::extract::{Authenticated, JsonBody, Meta};
 use super::state::AuthState;
 use crate::mfa::{BackupCode, MfaProof, MfaToken};
@@ -318,8 +319,10 @@ pub(crate) async fn regenerate_backup_codes(
 }
 
 /// `POST /api/v1/auth/mfa/challenge` `{mfa_token, code | backup_code}` → 200 the token pair
-/// of a new session with `amr` `["pwd", "otp"]`; at most [`AuthState::login_quota`]
-/// attempts per client IP.
+/// of a new session with `amr` `["pwd", "otp"]` (`["otp", "fed"]` when the first step was an
+/// OpenID Connect sign-in); when the first step asked for cookie mode, the answer sets the
+/// browser-session cookies instead, as the cookie-mode login does. At most
+/// [`AuthState::login_quota`] attempts per client IP.
 #[cfg_attr(
     feature = "openapi",
     utoipa::path(
@@ -328,10 +331,11 @@ pub(crate) async fn regenerate_backup_codes(
         tag = "auth",
         request_body = ChallengeBody,
         responses(
-            (status = 200, description = "Signed in: a new session and its token pair", body = super::account::TokenPair,
+            (status = 200, description = "Signed in: a new session and its token pair, or, when the sign-in started in cookie mode, the session with the tokens in `Set-Cookie`", body = super::account::TokenPair,
                 headers(("Cache-Control" = String, description = "`no-store`"))),
             (status = 400, description = "Malformed JSON (`BAD_REQUEST`), or neither or both of `code` and `backup_code` (`VALIDATION_ERROR`)", body = helix_core::ErrorEnvelope),
             (status = 401, description = "Wrong or reused code (`INVALID_MFA_CODE`; counts toward the token's 5 attempts and the account lockout), or an unknown, expired, used or dead MFA token (`INVALID_MFA_TOKEN`: sign in again)", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "A cookie-mode sign-in completed from an origin that is not allowed (`CSRF_FAILED`)", body = helix_core::ErrorEnvelope),
             (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
             (status = 429, description = "Too many attempts from this client address", body = helix_core::ErrorEnvelope,
                 headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
@@ -341,6 +345,7 @@ pub(crate) async fn regenerate_backup_codes(
 pub(crate) async fn challenge(
     State(state): State<AuthState>,
     Meta(meta): Meta,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<ChallengeBody>,
 ) -> Result<Response, Error> {
     limit_ip(&state, &meta, MFA_CHALLENGE_CLASS, state.login_quota()).await?;
@@ -350,12 +355,16 @@ pub(crate) async fn challenge(
         .auth()
         .complete_mfa_challenge(&meta, &token, &proof)
         .await?;
-    sign_in(
-        &state,
-        &meta,
-        verified.account_id,
-        AuthMethods::PASSWORD.with(AuthMethods::OTP),
-        None,
-    )
-    .await
+    // A browser sign-in keeps its mode: cookies and a CSRF token, from an allowed origin
+    // (checked like the cookie-mode login, before any session exists).
+    let browser = if verified.first_step.browser {
+        let browser = browser(&state)?;
+        if !browser.origin_allowed(&headers) {
+            return Ok(CsrfFailed.into_response());
+        }
+        Some(browser)
+    } else {
+        None
+    };
+    sign_in(&state, &meta, verified.account_id, verified.amr(), browser).await
 }

@@ -5,12 +5,13 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use helix_core::Error;
 use serde::{Deserialize, Serialize};
 
-use super::account::{limit_ip, no_store, primary_sign_in};
+use super::account::{SessionMode, browser, limit_ip, no_store, primary_sign_in};
+use super::cookies::CsrfFailed;
 use super::extract::{Authenticated, JsonBody, Meta};
 use super::state::AuthState;
 use crate::oidc::{OidcAuthorization, OidcOutcome};
@@ -54,6 +55,10 @@ pub(crate) struct CallbackBody {
     /// The `state` of the attempt.
     #[cfg_attr(feature = "openapi", schema(write_only))]
     state: String,
+    /// `bearer` (default): tokens in the body; `cookie`: a browser session, tokens in
+    /// cookies (as `login`).
+    #[serde(default)]
+    mode: SessionMode,
 }
 
 /// The answer of `authorize` and `link`.
@@ -182,8 +187,11 @@ pub(crate) async fn link(
     Ok(authorization_response(attempt, false))
 }
 
-/// `POST /api/v1/auth/oidc/{provider}/callback` `{code, state}` → 200 the token pair of a new
-/// session (as `login`), or `{linked: true, provider}` for an attempt started with `link`.
+/// `POST /api/v1/auth/oidc/{provider}/callback` `{code, state, mode?}` → 200 the token pair
+/// of a new session (as `login`; with `"mode": "cookie"` the tokens are set as browser-session
+/// cookies), or `{linked: true, provider}` for an attempt started with `link`. An account
+/// with MFA on gets the MFA challenge instead, which remembers the mode and the federated
+/// first factor.
 /// A new account with a provider-verified e-mail is handed to
 /// [`crate::OrganizationDirectory::on_email_verified`] first, as `verify-email` does.
 #[cfg_attr(
@@ -195,11 +203,12 @@ pub(crate) async fn link(
         params(("provider" = String, Path, description = "A configured provider name")),
         request_body = CallbackBody,
         responses(
-            (status = 200, description = "Signed in: a new session and its token pair (as `login`); or, for an attempt started with `link`, `{linked: true, provider}`", body = super::account::TokenPair,
+            (status = 200, description = "Signed in: a new session and its token pair (as `login`; in `Set-Cookie` with `mode: cookie`), or `MfaRequired` when the account has MFA on; or, for an attempt started with `link`, `{linked: true, provider}`", body = super::account::TokenPair,
                 headers(("Cache-Control" = String, description = "`no-store`"))),
-            (status = 400, description = "Malformed JSON", body = helix_core::ErrorEnvelope),
+            (status = 400, description = "Malformed JSON, or cookie mode on a server without browser sessions", body = helix_core::ErrorEnvelope),
             (status = 401, description = "`OIDC_CODE_REJECTED` (bad code, PKCE mismatch), `OIDC_INVALID_SIGNATURE`, `OIDC_INVALID_AUDIENCE`, `OIDC_INVALID_ISSUER`, `OIDC_TOKEN_EXPIRED`, `OIDC_INVALID_NONCE`, `OIDC_INVALID_ID_TOKEN`", body = helix_core::ErrorEnvelope),
             (status = 404, description = "Unknown provider", body = helix_core::ErrorEnvelope),
+            (status = 403, description = "Cookie mode from an origin that is not allowed (`CSRF_FAILED`)", body = helix_core::ErrorEnvelope),
             (status = 409, description = "`ACCOUNT_EXISTS_LINK_REQUIRED` (an account has this e-mail; sign in and link) or `OIDC_IDENTITY_IN_USE`", body = helix_core::ErrorEnvelope),
             (status = 415, description = "Not a JSON content type", body = helix_core::ErrorEnvelope),
             (status = 422, description = "`OIDC_INVALID_STATE` (unknown, expired, replayed or other provider), `OIDC_EMAIL_REQUIRED`, `OIDC_EMAIL_NOT_VERIFIED`, `EMAIL_NOT_VERIFIED`", body = helix_core::ErrorEnvelope),
@@ -214,8 +223,21 @@ pub(crate) async fn callback(
     Meta(meta): Meta,
     caller: Option<Authenticated>,
     Path(provider): Path<String>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<CallbackBody>,
 ) -> Result<Response, Error> {
+    // Cookie mode as at login: browser sessions must be enabled and the origin allowed,
+    // checked before the attempt is consumed.
+    let browser = match body.mode {
+        SessionMode::Bearer => None,
+        SessionMode::Cookie => {
+            let browser = browser(&state)?;
+            if !browser.origin_allowed(&headers) {
+                return Ok(CsrfFailed.into_response());
+            }
+            Some(browser)
+        }
+    };
     limit_ip(&state, &meta, OIDC_CLASS, state.login_quota()).await?;
     let caller = caller.map(|c| c.account_id());
     let signed_in = state
@@ -250,7 +272,7 @@ pub(crate) async fn callback(
         &meta,
         account.account_id,
         crate::tokens::AuthMethods::FEDERATED,
-        None,
+        browser,
     )
     .await
 }

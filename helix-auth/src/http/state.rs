@@ -9,7 +9,7 @@ use helix_core::ratelimit::{LOGIN_IP_QUOTA, Quota, RateLimiter};
 /// (`register`, `resend-verification`, `password-reset`): 10 per minute, burst 10.
 pub const ANONYMOUS_IP_QUOTA: Quota = Quota::per_minute(10);
 use super::cookies::BrowserSessions;
-use crate::api_keys::{ApiKeyOwners, ApiKeyService};
+use crate::api_keys::{ApiKeyOwners, ApiKeyService, RefusedKeyLimit};
 use crate::impersonation::{ImpersonationService, NoPlatformRoles, PlatformRoles};
 use crate::mfa::{MfaRequirement, NoMfaRequirement};
 use crate::organizations::OrganizationDirectory;
@@ -52,6 +52,7 @@ pub struct AuthState {
     organizations: Option<Arc<dyn OrganizationDirectory>>,
     impersonation: ImpersonationService,
     api_keys: Option<(ApiKeyService, Arc<dyn ApiKeyOwners>)>,
+    api_key_refusals: RefusedKeyLimit,
     browser: Option<BrowserSessions>,
     mfa_requirement: Arc<dyn MfaRequirement>,
     otp: Option<OtpService>,
@@ -89,6 +90,7 @@ impl AuthState {
             organizations: None,
             impersonation,
             api_keys: None,
+            api_key_refusals: RefusedKeyLimit::default(),
             browser: None,
             mfa_requirement: Arc::new(NoMfaRequirement),
             otp: None,
@@ -162,6 +164,21 @@ impl AuthState {
     /// The API-key service and the host's owner mapping, if enabled.
     pub fn api_keys(&self) -> Option<(&ApiKeyService, &dyn ApiKeyOwners)> {
         self.api_keys.as_ref().map(|(k, o)| (k, o.as_ref()))
+    }
+
+    /// Replaces the quota of refused API keys per client IP (class
+    /// [`crate::api_keys::API_KEY_REFUSAL_CLASS`], default
+    /// [`crate::api_keys::API_KEY_REFUSAL_QUOTA`]: 10 per minute). Past it, API keys from
+    /// that address answer 429 with `Retry-After` (see [`RefusedKeyLimit`]).
+    #[must_use]
+    pub fn with_api_key_refusal_quota(mut self, quota: Quota) -> Self {
+        self.api_key_refusals = RefusedKeyLimit::new(quota);
+        self
+    }
+
+    /// The limit on refused API keys per client IP.
+    pub fn api_key_refusals(&self) -> &RefusedKeyLimit {
+        &self.api_key_refusals
     }
 
     /// Enables browser sessions: `"mode": "cookie"` at login, the access cookie as a
@@ -265,6 +282,7 @@ impl fmt::Debug for AuthState {
             .field("password_reset_quota", &self.password_reset_quota)
             .field("organizations", &self.organizations.is_some())
             .field("api_keys", &self.api_keys.as_ref().map(|(k, _)| k))
+            .field("api_key_refusals", &self.api_key_refusals)
             .field("browser", &self.browser)
             .field("otp", &self.otp.is_some())
             .finish_non_exhaustive()

@@ -8,6 +8,9 @@
 //!    non-secret values; secret values (tokens, codes) are sealed together with the
 //!    [`KeyRing`](crate::crypto::KeyRing), bound to the template and the recipient, so a
 //!    database reader never sees a usable token. A rolled-back transaction queues nothing.
+//!    A mail a tenant operation owes (an invitation) is queued with
+//!    [`MailOutbox::queue_tenant`] as an event of that organization, in the tenant's own
+//!    transaction; its secrets are also bound to the organization.
 //! 2. The [`MailSubscriber`], registered with the host's
 //!    [`Dispatcher`](helix_core::outbox::Dispatcher), opens the secrets, renders the
 //!    template ([`Templates`]: a text and an HTML part, `{{name}}` placeholders, values

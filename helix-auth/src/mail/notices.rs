@@ -56,6 +56,8 @@ impl AuthService {
 
 /// The [`INVITATION`] mail: `token` is the invitation token (sealed in the outbox),
 /// `organization` and `role` are shown, `expires_at` is RFC 3339. Queue it with
+/// [`super::MailOutbox::queue_tenant`] in the transaction that issues the invitation (the
+/// reference server does it from helix-tenancy's `InvitationNotifier` hook), or with
 /// [`super::MailOutbox::queue`] in a platform transaction.
 pub fn invitation_mail(
     to: &str,

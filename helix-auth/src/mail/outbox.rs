@@ -5,8 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use helix_core::PlatformTx;
 use helix_core::outbox;
+use helix_core::{PlatformTx, TenantTx};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use zeroize::Zeroizing;
@@ -87,6 +87,11 @@ pub(crate) fn seal_context(template: &str, to: &str) -> Vec<u8> {
     format!("helix-auth.mail.v1\0{template}\0{to}").into_bytes()
 }
 
+/// The associated data of a tenant event's secrets: also bound to the organization.
+pub(crate) fn tenant_seal_context(template: &str, to: &str, org_id: Uuid) -> Vec<u8> {
+    format!("helix-auth.mail.v1\0{template}\0{to}\0org:{org_id}").into_bytes()
+}
+
 /// Queues mails through the outbox, sealing their secrets with the key ring. Cheap to
 /// clone.
 #[derive(Clone)]
@@ -123,6 +128,35 @@ impl MailOutbox {
         now: DateTime<Utc>,
         mail: OutgoingMail,
     ) -> Result<Uuid> {
+        let context = seal_context(&mail.template, &mail.to);
+        let payload = self.payload(mail, &context)?;
+        let id =
+            outbox::publish_platform(tx, correlation_id, None, now, MAIL_TOPIC, &payload).await?;
+        Ok(id)
+    }
+
+    /// Publishes `mail` as an event of `tx`'s organization ([`MAIL_TOPIC`]), for mails a
+    /// tenant operation owes (an invitation, queued by a host hook in the invitation's own
+    /// transaction): sent only if `tx` commits. The secrets are additionally bound to the
+    /// organization, so they do not open in another tenant's event. The
+    /// [`super::MailSubscriber`] sends tenant mails only of the templates it allows for
+    /// tenants ([`super::MailSubscriber::tenant_templates`], by default [`INVITATION`]).
+    ///
+    /// [`INVITATION`]: super::INVITATION
+    pub async fn queue_tenant(
+        &self,
+        tx: &TenantTx,
+        now: DateTime<Utc>,
+        mail: OutgoingMail,
+    ) -> Result<Uuid> {
+        let context = tenant_seal_context(&mail.template, &mail.to, tx.org_id());
+        let payload = self.payload(mail, &context)?;
+        let id = outbox::publish(tx, now, MAIL_TOPIC, &payload).await?;
+        Ok(id)
+    }
+
+    /// The event payload of `mail`, its secrets sealed under `context`.
+    fn payload(&self, mail: OutgoingMail, context: &[u8]) -> Result<MailPayload> {
         let sealed = if mail.secrets.is_empty() {
             None
         } else {
@@ -135,22 +169,16 @@ impl MailOutbox {
                 serde_json::to_vec(&plain)
                     .map_err(|e| AuthError::Core(helix_core::Error::internal(e)))?,
             );
-            let sealed = self
-                .keys
-                .seal(&json, &seal_context(&mail.template, &mail.to))
-                .map_err(|_| {
-                    AuthError::Core(helix_core::Error::internal_msg("sealing a mail failed"))
-                })?;
+            let sealed = self.keys.seal(&json, context).map_err(|_| {
+                AuthError::Core(helix_core::Error::internal_msg("sealing a mail failed"))
+            })?;
             Some(sealed)
         };
-        let payload = MailPayload {
+        Ok(MailPayload {
             template: mail.template,
             to: mail.to,
             data: mail.data,
             sealed,
-        };
-        let id =
-            outbox::publish_platform(tx, correlation_id, None, now, MAIL_TOPIC, &payload).await?;
-        Ok(id)
+        })
     }
 }

@@ -1,6 +1,6 @@
 //! [`MailSubscriber`]: the outbox subscriber that renders and sends queued mails.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use helix_core::outbox::{HandlerError, HandlerTx, OutboxEvent, Subscriber};
 
 use super::MailConfig;
-use super::outbox::{MAIL_TOPIC, MailPayload, seal_context};
+use super::outbox::{MAIL_TOPIC, MailPayload, seal_context, tenant_seal_context};
 use super::templates::{INVITATION, PASSWORD_RESET, Templates, VERIFICATION};
 use super::transport::{MailError, MailMessage, MailTransport};
 use crate::crypto::KeyRing;
@@ -22,9 +22,16 @@ const NAME: &str = "helix-auth.mail";
 /// A transport error is a failed delivery: a transient one ([`MailError::Transient`]) is
 /// retried with backoff, a permanent one goes to the dead letters; so do a payload that
 /// does not parse, an unknown template and secrets that do not open.
+///
+/// Mails are platform events ([`super::MailOutbox::queue`]), except the ones a tenant
+/// operation owes, queued as events of the organization
+/// ([`super::MailOutbox::queue_tenant`]); those are sent only for the templates allowed
+/// for tenants ([`MailSubscriber::tenant_templates`], by default [`INVITATION`]), and their
+/// secrets open only under the event's organization.
 pub struct MailSubscriber {
     keys: Arc<KeyRing>,
     templates: Arc<Templates>,
+    tenant_templates: Arc<BTreeSet<String>>,
     transport: Arc<dyn MailTransport>,
     config: MailConfig,
 }
@@ -44,6 +51,7 @@ impl MailSubscriber {
         Self {
             keys,
             templates: Arc::new(Templates::default()),
+            tenant_templates: Arc::new(BTreeSet::from([INVITATION.to_owned()])),
             transport,
             config,
         }
@@ -57,15 +65,36 @@ impl MailSubscriber {
         self
     }
 
+    /// Replaces the templates that tenant events may ask for (default: [`INVITATION`]).
+    /// A tenant mail of any other template goes to the dead letters unsent.
+    #[must_use]
+    pub fn tenant_templates<I, T>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.tenant_templates = Arc::new(names.into_iter().map(Into::into).collect());
+        self
+    }
+
     /// Renders the event's mail (what [`Subscriber::handle`] sends).
     fn message(&self, event: &OutboxEvent) -> Result<MailMessage, HandlerError> {
         let payload: MailPayload = serde_json::from_value(event.payload.clone())
             .map_err(|_| HandlerError::permanent("malformed mail payload"))?;
+        let context = match event.org_id {
+            None => seal_context(&payload.template, &payload.to),
+            Some(_) if !self.tenant_templates.contains(&payload.template) => {
+                return Err(HandlerError::permanent(
+                    "mail template not allowed for tenant events",
+                ));
+            }
+            Some(org_id) => tenant_seal_context(&payload.template, &payload.to, org_id),
+        };
         let mut values: BTreeMap<String, String> = payload.data;
         if let Some(sealed) = &payload.sealed {
             let plain = self
                 .keys
-                .open(sealed, &seal_context(&payload.template, &payload.to))
+                .open(sealed, &context)
                 .map_err(|_| HandlerError::permanent("mail secrets do not open"))?;
             let secrets: BTreeMap<String, String> = serde_json::from_slice(&plain)
                 .map_err(|_| HandlerError::permanent("malformed mail secrets"))?;
@@ -123,9 +152,12 @@ impl Subscriber for MailSubscriber {
     }
 
     async fn handle(&self, event: &OutboxEvent, tx: HandlerTx<'_>) -> Result<(), HandlerError> {
-        if tx.platform().is_none() {
-            // Only helix-auth queues mails, always as platform events.
-            return Err(HandlerError::permanent("mail events are platform events"));
+        if tx.org_id() != event.org_id {
+            // The dispatcher handles a tenant event in that tenant's transaction; anything
+            // else is not a mail this subscriber queued.
+            return Err(HandlerError::permanent(
+                "mail event in the wrong transaction",
+            ));
         }
         let message = self.message(event)?;
         let timeout = Duration::from_millis(self.config.send_timeout_ms.max(1));

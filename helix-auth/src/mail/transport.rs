@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
@@ -191,6 +191,9 @@ pub struct SmtpConfig {
     pub hello_name: String,
     /// Connection and command timeout, in milliseconds.
     pub timeout_ms: u64,
+    /// Certificate authorities to trust besides the webpki roots, as PEM text (one or
+    /// more certificates): a private relay's own CA. The host name is still checked.
+    pub extra_root_certificates_pem: Option<String>,
 }
 
 impl Default for SmtpConfig {
@@ -203,6 +206,7 @@ impl Default for SmtpConfig {
             password: None,
             hello_name: "localhost".into(),
             timeout_ms: 4_000,
+            extra_root_certificates_pem: None,
         }
     }
 }
@@ -217,12 +221,16 @@ impl fmt::Debug for SmtpConfig {
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("hello_name", &self.hello_name)
             .field("timeout_ms", &self.timeout_ms)
+            .field(
+                "extra_root_certificates_pem",
+                &self.extra_root_certificates_pem.is_some(),
+            )
             .finish()
     }
 }
 
-/// Sends through an SMTP server with `lettre` (tokio, rustls with the webpki roots), one
-/// connection per mail. Each mail is `multipart/alternative` (text, then HTML).
+/// Sends through an SMTP server with `lettre` (tokio, rustls with the webpki roots plus
+/// [`SmtpConfig::extra_root_certificates_pem`]), one connection per mail. Each mail is `multipart/alternative` (text, then HTML).
 #[derive(Clone)]
 pub struct SmtpTransport {
     inner: AsyncSmtpTransport<Tokio1Executor>,
@@ -245,7 +253,15 @@ impl SmtpTransport {
             return Err(bad("host is required"));
         }
         let tls = || {
-            TlsParameters::new(config.host.clone()).map_err(|_| bad("host is not a valid TLS name"))
+            let mut params = TlsParameters::builder(config.host.clone());
+            if let Some(pem) = &config.extra_root_certificates_pem {
+                let roots = Certificate::from_pem(pem.as_bytes())
+                    .map_err(|_| bad("extra_root_certificates_pem is not PEM certificates"))?;
+                params = params.add_root_certificate(roots);
+            }
+            params
+                .build()
+                .map_err(|_| bad("host is not a valid TLS name"))
         };
         let tls = match config.security {
             SmtpSecurity::Starttls => Tls::Required(tls()?),

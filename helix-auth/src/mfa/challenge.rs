@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 use super::MfaProof;
 use super::enrol::{ProofCheck, confirmed_totp, remaining_codes};
 use super::entity::challenge;
-use super::{MfaChallenge, MfaToken, MfaVerified};
+use super::{FirstStep, MfaChallenge, MfaToken, MfaVerified};
 use crate::accounts::entity::account;
 use crate::accounts::events::{Event, SecurityEventKind};
 use crate::accounts::locked_account;
@@ -31,6 +31,21 @@ impl AuthService {
         &self,
         meta: &RequestMeta,
         account_id: Uuid,
+    ) -> Result<Option<MfaChallenge>> {
+        self.begin_mfa_challenge_after(meta, account_id, FirstStep::PASSWORD)
+            .await
+    }
+
+    /// Like [`AuthService::begin_mfa_challenge`] after any first step: the challenge
+    /// remembers `first` (the first factor, and whether a browser session was asked for),
+    /// and [`AuthService::complete_mfa_challenge`] hands it back in
+    /// [`MfaVerified::first_step`], so the session gets `amr` `["otp", "fed"]` after an
+    /// OpenID Connect sign-in and a browser keeps its cookies.
+    pub async fn begin_mfa_challenge_after(
+        &self,
+        meta: &RequestMeta,
+        account_id: Uuid,
+        first: FirstStep,
     ) -> Result<Option<MfaChallenge>> {
         let ctx = self.platform_ctx(Actor::User(account_id), meta);
         let tx = self.kernel().db().platform(&ctx).await?;
@@ -53,6 +68,8 @@ impl AuthService {
             expires_at: Set(expires_at),
             used_at: Set(None),
             created_at: Set(now),
+            first_factor: Set(first.factor_name().to_owned()),
+            browser: Set(first.browser),
         })
         .exec_without_returning(tx.raw())
         .await?;
@@ -74,8 +91,9 @@ impl AuthService {
     /// - A locked account is [`AuthError::InvalidMfaToken`].
     ///
     /// On success the token is spent and the account's failure counter is reset; the
-    /// caller starts the session (with `amr` `["pwd", "otp"]`). Every outcome is a security
-    /// event.
+    /// caller starts the session (with [`MfaVerified::amr`]: `["pwd", "otp"]` after a
+    /// password, `["otp", "fed"]` after OpenID Connect), in the mode the first step asked
+    /// for ([`MfaVerified::first_step`]). Every outcome is a security event.
     pub async fn complete_mfa_challenge(
         &self,
         meta: &RequestMeta,
@@ -201,6 +219,7 @@ impl AuthService {
             account_id,
             used_backup_code: backup,
             backup_codes_remaining: remaining,
+            first_step: FirstStep::from_stored(&found.first_factor, found.browser),
         })
     }
 

@@ -101,6 +101,10 @@ pub mod challenge {
         pub used_at: Option<DateTime<Utc>>,
         /// When it was issued.
         pub created_at: DateTime<Utc>,
+        /// The first factor's RFC 8176 name (`pwd`, `fed`).
+        pub first_factor: String,
+        /// Whether the first step asked for a browser session (cookies).
+        pub browser: bool,
     }
 
     /// No relations are declared.

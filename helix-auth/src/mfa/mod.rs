@@ -48,6 +48,8 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
+
+use crate::tokens::AuthMethods;
 use zeroize::Zeroizing;
 
 pub use backup::{BACKUP_CODE_COUNT, BackupCode};
@@ -148,6 +150,59 @@ pub struct MfaChallenge {
     pub expires_at: DateTime<Utc>,
 }
 
+/// What the first step of a sign-in asked for, remembered with its MFA challenge so that
+/// completing the challenge signs in the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstStep {
+    /// The first factor: [`AuthMethods::PASSWORD`] or [`AuthMethods::FEDERATED`].
+    pub factor: AuthMethods,
+    /// Whether a browser session (cookies and a CSRF token) was asked for.
+    pub browser: bool,
+}
+
+impl FirstStep {
+    /// A password, tokens in the body (what [`crate::AuthService::begin_mfa_challenge`]
+    /// assumes).
+    pub const PASSWORD: Self = Self {
+        factor: AuthMethods::PASSWORD,
+        browser: false,
+    };
+
+    /// A first step with `factor`, tokens in the body.
+    pub const fn new(factor: AuthMethods) -> Self {
+        Self {
+            factor,
+            browser: false,
+        }
+    }
+
+    /// The same, asking for a browser session when `browser` is true.
+    #[must_use]
+    pub const fn browser(mut self, browser: bool) -> Self {
+        self.browser = browser;
+        self
+    }
+
+    /// The RFC 8176 name stored with the challenge (`fed` or `pwd`).
+    pub(crate) fn factor_name(self) -> &'static str {
+        if self.factor.contains(AuthMethods::FEDERATED) {
+            "fed"
+        } else {
+            "pwd"
+        }
+    }
+
+    /// The first step a stored challenge row describes (unknown names read as `pwd`).
+    pub(crate) fn from_stored(factor: &str, browser: bool) -> Self {
+        let factor = if factor == "fed" {
+            AuthMethods::FEDERATED
+        } else {
+            AuthMethods::PASSWORD
+        };
+        Self { factor, browser }
+    }
+}
+
 /// A passed MFA challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MfaVerified {
@@ -157,4 +212,14 @@ pub struct MfaVerified {
     pub used_backup_code: bool,
     /// Backup codes left.
     pub backup_codes_remaining: u32,
+    /// What the first step asked for.
+    pub first_step: FirstStep,
+}
+
+impl MfaVerified {
+    /// How the user authenticated: the first factor and `otp` (`["pwd", "otp"]` after a
+    /// password, `["otp", "fed"]` after an OpenID Connect provider).
+    pub fn amr(&self) -> AuthMethods {
+        self.first_step.factor.with(AuthMethods::OTP)
+    }
 }

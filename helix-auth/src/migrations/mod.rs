@@ -11,7 +11,9 @@ mod m0300_mfa;
 mod m0400_api_keys;
 mod m0500_oidc;
 mod m0600_one_time_codes;
+mod m0610_mfa_challenge_context;
 mod m0900_session_revocation_notify;
+mod m0910_account_change_notify;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -26,5 +28,7 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m0400_api_keys::Migration),
         Box::new(m0300_mfa::Migration),
         Box::new(m0600_one_time_codes::Migration),
+        Box::new(m0610_mfa_challenge_context::Migration),
+        Box::new(m0910_account_change_notify::Migration),
     ]
 }

@@ -26,6 +26,7 @@
 mod config;
 mod error;
 pub(crate) mod model;
+mod profiles;
 mod refresh;
 mod revoked;
 mod service;
@@ -34,4 +35,5 @@ pub(crate) mod store;
 pub use config::SessionConfig;
 pub use error::SessionError;
 pub use model::{RefreshToken, RevokeReason, Session, SessionKind, SessionMeta};
+pub use profiles::ACCOUNT_CHANNEL;
 pub use service::{REVOCATION_CHANNEL, Result, SessionService};

@@ -204,6 +204,12 @@ impl RefreshToken {
         }
     }
 
+    /// The same token with another expiry (the stored one, when the database computed it).
+    pub(crate) fn expiring_at(mut self, expires_at: DateTime<Utc>) -> Self {
+        self.expires_at = expires_at;
+        self
+    }
+
     /// The token to hand to the client (once; it cannot be recovered from the database).
     pub fn expose_secret(&self) -> &str {
         &self.secret

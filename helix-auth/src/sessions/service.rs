@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::config::{Lifetimes, SessionConfig};
 use super::error::SessionError;
 use super::model::{RefreshToken, RevokeReason, Session, SessionKind, SessionMeta};
+use super::profiles::{ACCOUNT_CHANNEL, ProfileCache};
 use super::revoked::{ActiveSessions, RevokedSessions};
 use super::store::{self, SESSION_COLUMNS, TokenRow, stmt};
 
@@ -30,6 +31,7 @@ pub(crate) struct Inner {
     pub lifetimes: Lifetimes,
     pub revoked: RevokedSessions,
     pub active: ActiveSessions,
+    pub profiles: ProfileCache,
     /// Live while [`SessionService::follow_revocations`] hears every revocation.
     pub feed: RwLock<Arc<helix_core::notify::Feed>>,
 }
@@ -48,6 +50,7 @@ impl SessionService {
                 lifetimes,
                 revoked: RevokedSessions::default(),
                 active: ActiveSessions::default(),
+                profiles: ProfileCache::default(),
                 feed: RwLock::new(helix_core::notify::Feed::never_live()),
             }),
         })
@@ -347,6 +350,10 @@ impl SessionService {
     /// does not come back within a second, the cache is bypassed until it does). Run one per
     /// process, for example in a spawned task. On SQLite it returns at once: the cache stays
     /// off and the embedded database answers every check.
+    ///
+    /// The same listener hears account changes ([`ACCOUNT_CHANNEL`]: email or verification
+    /// changed, account deleted), which keeps [`SessionService::account_profile`]'s cache
+    /// fresh under the same rule.
     pub async fn follow_revocations(&self, stop: tokio_util::sync::CancellationToken) {
         let db = self.inner.kernel.db();
         if db.backend() != helix_core::Backend::Postgres {
@@ -354,7 +361,10 @@ impl SessionService {
         }
         #[cfg(feature = "postgres")]
         {
-            let listener = match helix_core::notify::Listener::new(db, [REVOCATION_CHANNEL]) {
+            let listener = match helix_core::notify::Listener::new(
+                db,
+                [REVOCATION_CHANNEL, ACCOUNT_CHANNEL],
+            ) {
                 Ok(l) => l,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot follow session revocations");
@@ -364,9 +374,13 @@ impl SessionService {
             *self.inner.feed.write().unwrap_or_else(|p| p.into_inner()) = listener.feed();
             let this = self.clone();
             listener
-                .run(stop, move |_, payload| {
+                .run(stop, move |channel, payload| {
                     if let Ok(id) = Uuid::parse_str(payload) {
-                        this.mark_revoked([id]);
+                        if channel == ACCOUNT_CHANNEL {
+                            this.forget_accounts([id]);
+                        } else {
+                            this.mark_revoked([id]);
+                        }
                     }
                 })
                 .await;
@@ -375,6 +389,45 @@ impl SessionService {
         }
         #[cfg(not(feature = "postgres"))]
         let _ = stop;
+    }
+
+    /// The profile of `account_id` (what `GET /api/v1/auth/me` shows), read by `load` when
+    /// it is not cached. While [`SessionService::follow_revocations`] is live (PostgreSQL) a
+    /// profile read once is answered from memory until the account changes (a trigger
+    /// announces it; see [`ACCOUNT_CHANNEL`]) or the feed loses its liveness; otherwise
+    /// `load` runs every time. A process that changes an account's email or verification
+    /// state should also call [`SessionService::forget_accounts`] right after its commit, so
+    /// that its own next read does not wait for the announcement.
+    pub async fn account_profile<F, Fut, E>(
+        &self,
+        account_id: Uuid,
+        load: F,
+    ) -> std::result::Result<crate::accounts::AccountProfile, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<crate::accounts::AccountProfile, E>>,
+    {
+        // The generation and the stamp are taken before the database is read.
+        let Some(generation) = self.feed().live_generation() else {
+            return load().await;
+        };
+        if let Some(profile) = self.inner.profiles.get(account_id, generation) {
+            return Ok(profile);
+        }
+        let stamp = self.inner.profiles.stamp();
+        let profile = load().await?;
+        if profile.account_id == account_id {
+            self.inner
+                .profiles
+                .insert(profile.clone(), generation, stamp);
+        }
+        Ok(profile)
+    }
+
+    /// Drops `account_ids` from the cache of [`SessionService::account_profile`] (their email
+    /// or verification state changed).
+    pub fn forget_accounts(&self, account_ids: impl IntoIterator<Item = Uuid>) {
+        self.inner.profiles.invalidate(account_ids);
     }
 
     /// Revokes one session (sign-out). Returns whether it was active until now.

@@ -258,6 +258,53 @@ struct Inner {
     keys: SigningKeys,
     config: AccessTokenConfig,
     clock: Arc<dyn Clock>,
+    verified: VerifiedTokens,
+}
+
+/// Above this many entries, the verified-token memo drops the expired ones, and starts over
+/// when they were not enough (a bound on memory: a miss only costs one signature check).
+const VERIFIED_MAX: usize = 10_000;
+
+/// The claims of tokens whose signature, issuer and audience verified, keyed by the SHA-256
+/// of the whole token: a client presents the same access token on every request for its
+/// lifetime, and checking an Ed25519 signature is the largest cost of an authenticated
+/// request once the session is answered from memory.
+///
+/// This changes nothing about what is accepted: the key set of an [`AccessTokens`] never
+/// changes (rotating keys builds a new one, with an empty memo), a token that was valid once
+/// under these keys, issuer and audience is valid under them forever, and the time checks
+/// (`exp`, `nbf`, `iat`) run again on every call. Only tokens that verified are kept, so
+/// invalid tokens cannot fill the memo, and it is keyed by a digest, so a lookup compares
+/// digests, never token bytes.
+#[derive(Debug, Default)]
+struct VerifiedTokens {
+    entries: std::sync::Mutex<std::collections::HashMap<[u8; 32], AccessClaims>>,
+}
+
+impl VerifiedTokens {
+    fn get(&self, key: &[u8; 32]) -> Option<AccessClaims> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    fn insert(&self, key: [u8; 32], claims: AccessClaims, now: i64, leeway: i64) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= VERIFIED_MAX {
+            entries.retain(|_, c| now < c.exp.saturating_add(leeway));
+            if entries.len() >= VERIFIED_MAX {
+                entries.clear();
+            }
+        }
+        entries.insert(key, claims);
+    }
+}
+
+fn token_digest(token: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes()).into()
 }
 
 impl AccessTokens {
@@ -274,6 +321,7 @@ impl AccessTokens {
                 keys,
                 config,
                 clock,
+                verified: VerifiedTokens::default(),
             }),
         })
     }
@@ -339,17 +387,43 @@ impl AccessTokens {
     /// must verify, `iss` and `aud` must match, and `exp`/`nbf`/`iat` must hold within the
     /// leeway. It does not check that the session is still active: ask the session service
     /// ([`crate::sessions::SessionService::is_active`]) with the `sid` claim.
+    ///
+    /// The result of the signature, issuer and audience checks is remembered per token (see
+    /// `VerifiedTokens` in the source): a token presented again skips the signature check,
+    /// never the time checks.
     pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let claims: AccessClaims = jws::verify(&self.inner.keys, token)?;
         let config = &self.inner.config;
-        if claims.iss != config.issuer {
-            return Err(TokenError::WrongIssuer);
-        }
-        if claims.aud != config.audience {
-            return Err(TokenError::WrongAudience);
-        }
         let now = self.inner.clock.now().timestamp();
         let leeway = i64::try_from(config.leeway_secs).unwrap_or(0);
+        // Refused before it is hashed, as before it is decoded.
+        if token.len() > jws::MAX_TOKEN_LEN {
+            return Err(TokenError::Malformed);
+        }
+        let digest = token_digest(token);
+        let claims = match self.inner.verified.get(&digest) {
+            Some(claims) => claims,
+            None => {
+                let claims: AccessClaims = jws::verify(&self.inner.keys, token)?;
+                if claims.iss != config.issuer {
+                    return Err(TokenError::WrongIssuer);
+                }
+                if claims.aud != config.audience {
+                    return Err(TokenError::WrongAudience);
+                }
+                self.inner
+                    .verified
+                    .insert(digest, claims.clone(), now, leeway);
+                claims
+            }
+        };
+        Self::check_times(claims, now, leeway)
+    }
+
+    fn check_times(
+        claims: AccessClaims,
+        now: i64,
+        leeway: i64,
+    ) -> Result<AccessClaims, TokenError> {
         if now >= claims.exp.saturating_add(leeway) {
             return Err(TokenError::Expired);
         }

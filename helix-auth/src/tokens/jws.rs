@@ -10,7 +10,7 @@ use super::error::TokenError;
 use super::keys::SigningKeys;
 
 /// The longest token looked at; anything longer is refused before decoding.
-const MAX_TOKEN_LEN: usize = 4096;
+pub(crate) const MAX_TOKEN_LEN: usize = 4096;
 
 /// The only header accepted: unknown fields (`jku`, `jwk`, `x5u`, `crit`, ...) are refused.
 #[derive(Serialize, Deserialize)]

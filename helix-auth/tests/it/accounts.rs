@@ -298,7 +298,10 @@ async fn progressive_delay_applies_to_any_email(t: TestDb) {
             start.elapsed()
         }
     };
-    assert!(timed("ghost@example.com").await < std::time::Duration::from_millis(150));
+    // The first attempt is not delayed (`delay_for(0)` is zero, unit-tested in `config`); its
+    // wall time is not asserted here because a loaded CI machine makes any upper bound flaky.
+    // Sleeping only ever lengthens an answer, so the lower bounds below are exact.
+    let _ = timed("ghost@example.com").await;
     // After one failure, the next answer waits at least the base delay; after two, twice it.
     assert!(timed("ghost@example.com").await >= std::time::Duration::from_millis(150));
     assert!(timed("ghost@example.com").await >= std::time::Duration::from_millis(300));

@@ -246,6 +246,7 @@ impl SmtpStandIn {
             password: None,
             hello_name: "helix.test".into(),
             timeout_ms: 2_000,
+            extra_root_certificates_pem: None,
         }
     }
 }

@@ -18,5 +18,7 @@ mod passwords;
 mod reset;
 mod revocation_feed;
 mod sessions;
+mod smtp_tls;
 mod support;
+mod tenant_mail;
 mod tokens;

@@ -165,3 +165,153 @@ async fn sqlite_reads_every_time(t: TestDb) {
 async fn sqlite_has_no_cache() {
     run_sqlite(sqlite_reads_every_time).await;
 }
+
+/// An account row written behind the services' back (as another instance would).
+async fn insert_account(t: &TestDb, id: Uuid, email: &str) {
+    t.db.connection()
+        .execute_unprepared(&format!(
+            "INSERT INTO auth_accounts (id, email, password_hash, failed_logins, created_at, updated_at) \
+             VALUES ('{id}', '{email}', 'x', 0, now(), now())"
+        ))
+        .await
+        .unwrap();
+}
+
+/// What the profile loader reads, counting its calls.
+async fn load_profile(
+    t: &TestDb,
+    id: Uuid,
+    loads: &std::sync::atomic::AtomicUsize,
+) -> Result<helix_auth::AccountProfile, helix_auth::AuthError> {
+    loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let row =
+        t.db.connection()
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                format!(
+                    "SELECT email, email_verified_at IS NOT NULL AS verified, created_at \
+                 FROM auth_accounts WHERE id = '{id}'"
+                ),
+            ))
+            .await
+            .unwrap()
+            .ok_or(helix_auth::AuthError::AccountNotFound)?;
+    Ok(helix_auth::AccountProfile {
+        account_id: id,
+        email: row.try_get("", "email").unwrap(),
+        email_verified: row.try_get("", "verified").unwrap(),
+        created_at: row.try_get("", "created_at").unwrap(),
+    })
+}
+
+async fn postgres_profiles(t: TestDb) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let svc = service(&t).await;
+    let id = Uuid::now_v7();
+    insert_account(&t, id, "profile@example.com").await;
+    let loads = AtomicUsize::new(0);
+
+    // Without a live feed every read goes to the database.
+    for _ in 0..2 {
+        svc.account_profile(id, || load_profile(&t, id, &loads))
+            .await
+            .unwrap();
+    }
+    assert_eq!(loads.load(Ordering::SeqCst), 2);
+
+    let (stop, task) = follow(&svc).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !svc.follows_revocations() {
+        assert!(Instant::now() < deadline, "the feed never went live");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Read once, then from memory; columns the profile does not show are not announced.
+    let first = svc
+        .account_profile(id, || load_profile(&t, id, &loads))
+        .await
+        .unwrap();
+    assert!(!first.email_verified);
+    t.db.connection()
+        .execute_unprepared(&format!(
+            "UPDATE auth_accounts SET failed_logins = 1, last_login_at = now() WHERE id = '{id}'"
+        ))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for _ in 0..3 {
+        let again = svc
+            .account_profile(id, || load_profile(&t, id, &loads))
+            .await
+            .unwrap();
+        assert_eq!(again, first);
+    }
+    assert_eq!(loads.load(Ordering::SeqCst), 3, "served from memory");
+
+    // Verifying the email behind the service's back (another instance) is announced by the
+    // trigger and seen within a second.
+    t.db.connection()
+        .execute_unprepared(&format!(
+            "UPDATE auth_accounts SET email_verified_at = now() WHERE id = '{id}'"
+        ))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let p = svc
+            .account_profile(id, || load_profile(&t, id, &loads))
+            .await
+            .unwrap();
+        if p.email_verified {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a changed account was still served stale after 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    // A local change is dropped at once by `forget_accounts`, without waiting.
+    let before = loads.load(Ordering::SeqCst);
+    svc.forget_accounts([id]);
+    svc.account_profile(id, || load_profile(&t, id, &loads))
+        .await
+        .unwrap();
+    assert_eq!(loads.load(Ordering::SeqCst), before + 1);
+
+    // A deleted account is announced too: the next read goes to the database (and fails).
+    t.db.connection()
+        .execute_unprepared(&format!("DELETE FROM auth_accounts WHERE id = '{id}'"))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while svc
+        .account_profile(id, || load_profile(&t, id, &loads))
+        .await
+        .is_ok()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "a deleted account was still served"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    // Once the feed stops, nothing is served from memory.
+    insert_account(&t, id, "profile@example.com").await;
+    svc.account_profile(id, || load_profile(&t, id, &loads))
+        .await
+        .unwrap();
+    stop.cancel();
+    task.await.unwrap();
+    let before = loads.load(Ordering::SeqCst);
+    svc.account_profile(id, || load_profile(&t, id, &loads))
+        .await
+        .unwrap();
+    assert_eq!(loads.load(Ordering::SeqCst), before + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_profiles_follow_account_changes() {
+    run_postgres(postgres_profiles).await;
+}

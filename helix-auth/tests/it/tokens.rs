@@ -340,3 +340,53 @@ fn refusals_are_a_plain_401_and_config_errors_name_no_secret() {
     };
     assert!(AccessTokens::new(keys("k").1, bad_ttl, Arc::new(clock())).is_err());
 }
+
+/// Verified tokens are remembered (the signature is not checked again), which must change
+/// nothing about what is accepted: a copy differing in any byte is checked in full, the
+/// time checks run on every call, and the memo belongs to one key set.
+#[test]
+fn remembered_tokens_change_nothing_about_what_is_accepted() {
+    let c = clock();
+    let (config, keys) = keys("k1");
+    let t = tokens(keys, &c);
+    let token = t.issue_access(&grant()).unwrap();
+    let first = t.verify_access(token.token()).unwrap();
+    assert_eq!(t.verify_access(token.token()).unwrap(), first);
+
+    // The same token with its signature's last character changed (a different signature, or
+    // a non-canonical encoding of it) is refused, after the original was remembered.
+    let mut forged = token.token().to_owned();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'Q' } else { 'A' });
+    assert!(t.verify_access(&forged).is_err());
+    // A trailing byte makes another token too.
+    assert!(t.verify_access(&format!("{}.", token.token())).is_err());
+
+    // Another verifier with other keys does not share what this one remembered.
+    let other = tokens(keys_other(), &c);
+    assert_eq!(
+        other.verify_access(token.token()),
+        Err(TokenError::UnknownKeyId)
+    );
+    // Same key id, another key: the signature fails.
+    let same_kid = tokens(
+        SigningKeys::from_config(&SigningKeyConfig::generate("k1"), &[]).unwrap(),
+        &c,
+    );
+    assert_eq!(
+        same_kid.verify_access(token.token()),
+        Err(TokenError::BadSignature)
+    );
+    // The original verifier still accepts it, until it expires.
+    assert!(
+        tokens(SigningKeys::from_config(&config, &[]).unwrap(), &c)
+            .verify_access(token.token())
+            .is_ok()
+    );
+    c.advance(Duration::seconds(600 + 30));
+    assert_eq!(t.verify_access(token.token()), Err(TokenError::Expired));
+}
+
+fn keys_other() -> SigningKeys {
+    keys("k-other").1
+}

@@ -6,12 +6,12 @@
 //! transaction, so Row Level Security holds even when application code forgets a filter.
 
 use sea_orm::sea_query::IntoCondition;
-use sea_orm::{AccessMode, SqliteTransactionMode, TransactionOptions, TransactionTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DeleteMany, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, Select, UpdateMany, Value,
 };
 use sea_orm::{ActiveValue, Condition, Iterable, PrimaryKeyToColumn};
+use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
 use uuid::Uuid;
 
 use super::{APP_ROLE, Backend, Db, PLATFORM_ROLE};
@@ -39,6 +39,8 @@ impl std::fmt::Debug for TenantTx {
 }
 
 impl Db {
+    /// `BEGIN` (`BEGIN IMMEDIATE` for a SQLite write transaction). On PostgreSQL
+    /// `read_only` is the caller's to apply, in its first statement.
     pub(crate) async fn begin_tx(&self, read_only: bool) -> Result<DatabaseTransaction> {
         let options = match (self.backend(), read_only) {
             // A write transaction takes SQLite's write lock up front, so a transaction that
@@ -48,11 +50,10 @@ impl Db {
                 ..TransactionOptions::default()
             },
             (Backend::Sqlite, true) => TransactionOptions::default(),
-            (Backend::Postgres, true) => TransactionOptions {
-                access_mode: Some(AccessMode::ReadOnly),
-                ..TransactionOptions::default()
-            },
-            (Backend::Postgres, false) => TransactionOptions::default(),
+            // `READ ONLY` on PostgreSQL is not asked of sea-orm (it would send
+            // `SET TRANSACTION READ ONLY` as a round trip of its own): the tenant and platform
+            // openers put it in front of their preamble (`read_only_prefix`).
+            (Backend::Postgres, _) => TransactionOptions::default(),
         };
         Ok(self.connection().begin_with_options(options).await?)
     }
@@ -72,7 +73,8 @@ impl Db {
         let tx = self.begin_tx(read_only).await?;
         if self.backend() == Backend::Postgres {
             let sql = format!(
-                "SET LOCAL ROLE {APP_ROLE}; SELECT set_config('helix.org_id', '{}', true), set_config('helix.actor', {}, true)",
+                "{}SET LOCAL ROLE {APP_ROLE}; SELECT set_config('helix.org_id', '{}', true), set_config('helix.actor', {}, true)",
+                read_only_prefix(read_only),
                 ctx.org_id(),
                 sql_literal(&ctx.actor().as_ref_string()),
             );
@@ -99,7 +101,8 @@ impl Db {
         let tx = self.begin_tx(read_only).await?;
         if self.backend() == Backend::Postgres {
             let sql = format!(
-                "SET LOCAL ROLE {PLATFORM_ROLE}; SELECT set_config('helix.actor', {}, true)",
+                "{}SET LOCAL ROLE {PLATFORM_ROLE}; SELECT set_config('helix.actor', {}, true)",
+                read_only_prefix(read_only),
                 sql_literal(&ctx.actor().as_ref_string()),
             );
             tx.execute_unprepared(&sql).await?;
@@ -275,6 +278,19 @@ impl PlatformTx {
     pub async fn rollback(self) -> Result<()> {
         self.tx.rollback().await?;
         Ok(())
+    }
+}
+
+/// The start of a PostgreSQL transaction preamble: `SET TRANSACTION READ ONLY` for a read
+/// transaction. The preamble is one simple-query batch (access mode, role, settings), so a
+/// scoped transaction costs two round trips before its first query (`BEGIN`, the preamble)
+/// whether or not it is read-only. `SET TRANSACTION` must come before the first query of the
+/// transaction, which the preamble is.
+fn read_only_prefix(read_only: bool) -> &'static str {
+    if read_only {
+        "SET TRANSACTION READ ONLY; "
+    } else {
+        ""
     }
 }
 

@@ -1,6 +1,7 @@
 //! axum integration: the request-context middleware (correlation id, route-template spans,
 //! request metrics), health and metrics routes, and `Idempotency-Key` handling.
 
+pub mod body;
 mod envelope;
 pub mod extract;
 pub mod health;

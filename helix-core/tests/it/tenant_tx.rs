@@ -143,3 +143,93 @@ async fn settings_round_trip_hostile_text(t: TestDb) {
     assert_eq!(row.try_get::<String>("", "u").unwrap(), "helix_app");
 }
 backend_test!(tenant_settings_round_trip, settings_round_trip_hostile_text);
+
+/// Read transactions get the access mode, role and settings in one preamble: they run as the
+/// non-owner role with the tenant setting, refuse writes on PostgreSQL, and nothing of it
+/// outlives the transaction on the pooled connection.
+async fn read_transactions_are_scoped_and_read_only(t: TestDb) {
+    setup(&t).await;
+    let org = Uuid::now_v7();
+    let ctx = TenantContext::new(org, Actor::System("reader".into()));
+    let w = t.db.tenant(&ctx).await.unwrap();
+    w.insert(note::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        org_id: Set(org),
+        body: Set("mine".into()),
+    })
+    .await
+    .unwrap();
+    w.commit().await.unwrap();
+
+    let r = t.db.tenant_read(&ctx).await.unwrap();
+    assert_eq!(
+        r.find::<note::Entity>().all(r.raw()).await.unwrap().len(),
+        1
+    );
+    if t.db.backend() == Backend::Postgres {
+        let row = r
+            .raw()
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT current_setting('transaction_read_only') AS ro, \
+                 current_setting('helix.org_id') AS o, current_user::text AS u",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get::<String>("", "ro").unwrap(), "on");
+        assert_eq!(row.try_get::<String>("", "o").unwrap(), org.to_string());
+        assert_eq!(row.try_get::<String>("", "u").unwrap(), "helix_app");
+        // A write in a read transaction is refused by the database itself.
+        let refused = r
+            .raw()
+            .execute_unprepared("DELETE FROM notes")
+            .await
+            .unwrap_err();
+        assert!(refused.to_string().contains("read-only"), "{refused}");
+    }
+    drop(r);
+
+    let p =
+        t.db.platform_read(&helix_core::PlatformContext::system("reader"))
+            .await
+            .unwrap();
+    if t.db.backend() == Backend::Postgres {
+        let row = p
+            .raw()
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT current_setting('transaction_read_only') AS ro, current_user::text AS u",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get::<String>("", "ro").unwrap(), "on");
+        assert_eq!(row.try_get::<String>("", "u").unwrap(), "helix_platform");
+    }
+    p.rollback().await.unwrap();
+
+    if t.db.backend() == Backend::Postgres {
+        // Outside any transaction, on the same pool: no role, no tenant, not read-only.
+        for _ in 0..8 {
+            let row =
+                t.db.connection()
+                    .query_one_raw(sea_orm::Statement::from_string(
+                        sea_orm::DbBackend::Postgres,
+                        "SELECT current_setting('transaction_read_only') AS ro, \
+                     coalesce(current_setting('helix.org_id', true), '') AS o, \
+                     current_user::text AS u",
+                    ))
+                    .await
+                    .unwrap()
+                    .unwrap();
+            assert_eq!(row.try_get::<String>("", "ro").unwrap(), "off");
+            assert_eq!(row.try_get::<String>("", "o").unwrap(), "");
+            assert_ne!(row.try_get::<String>("", "u").unwrap(), "helix_app");
+        }
+    }
+}
+backend_test!(
+    read_transactions_scoped_and_read_only,
+    read_transactions_are_scoped_and_read_only
+);

@@ -15,11 +15,11 @@ use helix_core::list::{ListQuery, Page};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::body::{ApiJson, ApiPath};
 use super::email::CallerEmail;
 use crate::{
     Invitation, InvitationToken, IssuedInvitation, Membership, NewInvitation, TenancyService,
 };
+use helix_core::http::body::{ApiJson, ApiPath};
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct InvitationPath {

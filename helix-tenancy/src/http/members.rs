@@ -9,8 +9,8 @@ use helix_core::list::{ListQuery, Page};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::body::{ApiJson, ApiPath};
 use crate::{Membership, NewMember, Role, TenancyService};
+use helix_core::http::body::{ApiJson, ApiPath};
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct MemberPath {

@@ -57,7 +57,6 @@
 //! }
 //! ```
 
-mod body;
 mod email;
 mod invitations;
 mod members;

@@ -7,9 +7,9 @@ use helix_core::Error;
 use helix_core::http::extract::{Principal, Tenant};
 use serde::Deserialize;
 
-use super::body::ApiJson;
 use super::email::CallerEmail;
 use crate::{NewOrganization, Organization, OrganizationUpdate, Region, TenancyService};
+use helix_core::http::body::ApiJson;
 
 /// The body of `POST /organizations`.
 ///

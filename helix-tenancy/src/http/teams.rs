@@ -10,8 +10,8 @@ use helix_core::list::{ListQuery, Page};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::body::{ApiJson, ApiPath};
 use crate::{NewTeam, Team, TeamMember, TeamUpdate, TenancyError, TenancyService};
+use helix_core::http::body::{ApiJson, ApiPath};
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct TeamPath {

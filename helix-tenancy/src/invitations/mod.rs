@@ -2,6 +2,7 @@
 //! days (configurable). The token is returned once and stored only as a SHA-256 hash.
 
 pub mod model;
+mod notifier;
 mod service;
 mod token;
 
@@ -10,6 +11,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 pub use model::InvitationStatus;
+pub(crate) use notifier::Notifier;
+pub use notifier::{InvitationIssue, InvitationNotice, InvitationNotifier};
 pub use service::NewInvitation;
 pub use token::InvitationToken;
 

@@ -9,8 +9,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::model::{self, InvitationStatus};
-use super::{Invitation, InvitationToken, IssuedInvitation};
-use crate::access::Caller;
+use super::{Invitation, InvitationIssue, InvitationToken, IssuedInvitation};
+use crate::authz::{INVITATIONS_MANAGE, INVITATIONS_READ};
 use crate::error::{Result, TenancyError};
 use crate::events::emit;
 use crate::memberships::{Membership, Role, insert_membership, model as membership};
@@ -43,9 +43,8 @@ impl TenancyService {
     ) -> Result<IssuedInvitation> {
         let email = validate::email("email", &new.email)?;
         let tx = self.tenant_tx(ctx).await?;
-        let caller = Caller::of(&tx).await?;
-        caller.require_manager()?;
-        caller.require_owner_for(&[new.role])?;
+        self.require(&tx, INVITATIONS_MANAGE).await?;
+        self.require_roles(&tx, &[new.role]).await?;
         let already = tx
             .count::<membership::Entity>(membership::Column::Email.eq(email.as_str()))
             .await?;
@@ -55,7 +54,10 @@ impl TenancyService {
         let mut team_ids = Vec::with_capacity(new.team_ids.len());
         for id in new.team_ids {
             if !team_ids.contains(&id) {
+                self.require_on_team(&tx, crate::authz::TEAMS_MANAGE, id)
+                    .await?;
                 find_team(&tx, id).await?;
+                self.authorizer().authorize_team_join(&tx, id).await?;
                 team_ids.push(id);
             }
         }
@@ -83,7 +85,7 @@ impl TenancyService {
             team_ids: Set(json!(team_ids)),
             token_hash: Set(token.hash()),
             status: Set(InvitationStatus::Pending),
-            invited_by: Set(caller.user_id),
+            invited_by: Set(ctx.actor().user_id()),
             expires_at: Set(now + self.invitation_ttl()),
             accepted_by: Set(None),
             accepted_at: Set(None),
@@ -103,11 +105,12 @@ impl TenancyService {
             "expires_at": row.expires_at,
         });
         emit(&tx, now, "invitation.created", "invitation", row.id, data).await?;
+        let invitation = Invitation::from(row);
+        self.notifier()
+            .issued(&tx, &invitation, &token, InvitationIssue::Created, now)
+            .await?;
         tx.commit().await?;
-        Ok(IssuedInvitation {
-            invitation: row.into(),
-            token,
-        })
+        Ok(IssuedInvitation { invitation, token })
     }
 
     /// The organization's invitations, one page of the standard list query (default:
@@ -119,7 +122,7 @@ impl TenancyService {
         query: &ListQuery,
     ) -> Result<Page<Invitation>> {
         let tx = self.tenant_read_tx(ctx).await?;
-        Caller::of(&tx).await?.require_manager()?;
+        self.require(&tx, INVITATIONS_READ).await?;
         use model::Column as C;
         let spec = ListSpec::<model::Entity>::new()
             .field("email", C::Email, FieldKind::Text)
@@ -144,7 +147,7 @@ impl TenancyService {
     /// One invitation (owners and admins).
     pub async fn get_invitation(&self, ctx: &TenantContext, id: Uuid) -> Result<Invitation> {
         let tx = self.tenant_read_tx(ctx).await?;
-        Caller::of(&tx).await?.require_manager()?;
+        self.require(&tx, INVITATIONS_READ).await?;
         let row = find_invitation(&tx, id).await?;
         tx.commit().await?;
         Ok(row.into())
@@ -153,10 +156,9 @@ impl TenancyService {
     /// Revokes a pending invitation; its token stops working (owners and admins).
     pub async fn revoke_invitation(&self, ctx: &TenantContext, id: Uuid) -> Result<Invitation> {
         let tx = self.tenant_tx(ctx).await?;
-        let caller = Caller::of(&tx).await?;
-        caller.require_manager()?;
+        self.require(&tx, INVITATIONS_MANAGE).await?;
         let row = lock_invitation(&tx, id).await?;
-        caller.require_owner_for(&[row.role])?;
+        self.require_roles(&tx, &[row.role]).await?;
         match row.status {
             InvitationStatus::Accepted => return Err(TenancyError::InvitationUsed),
             InvitationStatus::Revoked => return Err(TenancyError::InvitationRevoked),
@@ -182,10 +184,9 @@ impl TenancyService {
         id: Uuid,
     ) -> Result<IssuedInvitation> {
         let tx = self.tenant_tx(ctx).await?;
-        let caller = Caller::of(&tx).await?;
-        caller.require_manager()?;
+        self.require(&tx, INVITATIONS_MANAGE).await?;
         let row = lock_invitation(&tx, id).await?;
-        caller.require_owner_for(&[row.role])?;
+        self.require_roles(&tx, &[row.role]).await?;
         match row.status {
             InvitationStatus::Accepted => return Err(TenancyError::InvitationUsed),
             InvitationStatus::Revoked => return Err(TenancyError::InvitationRevoked),
@@ -205,11 +206,12 @@ impl TenancyService {
         let data =
             json!({ "invitation_id": row.id, "email": row.email, "expires_at": row.expires_at });
         emit(&tx, now, "invitation.resent", "invitation", row.id, data).await?;
+        let invitation = Invitation::from(row);
+        self.notifier()
+            .issued(&tx, &invitation, &token, InvitationIssue::Resent, now)
+            .await?;
         tx.commit().await?;
-        Ok(IssuedInvitation {
-            invitation: row.into(),
-            token,
-        })
+        Ok(IssuedInvitation { invitation, token })
     }
 
     /// Accepts an invitation by token for the signed-in user of `ctx` whose (verified)

@@ -8,7 +8,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::model::{self, Role};
-use crate::access::{Caller, ensure_other_owner, lock_organization};
+use crate::access::{ensure_other_owner, lock_organization};
+use crate::authz::{MEMBERS_MANAGE, MEMBERS_READ};
 use crate::error::{Result, TenancyError};
 use crate::events::emit;
 use crate::service::TenancyService;
@@ -34,9 +35,8 @@ impl TenancyService {
     pub async fn add_member(&self, ctx: &TenantContext, new: NewMember) -> Result<model::Model> {
         let email = validate::email("email", &new.email)?;
         let tx = self.tenant_tx(ctx).await?;
-        let caller = Caller::of(&tx).await?;
-        caller.require_manager()?;
-        caller.require_owner_for(&[new.role])?;
+        self.require(&tx, MEMBERS_MANAGE).await?;
+        self.require_roles(&tx, &[new.role]).await?;
         let now = self.kernel().now();
         let member = insert_membership(
             &tx,
@@ -62,7 +62,7 @@ impl TenancyService {
         query: &ListQuery,
     ) -> Result<Page<model::Model>> {
         let tx = self.tenant_read_tx(ctx).await?;
-        Caller::of(&tx).await?;
+        self.require(&tx, MEMBERS_READ).await?;
         let page = member_list_spec()
             .fetch(query, tx.find::<model::Entity>(), tx.raw())
             .await?;
@@ -93,7 +93,7 @@ impl TenancyService {
     /// One member by user id; any member may read it.
     pub async fn get_member(&self, ctx: &TenantContext, user_id: Uuid) -> Result<model::Model> {
         let tx = self.tenant_read_tx(ctx).await?;
-        Caller::of(&tx).await?;
+        self.require(&tx, MEMBERS_READ).await?;
         let member = find_member(&tx, user_id).await?;
         tx.commit().await?;
         Ok(member)
@@ -108,14 +108,13 @@ impl TenancyService {
         role: Role,
     ) -> Result<model::Model> {
         let tx = self.tenant_tx(ctx).await?;
-        // Non-members are turned away before taking the lock; then lock and read the
-        // caller's role again, so a concurrent demotion cannot go stale.
-        Caller::of(&tx).await?.require_manager()?;
+        // Non-members are turned away before taking the lock; then lock and decide again,
+        // so a concurrent demotion of the caller cannot go stale.
+        self.require(&tx, MEMBERS_MANAGE).await?;
         lock_organization(&tx).await?;
-        let caller = Caller::of(&tx).await?;
-        caller.require_manager()?;
+        self.require(&tx, MEMBERS_MANAGE).await?;
         let member = find_member(&tx, user_id).await?;
-        caller.require_owner_for(&[member.role, role])?;
+        self.require_roles(&tx, &[member.role, role]).await?;
         if member.role == role {
             tx.commit().await?;
             return Ok(member);
@@ -147,14 +146,23 @@ impl TenancyService {
     /// is [`TenancyError::LastOwner`].
     pub async fn remove_member(&self, ctx: &TenantContext, user_id: Uuid) -> Result<()> {
         let tx = self.tenant_tx(ctx).await?;
-        Caller::of(&tx).await?;
-        lock_organization(&tx).await?;
-        let caller = Caller::of(&tx).await?;
-        if caller.user_id != Some(user_id) {
-            caller.require_manager()?;
+        let leaving = ctx.actor().user_id() == Some(user_id);
+        // Any member may leave; removing someone else needs the permission, decided again
+        // under the lock, and may not take away a role the caller could not grant.
+        if !leaving {
+            self.require(&tx, MEMBERS_MANAGE).await?;
         }
-        let member = find_member(&tx, user_id).await?;
-        caller.require_owner_for(&[member.role])?;
+        lock_organization(&tx).await?;
+        let member = match find_member(&tx, user_id).await {
+            Err(TenancyError::NotFound(_)) if leaving => {
+                return Err(TenancyError::NotFound("organization"));
+            }
+            other => other?,
+        };
+        if !leaving {
+            self.require(&tx, MEMBERS_MANAGE).await?;
+            self.require_roles(&tx, &[member.role]).await?;
+        }
         if member.role == Role::Owner {
             ensure_other_owner(&tx, user_id).await?;
         }

@@ -8,7 +8,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::model::{self, Region};
-use crate::access::Caller;
+use crate::authz::{ORGANIZATION_READ, ORGANIZATION_UPDATE};
 use crate::error::{Result, TenancyError};
 use crate::events::emit;
 use crate::memberships::{Role, model as membership};
@@ -143,7 +143,7 @@ impl TenancyService {
     /// The context's organization; any member may read it.
     pub async fn get_organization(&self, ctx: &TenantContext) -> Result<model::Model> {
         let tx = self.tenant_read_tx(ctx).await?;
-        Caller::of(&tx).await?;
+        self.require(&tx, ORGANIZATION_READ).await?;
         let org = tx
             .find_by_id::<model::Entity, _>(tx.org_id())
             .await?
@@ -170,7 +170,7 @@ impl TenancyService {
             validate::settings("settings", settings)?;
         }
         let tx = self.tenant_tx(ctx).await?;
-        Caller::of(&tx).await?.require_manager()?;
+        self.require(&tx, ORGANIZATION_UPDATE).await?;
         let current = tx
             .find_by_id::<model::Entity, _>(tx.org_id())
             .await?

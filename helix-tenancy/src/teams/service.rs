@@ -8,7 +8,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::model::{team, team_member};
-use crate::access::Caller;
+use crate::authz::{TEAMS_MANAGE, TEAMS_READ};
 use crate::error::{Result, TenancyError};
 use crate::events::emit;
 use crate::memberships::find_member;
@@ -43,7 +43,7 @@ impl TenancyService {
         let name = validate::name("name", &new.name)?;
         validate::slug("slug", &new.slug)?;
         let tx = self.tenant_tx(ctx).await?;
-        Caller::of(&tx).await?.require_manager()?;
+        self.require(&tx, TEAMS_MANAGE).await?;
         let now = self.kernel().now();
         let am = team::ActiveModel {
             id: Set(self.kernel().new_id()),
@@ -72,7 +72,7 @@ impl TenancyService {
         query: &ListQuery,
     ) -> Result<Page<team::Model>> {
         let tx = self.tenant_read_tx(ctx).await?;
-        Caller::of(&tx).await?;
+        self.require(&tx, TEAMS_READ).await?;
         let spec = ListSpec::<team::Entity>::new()
             .field("name", team::Column::Name, FieldKind::Text)
             .field("slug", team::Column::Slug, FieldKind::Text)
@@ -90,7 +90,7 @@ impl TenancyService {
     /// One team; any member may read it. Another organization's team is not found.
     pub async fn get_team(&self, ctx: &TenantContext, team_id: Uuid) -> Result<team::Model> {
         let tx = self.tenant_read_tx(ctx).await?;
-        Caller::of(&tx).await?;
+        self.require_on_team(&tx, TEAMS_READ, team_id).await?;
         let found = find_team(&tx, team_id).await?;
         tx.commit().await?;
         Ok(found)
@@ -112,7 +112,7 @@ impl TenancyService {
             validate::slug("slug", slug)?;
         }
         let tx = self.tenant_tx(ctx).await?;
-        Caller::of(&tx).await?.require_manager()?;
+        self.require_on_team(&tx, TEAMS_MANAGE, team_id).await?;
         let current = find_team(&tx, team_id).await?;
         let now = self.kernel().now();
         let mut am = current.into_active_model();
@@ -136,7 +136,7 @@ impl TenancyService {
     /// Deletes a team and its memberships (owners and admins).
     pub async fn delete_team(&self, ctx: &TenantContext, team_id: Uuid) -> Result<()> {
         let tx = self.tenant_tx(ctx).await?;
-        Caller::of(&tx).await?.require_manager()?;
+        self.require_on_team(&tx, TEAMS_MANAGE, team_id).await?;
         let found = find_team(&tx, team_id).await?;
         tx.delete_many::<team_member::Entity>()
             .filter(team_member::Column::TeamId.eq(found.id))
@@ -161,8 +161,9 @@ impl TenancyService {
         user_id: Uuid,
     ) -> Result<team_member::Model> {
         let tx = self.tenant_tx(ctx).await?;
-        Caller::of(&tx).await?.require_manager()?;
+        self.require_on_team(&tx, TEAMS_MANAGE, team_id).await?;
         let found = find_team(&tx, team_id).await?;
+        self.authorizer().authorize_team_join(&tx, team_id).await?;
         find_member(&tx, user_id).await?;
         let now = self.kernel().now();
         let row = insert_team_member(&tx, self.kernel().new_id(), found.id, user_id, now).await?;
@@ -180,7 +181,7 @@ impl TenancyService {
         user_id: Uuid,
     ) -> Result<()> {
         let tx = self.tenant_tx(ctx).await?;
-        Caller::of(&tx).await?.require_manager()?;
+        self.require_on_team(&tx, TEAMS_MANAGE, team_id).await?;
         let found = find_team(&tx, team_id).await?;
         let res = tx
             .delete_many::<team_member::Entity>()
@@ -207,7 +208,7 @@ impl TenancyService {
         query: &ListQuery,
     ) -> Result<Page<team_member::Model>> {
         let tx = self.tenant_read_tx(ctx).await?;
-        Caller::of(&tx).await?;
+        self.require_on_team(&tx, TEAMS_READ, team_id).await?;
         let found = find_team(&tx, team_id).await?;
         let spec = ListSpec::<team_member::Entity>::new()
             .filter_only("user_id", team_member::Column::UserId, FieldKind::Uuid)

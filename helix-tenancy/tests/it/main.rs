@@ -4,6 +4,7 @@
 mod common;
 mod concurrency;
 mod http;
+mod invitation_notifier;
 mod invitations;
 mod isolation;
 mod memberships;

@@ -1,6 +1,7 @@
 //! Secrets never reach the logs: the real binary at `debug` level goes through registration,
-//! verification, login, refresh, MFA enrolment and challenge, an API key and a password
-//! reset, and its whole output is searched for every secret it handled.
+//! verification, login, refresh, MFA enrolment and challenge, an API key, an invitation
+//! (mailed) and a password reset, and its whole output is searched for every secret it
+//! handled.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
@@ -175,6 +176,31 @@ async fn secrets_never_reach_the_logs() {
     assert_eq!(r.status(), 200);
     secrets.push(api_key);
 
+    // An invitation: its token is answered once and mailed (sealed in the outbox).
+    let invitee = "quiet-invitee@example.test";
+    let (status, invitation) = post(
+        "/api/v1/invitations",
+        Some(&access3),
+        json!({"email": invitee, "role": "member"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{invitation}");
+    let answered = invitation["token"].as_str().unwrap().to_owned();
+    let mut mailed = None;
+    for _ in 0..200 {
+        mailed = token_in(&mail, invitee, "invitation");
+        if mailed.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        mailed.as_deref(),
+        Some(answered.as_str()),
+        "no invitation mail within 10 s"
+    );
+    secrets.push(answered);
+
     // A password reset: the token is mailed, used, and the password changes.
     let (status, _) = post("/api/v1/auth/password-reset", None, json!({"email": email})).await;
     assert_eq!(status, 200);
@@ -213,6 +239,10 @@ async fn secrets_never_reach_the_logs() {
             &secret[..4]
         );
     }
-    // Nor the e-mail address in full.
+    // Nor the e-mail addresses in full.
     assert!(!all.contains(email), "the e-mail address reached the logs");
+    assert!(
+        !all.contains(invitee),
+        "the invitee's address reached the logs"
+    );
 }

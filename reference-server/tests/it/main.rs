@@ -1,11 +1,15 @@
 //! End-to-end tests of the reference server over real HTTP on loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_key_abuse;
 mod api_keys;
 mod binary;
+mod browser_sign_in;
 mod cookies;
 mod glue;
+mod iam;
 mod impersonation;
+mod invitations;
 mod log_secrets;
 mod mail;
 mod mfa;

@@ -1,31 +1,16 @@
-//! A session revoked through one server instance is refused by another at once.
+//! A session revoked through one server instance is refused by another at once, and an
+//! account changed elsewhere is shown by it within the same bound.
 
 use std::time::{Duration, Instant};
 
 use helix_core::testing::{TestDb, run_postgres};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
-use crate::support::{code_in, start_with};
+use crate::support::{code_in, start_pair};
 
 async fn two_instances(t: TestDb) {
-    let key = helix_auth::tokens::SigningKeyConfig::generate("shared");
-    let encryption = helix_auth::crypto::EncryptionKeyConfig::generate("shared");
-    let shared = |srv_a_mail: Option<String>| {
-        let key = key.clone();
-        let encryption = encryption.clone();
-        move |s: &mut reference_server::Settings| {
-            s.auth.signing_key = Some(key);
-            s.auth.encryption_key = Some(encryption);
-            // Instance A runs the outbox dispatcher: it delivers the verification mail.
-            s.outbox.enabled = srv_a_mail.is_none();
-            if let Some(dir) = srv_a_mail {
-                s.auth.mail_dir = dir;
-            }
-            s.jobs.enabled = false;
-        }
-    };
-    let srv_a = start_with(&t, shared(None)).await;
-    let srv_b = start_with(&t, shared(Some(srv_a.mail_dir()))).await;
+    let (srv_a, srv_b) = start_pair(&t).await;
     let (a, b) = (srv_a.base.clone(), srv_b.base.clone());
     let c = reqwest::Client::new();
     let email = "two-instances@example.test";
@@ -64,6 +49,37 @@ async fn two_instances(t: TestDb) {
     assert_eq!(r.status(), 200);
     // (B may answer from memory once its revocation feed is live: helix-auth's
     // revocation_feed tests prove that path; here only the bound matters.)
+    let me: Value = r.json().await.unwrap();
+    assert_eq!(me["email_verified"], true);
+
+    // An account change made elsewhere (here an operator's SQL on the shared database) is
+    // shown by B within a second, even if B answers `me` from memory.
+    t.db.connection()
+        .execute_unprepared(&format!(
+            "UPDATE auth_accounts SET email_verified_at = NULL WHERE email = '{email}'"
+        ))
+        .await
+        .unwrap();
+    let changed_at = Instant::now();
+    loop {
+        let me: Value = c
+            .get(format!("{b}/api/v1/auth/me"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if me["email_verified"] == false {
+            break;
+        }
+        assert!(
+            changed_at.elapsed() < Duration::from_secs(1),
+            "instance B still showed the old account after 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     // ...until A revokes the session: B refuses it within a second (the bound).
     let r = c
         .post(format!("{a}/api/v1/auth/logout"))

@@ -162,3 +162,26 @@ pub async fn register_and_login(
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
 }
+
+/// Two servers on one database sharing the signing and encryption keys, background jobs off:
+/// A runs the outbox dispatcher (its mailbox receives the mail), B shares A's mailbox.
+pub async fn start_pair(t: &TestDb) -> (Running, Running) {
+    let key = helix_auth::tokens::SigningKeyConfig::generate("shared");
+    let encryption = helix_auth::crypto::EncryptionKeyConfig::generate("shared");
+    let shared = |mail: Option<String>| {
+        let key = key.clone();
+        let encryption = encryption.clone();
+        move |s: &mut Settings| {
+            s.auth.signing_key = Some(key);
+            s.auth.encryption_key = Some(encryption);
+            s.outbox.enabled = mail.is_none();
+            if let Some(dir) = mail {
+                s.auth.mail_dir = dir;
+            }
+            s.jobs.enabled = false;
+        }
+    };
+    let a = start_with(t, shared(None)).await;
+    let b = start_with(t, shared(Some(a.mail_dir()))).await;
+    (a, b)
+}

@@ -2,18 +2,18 @@
 //! body or path id is a 400 `VALIDATION_ERROR` naming the field, a body that is not
 //! `application/json` is a 415, an oversized body a 413.
 
+use crate::error::{Error, FieldError};
 use axum::body::Bytes;
 use axum::extract::path::ErrorKind;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use helix_core::{Error, FieldError};
 use serde::de::DeserializeOwned;
 
 /// A JSON request body (`application/json` or `application/*+json`).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct ApiJson<T>(pub T);
+pub struct ApiJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where
@@ -103,7 +103,7 @@ fn strip_position(message: &str) -> String {
 
 /// Path parameters; a value that does not parse is a 400 naming the parameter.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct ApiPath<T>(pub T);
+pub struct ApiPath<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for ApiPath<T>
 where

@@ -1,0 +1,763 @@
+//! [`Iam`]: the authorization service every module asks, and the management operations on
+//! roles, assignments and tuples with their escalation guards.
+//!
+//! Checks are answered from the in-memory [`Engine`]; [`IamSync`] keeps each tenant's
+//! compiled policy fresh (loaded on first use, evicted on every committed change in this
+//! process and, on PostgreSQL, on every change any instance commits). A write returns a
+//! [`RevisionToken`]; a check given that token is never answered from an older policy.
+
+use std::sync::Arc;
+
+use helix_core::list::{ListQuery, Page};
+use helix_core::{Actor, Kernel, TenantContext, TenantTx};
+use uuid::Uuid;
+
+use crate::catalog::DEFAULT_ROLE_KEYS;
+use crate::engine::{Decision, Engine, EngineConfig, EngineError, Explanation, ObjectList};
+use crate::error::{IamError, Result};
+use crate::model::{OWNER_ROLE, Resource, Revision, RoleRecord, Scope, Subject, TenantSnapshot};
+use crate::store::{
+    Assignment, AssignmentFilter, IamStore, NewAssignment, NewRole, RoleTemplate, TupleFilter,
+    TupleWrite, TupleWriteOutcome,
+};
+use crate::sync::{IamSync, PolicyCache, RevisionToken};
+
+/// Reading the permission catalog.
+pub const CATALOG_READ: &str = "iam.catalog.read";
+/// Listing and reading roles.
+pub const ROLES_READ: &str = "iam.roles.read";
+/// Creating, renaming, re-permissioning and deleting roles.
+pub const ROLES_MANAGE: &str = "iam.roles.manage";
+/// Listing assignments.
+pub const ASSIGNMENTS_READ: &str = "iam.assignments.read";
+/// Granting and removing assignments.
+pub const ASSIGNMENTS_MANAGE: &str = "iam.assignments.manage";
+/// Reading relationship tuples.
+pub const TUPLES_READ: &str = "iam.tuples.read";
+/// Writing relationship tuples.
+pub const TUPLES_MANAGE: &str = "iam.tuples.manage";
+/// Explaining other users' decisions.
+pub const EXPLAIN: &str = "iam.explain";
+
+/// How fresh a check must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Consistency {
+    /// The newest policy this process knows to be current (the change feed is live), or
+    /// the database's current revision when it cannot know.
+    #[default]
+    Fresh,
+    /// At least this revision (from a write's [`RevisionToken`]): read-your-writes.
+    AtLeast(Revision),
+}
+
+/// How fresh a decision must be, inside the crate: a client's [`Consistency`], or a
+/// revision this process verified itself (read through the caller's own transaction, or
+/// just refreshed), which a policy loaded at that revision or later may answer from memory.
+/// A client's token never gets that shortcut: a low or forged token must not lower the
+/// freshness floor below [`Consistency::Fresh`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Freshness {
+    Client(Consistency),
+    Verified(Revision),
+}
+
+impl From<Consistency> for Freshness {
+    fn from(c: Consistency) -> Self {
+        Self::Client(c)
+    }
+}
+
+/// The engine as the sync layer's policy cache.
+#[derive(Debug)]
+struct EngineCache(Arc<Engine>);
+
+impl PolicyCache for EngineCache {
+    fn loaded_revision(&self, org: Uuid) -> Option<Revision> {
+        self.0.revision(org)
+    }
+
+    fn install(&self, snapshot: TenantSnapshot) -> Result<(), IamError> {
+        match self.0.load(&snapshot) {
+            Ok(_) | Err(crate::engine::LoadError::Stale { .. }) => Ok(()),
+            Err(e) => Err(IamError::Compile(e.to_string())),
+        }
+    }
+
+    fn evict(&self, org: Uuid) {
+        self.0.evict(org);
+    }
+
+    fn evict_all(&self) {
+        self.0.evict_all();
+    }
+
+    fn loaded_tenants(&self) -> Vec<(Uuid, Revision)> {
+        self.0.loaded_tenants()
+    }
+}
+
+/// The authorization service. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Iam {
+    engine: Arc<Engine>,
+    store: IamStore,
+    sync: IamSync,
+    templates: Arc<Vec<RoleTemplate>>,
+}
+
+impl Iam {
+    /// Builds the catalog and schema from what the registered modules declared
+    /// (`helix.permissions()`, `helix.authz_schemas()`; the [`crate::IamModule`] adds
+    /// helix-iam's own), and the sync over the kernel's database. An unknown permission in
+    /// a schema binding, a malformed schema, or a permission declared twice is an error
+    /// here, at startup.
+    pub fn new(kernel: Kernel, helix: &helix_core::Helix, config: EngineConfig) -> Result<Self> {
+        let engine = Arc::new(
+            Engine::build(helix.permissions(), helix.authz_schemas(), config)
+                .map_err(|e| IamError::Core(helix_core::Error::Config(e.to_string())))?,
+        );
+        let mut templates = vec![RoleTemplate::new(
+            OWNER_ROLE,
+            "Owner",
+            engine.catalog().entries().iter().map(|e| e.name.clone()),
+        )];
+        for key in DEFAULT_ROLE_KEYS {
+            let name = match key {
+                "admin" => "Admin",
+                "member" => "Member",
+                _ => "Read-only",
+            };
+            templates.push(RoleTemplate::new(
+                key,
+                name,
+                engine.catalog().default_permissions(key),
+            ));
+        }
+        let store = IamStore::new(kernel);
+        let sync = IamSync::new(
+            store.clone(),
+            Arc::new(EngineCache(engine.clone())),
+            templates.clone(),
+        );
+        Ok(Self {
+            engine,
+            store,
+            sync,
+            templates: Arc::new(templates),
+        })
+    }
+
+    /// The engine (catalog, schema, compiled tenants).
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// The sync layer: run [`IamSync::follow_changes`] in a background task on PostgreSQL
+    /// so other instances' changes reach this one within milliseconds.
+    pub fn sync(&self) -> &IamSync {
+        &self.sync
+    }
+
+    /// The data access layer.
+    pub fn store(&self) -> &IamStore {
+        &self.store
+    }
+
+    async fn fresh(
+        &self,
+        ctx: &TenantContext,
+        freshness: impl Into<Freshness>,
+    ) -> Result<Revision> {
+        match freshness.into() {
+            Freshness::Client(Consistency::Fresh) => self.sync.ensure_fresh(ctx, None).await,
+            // Fresh, and at least the client's revision.
+            Freshness::Client(Consistency::AtLeast(r)) => {
+                self.sync.ensure_fresh(ctx, Some(r)).await
+            }
+            Freshness::Verified(r) => match self.engine.revision(ctx.org_id()) {
+                Some(loaded) if loaded >= r => Ok(loaded),
+                _ => self.sync.ensure_seen(ctx, r).await,
+            },
+        }
+    }
+
+    /// Whether the context's actor holds `permission` on `resource`.
+    ///
+    /// Users (and impersonated users) are checked against the organization's policy. An
+    /// API key holds what the catalog grants the built-in `read_only` role by default
+    /// (the host resolved the key to this organization and checked its scopes). Other
+    /// actors hold nothing.
+    pub async fn check(
+        &self,
+        ctx: &TenantContext,
+        permission: &str,
+        resource: &Resource,
+        consistency: Consistency,
+    ) -> Result<Decision> {
+        self.check_at(ctx, permission, resource, consistency.into())
+            .await
+    }
+
+    pub(crate) async fn check_at(
+        &self,
+        ctx: &TenantContext,
+        permission: &str,
+        resource: &Resource,
+        consistency: Freshness,
+    ) -> Result<Decision> {
+        let user = match ctx.actor() {
+            Actor::User(user) | Actor::Impersonated { user, .. } => *user,
+            Actor::ApiKey(_) => {
+                let revision = self.fresh(ctx, consistency).await?;
+                self.engine
+                    .catalog()
+                    .resolve(permission)
+                    .map_err(|e| engine_error(e.into()))?;
+                let allowed = self
+                    .engine
+                    .catalog()
+                    .default_permissions("read_only")
+                    .contains(&permission);
+                return Ok(Decision { allowed, revision });
+            }
+            Actor::System(_) | Actor::Anonymous => {
+                let revision = self.fresh(ctx, consistency).await?;
+                return Ok(Decision {
+                    allowed: false,
+                    revision,
+                });
+            }
+        };
+        // A change committed by another request can evict the tenant between the refresh
+        // and the check; refresh again (a few times at most) rather than fail.
+        let mut attempts = 0;
+        loop {
+            let revision = self.fresh(ctx, consistency).await?;
+            // Only members hold anything: grants left behind by a removed member (an
+            // explicit assignment, a tuple) stay inert.
+            if !self.engine.is_member(ctx.org_id(), user)
+                && self.engine.revision(ctx.org_id()).is_some()
+            {
+                self.engine
+                    .catalog()
+                    .resolve(permission)
+                    .map_err(|e| engine_error(e.into()))?;
+                return Ok(Decision {
+                    allowed: false,
+                    revision,
+                });
+            }
+            match self.engine.check(ctx.org_id(), user, permission, resource) {
+                Err(EngineError::TenantNotLoaded { .. }) if attempts < 3 => attempts += 1,
+                // A relationship graph deeper than the limit is a deny (fail closed), logged
+                // for the operator; never a 500 for the caller.
+                Err(e @ EngineError::DepthExceeded { .. }) => {
+                    tracing::warn!(tenant.id = %ctx.org_id(), error = %e, "authorization check hit the depth limit; denied");
+                    return Ok(Decision {
+                        allowed: false,
+                        revision,
+                    });
+                }
+                other => return other.map_err(engine_error),
+            }
+        }
+    }
+
+    /// Like [`Iam::check`], failing with [`IamError::NotFound`]`("organization")` for an
+    /// actor with no standing in the organization (no existence leak) and
+    /// [`IamError::Forbidden`] for a member lacking the permission.
+    pub async fn require(
+        &self,
+        ctx: &TenantContext,
+        permission: &'static str,
+        resource: &Resource,
+    ) -> Result<Revision> {
+        self.require_with(ctx, permission, resource, Consistency::Fresh)
+            .await
+    }
+
+    /// [`Iam::require`] at a chosen consistency.
+    pub async fn require_with(
+        &self,
+        ctx: &TenantContext,
+        permission: &'static str,
+        resource: &Resource,
+        consistency: Consistency,
+    ) -> Result<Revision> {
+        let decision = self.check(ctx, permission, resource, consistency).await?;
+        if decision.allowed {
+            return Ok(decision.revision);
+        }
+        if !self.has_standing(ctx) {
+            return Err(IamError::NotFound("organization"));
+        }
+        Err(IamError::Forbidden(permission))
+    }
+
+    /// Whether the actor belongs to the organization (a member, or an API key the host
+    /// resolved to it). Call after a check made the tenant fresh.
+    pub(crate) fn has_standing(&self, ctx: &TenantContext) -> bool {
+        match ctx.actor() {
+            Actor::User(user) | Actor::Impersonated { user, .. } => {
+                self.engine.is_member(ctx.org_id(), *user)
+            }
+            Actor::ApiKey(_) => true,
+            Actor::System(_) | Actor::Anonymous => false,
+        }
+    }
+
+    /// The decision with the grant chain or tuple path behind it. Explaining someone
+    /// else's decision needs `iam.explain`; anyone may explain their own.
+    pub async fn explain(
+        &self,
+        ctx: &TenantContext,
+        user: Option<Uuid>,
+        permission: &str,
+        resource: &Resource,
+        consistency: Consistency,
+    ) -> Result<Explanation> {
+        let me = ctx.actor().user_id();
+        let subject = match (user, me) {
+            (Some(u), Some(m)) if u == m => u,
+            (None, Some(m)) => m,
+            (Some(u), _) => {
+                self.require(ctx, EXPLAIN, &Resource::Tenant).await?;
+                u
+            }
+            (None, None) => return Err(IamError::NotFound("organization")),
+        };
+        self.fresh(ctx, consistency).await?;
+        if !self.has_standing(ctx) {
+            return Err(IamError::NotFound("organization"));
+        }
+        self.engine
+            .check_explained(ctx.org_id(), subject, permission, resource)
+            .map_err(engine_error)
+    }
+
+    /// Every catalog permission the actor holds on `resource`, sorted.
+    pub async fn my_permissions(
+        &self,
+        ctx: &TenantContext,
+        resource: &Resource,
+        consistency: Consistency,
+    ) -> Result<Vec<String>> {
+        let consistency = Freshness::Verified(self.fresh(ctx, consistency).await?);
+        if !self.has_standing(ctx) {
+            return Err(IamError::NotFound("organization"));
+        }
+        let mut out = Vec::new();
+        for entry in self.engine.catalog().entries() {
+            if self
+                .check_at(ctx, &entry.name, resource, consistency)
+                .await?
+                .allowed
+            {
+                out.push(entry.name.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// The objects of `object_type` the actor may use `permission` on: every object when
+    /// `all`, the objects of `teams`, and `objects`. Complete, never truncated: list
+    /// endpoints turn it into their SQL filter.
+    pub async fn list_objects(
+        &self,
+        ctx: &TenantContext,
+        permission: &str,
+        object_type: &str,
+    ) -> Result<ObjectList> {
+        self.fresh(ctx, Consistency::Fresh).await?;
+        let Some(user) = ctx.actor().user_id() else {
+            return Ok(ObjectList::default());
+        };
+        self.engine
+            .list_objects(ctx.org_id(), user, permission, object_type)
+            .map_err(engine_error)
+    }
+
+    /// Fails unless the actor holds every permission of `role` on `resource`: nobody hands
+    /// out more than they have. The owner role is handed out by owners only.
+    async fn guard_escalation(
+        &self,
+        ctx: &TenantContext,
+        role: &RoleRecord,
+        resource: &Resource,
+    ) -> Result<()> {
+        self.guard_escalation_with(ctx, role, resource, Consistency::Fresh.into())
+            .await
+    }
+
+    async fn guard_escalation_with(
+        &self,
+        ctx: &TenantContext,
+        role: &RoleRecord,
+        resource: &Resource,
+        consistency: Freshness,
+    ) -> Result<()> {
+        let revision = self.fresh(ctx, consistency).await?;
+        // Every check below reads the policy this one made fresh.
+        let consistency = Freshness::Verified(revision);
+        if role.key == OWNER_ROLE && !self.is_owner(ctx).await? {
+            return Err(IamError::Escalation(
+                "only owners may grant or take away the owner role".into(),
+            ));
+        }
+        for p in &role.permissions {
+            if !self.check_at(ctx, p, resource, consistency).await?.allowed {
+                return Err(IamError::Escalation(format!(
+                    "you cannot hand out `{}`: it grants `{p}`, which you do not hold",
+                    role.key
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The escalation guard for handing out the built-in role `key` from inside another
+    /// module's transaction that has seen revision `seen`.
+    pub(crate) async fn guard_builtin(
+        &self,
+        ctx: &TenantContext,
+        key: &str,
+        seen: Revision,
+    ) -> Result<()> {
+        let consistency = self.fresh_at_least(ctx, seen).await?;
+        let role = self
+            .engine
+            .role_by_key(ctx.org_id(), key)
+            .ok_or(IamError::NotFound("role"))?;
+        self.guard_escalation_with(ctx, &role, &Resource::Tenant, consistency)
+            .await
+    }
+
+    /// The escalation guard for putting someone into a team from inside tenancy's
+    /// transaction: the actor must hold every role assigned to the team's members, at its
+    /// scope.
+    pub(crate) async fn guard_team_join(
+        &self,
+        ctx: &TenantContext,
+        team: Uuid,
+        seen: Revision,
+    ) -> Result<()> {
+        let consistency = self.fresh_at_least(ctx, seen).await?;
+        let set = crate::model::ObjectRef::team(team);
+        for (role, scope) in
+            self.engine
+                .roles_of_set(ctx.org_id(), &set, crate::model::MEMBER_RELATION)
+        {
+            self.guard_escalation_with(ctx, &role, &scope_resource(&scope), consistency)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Refreshes to at least `seen`; a revision only the caller's own, uncommitted
+    /// transaction has reached falls back to the newest committed one.
+    pub(crate) async fn fresh_at_least(
+        &self,
+        ctx: &TenantContext,
+        seen: Revision,
+    ) -> Result<Freshness> {
+        let revision = self.sync.ensure_seen(ctx, seen).await?;
+        Ok(Freshness::Verified(revision.min(seen)))
+    }
+
+    /// Whether the actor holds the owner role (as a member or by assignment).
+    async fn is_owner(&self, ctx: &TenantContext) -> Result<bool> {
+        Ok(match ctx.actor().user_id() {
+            Some(user) => self.engine.is_owner(ctx.org_id(), user),
+            None => false,
+        })
+    }
+
+    fn committed(&self, ctx: &TenantContext, revision: Revision) -> RevisionToken {
+        self.sync.on_committed(ctx.org_id(), revision);
+        RevisionToken::new(ctx.org_id(), revision)
+    }
+
+    /// A write transaction in which the organization's built-in roles are stored (a policy
+    /// load takes them from the templates until then, under the same ids).
+    async fn tx(&self, ctx: &TenantContext) -> Result<TenantTx> {
+        let tx = self.store.kernel().db().tenant(ctx).await?;
+        self.store
+            .ensure_builtin_roles(&tx, &self.templates)
+            .await?;
+        Ok(tx)
+    }
+
+    async fn read_tx(&self, ctx: &TenantContext) -> Result<TenantTx> {
+        Ok(self.store.kernel().db().tenant_read(ctx).await?)
+    }
+
+    /// The organization's roles, one page of the standard list query.
+    pub async fn list_roles(
+        &self,
+        ctx: &TenantContext,
+        query: &ListQuery,
+    ) -> Result<Page<RoleRecord>> {
+        self.require(ctx, ROLES_READ, &Resource::Tenant).await?;
+        let tx = self.tx(ctx).await?;
+        let page = self.store.list_roles(&tx, query).await?;
+        tx.commit().await?;
+        Ok(page)
+    }
+
+    /// One role.
+    pub async fn get_role(&self, ctx: &TenantContext, id: Uuid) -> Result<RoleRecord> {
+        self.require(ctx, ROLES_READ, &Resource::Tenant).await?;
+        let tx = self.tx(ctx).await?;
+        let role = self.store.get_role(&tx, id).await?;
+        tx.commit().await?;
+        Ok(role)
+    }
+
+    /// Creates a custom role. Every permission must be in the catalog and held by the
+    /// actor.
+    pub async fn create_role(
+        &self,
+        ctx: &TenantContext,
+        new: NewRole,
+    ) -> Result<(RoleRecord, RevisionToken)> {
+        not_impersonated(ctx)?;
+        self.require(ctx, ROLES_MANAGE, &Resource::Tenant).await?;
+        self.known_permissions(&new.permissions)?;
+        let probe = RoleRecord {
+            id: Uuid::nil(),
+            key: new.key.clone(),
+            name: new.name.clone(),
+            builtin: false,
+            permissions: new.permissions.clone(),
+        };
+        self.guard_escalation(ctx, &probe, &Resource::Tenant)
+            .await?;
+        let tx = self.tx(ctx).await?;
+        let (role, revision) = self.store.create_role(&tx, new).await?;
+        tx.commit().await?;
+        Ok((role, self.committed(ctx, revision)))
+    }
+
+    /// Renames a custom role.
+    pub async fn rename_role(
+        &self,
+        ctx: &TenantContext,
+        id: Uuid,
+        name: String,
+    ) -> Result<(RoleRecord, RevisionToken)> {
+        not_impersonated(ctx)?;
+        self.require(ctx, ROLES_MANAGE, &Resource::Tenant).await?;
+        let tx = self.tx(ctx).await?;
+        let (role, revision) = self.store.rename_role(&tx, id, &name).await?;
+        tx.commit().await?;
+        Ok((role, self.committed(ctx, revision)))
+    }
+
+    /// Replaces a role's permissions. The actor must hold every permission the role has
+    /// before and after the change; the owner role always holds the whole catalog.
+    pub async fn set_role_permissions(
+        &self,
+        ctx: &TenantContext,
+        id: Uuid,
+        permissions: Vec<String>,
+    ) -> Result<(RoleRecord, RevisionToken)> {
+        not_impersonated(ctx)?;
+        self.require(ctx, ROLES_MANAGE, &Resource::Tenant).await?;
+        self.known_permissions(&permissions)?;
+        let tx = self.tx(ctx).await?;
+        let current = self.store.get_role(&tx, id).await?;
+        if current.key == OWNER_ROLE {
+            return Err(IamError::BuiltinRole);
+        }
+        self.guard_escalation(ctx, &current, &Resource::Tenant)
+            .await?;
+        let next = RoleRecord {
+            permissions: permissions.clone(),
+            ..current
+        };
+        self.guard_escalation(ctx, &next, &Resource::Tenant).await?;
+        let (role, revision) = self
+            .store
+            .set_role_permissions(&tx, id, &permissions)
+            .await?;
+        tx.commit().await?;
+        Ok((role, self.committed(ctx, revision)))
+    }
+
+    /// Deletes a custom role that nobody holds.
+    pub async fn delete_role(&self, ctx: &TenantContext, id: Uuid) -> Result<RevisionToken> {
+        not_impersonated(ctx)?;
+        self.require(ctx, ROLES_MANAGE, &Resource::Tenant).await?;
+        let tx = self.tx(ctx).await?;
+        let role = self.store.get_role(&tx, id).await?;
+        self.guard_escalation(ctx, &role, &Resource::Tenant).await?;
+        let revision = self.store.delete_role(&tx, id).await?;
+        tx.commit().await?;
+        Ok(self.committed(ctx, revision))
+    }
+
+    /// The organization's explicit assignments, one page.
+    pub async fn list_assignments(
+        &self,
+        ctx: &TenantContext,
+        filter: &AssignmentFilter,
+        query: &ListQuery,
+    ) -> Result<Page<Assignment>> {
+        self.require(ctx, ASSIGNMENTS_READ, &Resource::Tenant)
+            .await?;
+        let tx = self.read_tx(ctx).await?;
+        let page = self.store.list_assignments(&tx, filter, query).await?;
+        tx.commit().await?;
+        Ok(page)
+    }
+
+    /// Grants a role at a scope. The actor needs `iam.assignments.manage` on that scope and
+    /// every permission of the role there; a role of another organization is not found.
+    pub async fn create_assignment(
+        &self,
+        ctx: &TenantContext,
+        new: NewAssignment,
+    ) -> Result<(Assignment, RevisionToken)> {
+        not_impersonated(ctx)?;
+        let at = scope_resource(&new.scope);
+        self.require(ctx, ASSIGNMENTS_MANAGE, &at).await?;
+        self.valid_subject(ctx, &new.subject)?;
+        let tx = self.tx(ctx).await?;
+        let role = self.store.get_role(&tx, new.role_id).await?;
+        self.guard_escalation(ctx, &role, &at).await?;
+        let (assignment, revision) = self.store.create_assignment(&tx, new).await?;
+        tx.commit().await?;
+        Ok((assignment, self.committed(ctx, revision)))
+    }
+
+    /// Removes an assignment, under the same rules as granting it.
+    pub async fn delete_assignment(&self, ctx: &TenantContext, id: Uuid) -> Result<RevisionToken> {
+        not_impersonated(ctx)?;
+        // Decide before taking the write transaction (no nested transaction, and a caller
+        // without standing never takes SQLite's write lock).
+        let read = self.read_tx(ctx).await?;
+        let assignment = self.store.get_assignment(&read, id).await?;
+        let role = self.store.get_role(&read, assignment.role_id).await?;
+        read.commit().await?;
+        let at = scope_resource(&assignment.scope);
+        self.require(ctx, ASSIGNMENTS_MANAGE, &at).await?;
+        self.guard_escalation(ctx, &role, &at).await?;
+        let tx = self.tx(ctx).await?;
+        let revision = self.store.delete_assignment(&tx, id).await?;
+        tx.commit().await?;
+        Ok(self.committed(ctx, revision))
+    }
+
+    /// Tuples matching `filter`, one page.
+    pub async fn list_tuples(
+        &self,
+        ctx: &TenantContext,
+        filter: &TupleFilter,
+        query: &ListQuery,
+    ) -> Result<Page<crate::model::Tuple>> {
+        self.require(ctx, TUPLES_READ, &Resource::Tenant).await?;
+        let tx = self.read_tx(ctx).await?;
+        let page = self.store.list_tuples(&tx, filter, query).await?;
+        tx.commit().await?;
+        Ok(page)
+    }
+
+    /// Applies a batch of tuple changes atomically. Each tuple must fit the schema (a
+    /// declared type and relation, an allowed subject type).
+    pub async fn write_tuples(
+        &self,
+        ctx: &TenantContext,
+        write: TupleWrite,
+    ) -> Result<(TupleWriteOutcome, RevisionToken)> {
+        not_impersonated(ctx)?;
+        self.require(ctx, TUPLES_MANAGE, &Resource::Tenant).await?;
+        for t in write.insert.iter() {
+            self.engine
+                .schema()
+                .resolve_tuple(t)
+                .map_err(|why| IamError::invalid("insert", "schema", format!("`{t}`: {why}")))?;
+        }
+        let tx = self.tx(ctx).await?;
+        let outcome = self.store.write_tuples(&tx, &write).await?;
+        tx.commit().await?;
+        let token = self.committed(ctx, outcome.revision);
+        Ok((outcome, token))
+    }
+
+    /// An assignment's subject must be a member of the organization, or a subject set the
+    /// schema declares (a set naming an unknown type or relation would make the whole
+    /// organization's policy fail to load).
+    fn valid_subject(&self, ctx: &TenantContext, subject: &Subject) -> Result<()> {
+        match subject {
+            Subject::User { id } => {
+                if self.engine.is_member(ctx.org_id(), *id) {
+                    Ok(())
+                } else {
+                    Err(IamError::invalid(
+                        "subject",
+                        "not_a_member",
+                        "the user is not a member of this organization",
+                    ))
+                }
+            }
+            Subject::Set { object, relation } => {
+                let known = self
+                    .engine
+                    .schema()
+                    .type_id(&object.kind)
+                    .and_then(|t| self.engine.schema().relation(t, relation))
+                    .is_some();
+                if known {
+                    Ok(())
+                } else {
+                    Err(IamError::invalid(
+                        "subject",
+                        "unknown_relation",
+                        format!("the schema declares no `{}#{relation}`", object.kind),
+                    ))
+                }
+            }
+        }
+    }
+
+    fn known_permissions(&self, permissions: &[String]) -> Result<()> {
+        for p in permissions {
+            self.engine.catalog().resolve(p).map_err(|e| {
+                IamError::invalid("permissions", "unknown_permission", e.to_string())
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Refuses policy changes made while impersonating: a support session must not leave grants
+/// behind that outlive it.
+fn not_impersonated(ctx: &TenantContext) -> Result<()> {
+    match ctx.actor() {
+        Actor::Impersonated { .. } => Err(IamError::Impersonation),
+        _ => Ok(()),
+    }
+}
+
+/// The resource an assignment's scope stands for.
+pub fn scope_resource(scope: &Scope) -> Resource {
+    match scope {
+        Scope::Tenant => Resource::Tenant,
+        Scope::Team { id } => Resource::Team(*id),
+        Scope::Object { object } => Resource::Object {
+            object: object.clone(),
+            team: None,
+        },
+    }
+}
+
+/// An engine error as an IAM error: a bad name from the caller is a 400; a tenant that is
+/// not loaded right after a refresh is an internal error.
+pub(crate) fn engine_error(e: EngineError) -> IamError {
+    match e {
+        EngineError::TenantNotLoaded { .. } | EngineError::DepthExceeded { .. } => {
+            IamError::Compile(e.to_string())
+        }
+        other => IamError::invalid("permission", other.code(), other.to_string()),
+    }
+}
