@@ -10,19 +10,25 @@
 //! | `GET, POST /api/v1/iam/tuples` | `iam.tuples.read`, `iam.tuples.manage` |
 //! | `GET /api/v1/iam/me/permissions` | any member |
 //! | `POST /api/v1/iam/explain` | any member for themselves; `iam.explain` for others |
+//! | `GET /api/v1/iam/platform/roles` | platform administrator (in person) |
+//! | `PUT, DELETE /api/v1/iam/platform/roles/{role}/accounts/{account_id}` | platform administrator (in person) |
 //!
 //! Writes answer the organization's new revision in the `Helix-Revision` header and as
 //! `revision` in the body; reads and checks accept it back in the `Helix-Revision` request
 //! header to be answered from a policy at least that fresh.
+//!
+//! [`router`] is a [`GuardedRouter`]: the permissions its [`Require`] guards name are checked
+//! against the catalog when the host builds it ([`GuardedRouter::into_router`]). With the
+//! `openapi` feature, [`openapi::IamApi`] describes every route.
 
 use std::marker::PhantomData;
 
+use axum::Json;
 use axum::extract::{FromRef, FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use helix_core::http::body::{ApiJson, ApiPath};
 use helix_core::http::extract::Tenant;
 use helix_core::list::{ListQuery, Page};
@@ -34,6 +40,13 @@ use crate::model::{ObjectRef, Resource, RoleRecord, Scope, Subject, Tuple};
 use crate::service::{Consistency, Iam};
 use crate::store::{Assignment, AssignmentFilter, NewAssignment, NewRole, TupleFilter, TupleWrite};
 use crate::sync::RevisionToken;
+
+mod guard;
+#[cfg(feature = "openapi")]
+pub mod openapi;
+mod platform;
+
+pub use guard::{Guard, GuardedRouter, UnknownGuards};
 
 /// The header that carries a revision token.
 pub const REVISION_HEADER: &str = "helix-revision";
@@ -66,6 +79,10 @@ macro_rules! permission {
 /// organization: 401 without authentication, 404 for a caller with no standing in the
 /// organization, 403 `PERMISSION_DENIED` naming the permission otherwise. Yields the
 /// tenant context.
+///
+/// Register routes that take it with [`GuardedRouter::guarded`]: a permission missing from
+/// the catalog then stops the application when it is built. Should one slip through
+/// anyway, the request is refused (400 `VALIDATION_ERROR` on `permission`), never allowed.
 #[derive(Debug, Clone)]
 pub struct Require<P: Permission>(pub TenantContext, PhantomData<P>);
 
@@ -135,14 +152,15 @@ fn deleted(id: Uuid, token: RevisionToken) -> Response {
     )
 }
 
-/// The routes, for any state that provides an [`Iam`].
-pub fn router<S>() -> Router<S>
+/// The routes, for any state that provides an [`Iam`], with the permissions their guards
+/// name: build them with [`GuardedRouter::into_router`].
+pub fn router<S>() -> GuardedRouter<S>
 where
     Iam: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
-    Router::new()
-        .route("/api/v1/iam/catalog", get(catalog))
+    GuardedRouter::new()
+        .guarded::<CatalogRead>("/api/v1/iam/catalog", get(catalog))
         .route("/api/v1/iam/roles", get(list_roles).post(create_role))
         .route(
             "/api/v1/iam/roles/{id}",
@@ -159,6 +177,7 @@ where
         .route("/api/v1/iam/tuples", get(list_tuples).post(write_tuples))
         .route("/api/v1/iam/me/permissions", get(my_permissions))
         .route("/api/v1/iam/explain", post(explain))
+        .merge(platform::routes())
 }
 
 /// One permission of the catalog.

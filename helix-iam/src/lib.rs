@@ -9,7 +9,9 @@
 //! roles, assignments and tuples with escalation guards); [`Engine`] answers from a compiled
 //! per-organization index in memory; [`IamStore`] and [`IamSync`] keep that index in step
 //! with the database on every instance; [`IamAuthorizer`] decides helix-tenancy's
-//! operations; the `http` feature serves `/api/v1/iam/...` and the `Require<P>` guard.
+//! operations; the `http` feature serves `/api/v1/iam/...` (platform roles included, see
+//! [`platform`]) and the `Require<P>` guard, whose permissions are checked against the
+//! catalog at startup.
 //!
 //! ```
 //! use helix_iam::model::{ObjectRef, Subject, Tuple};
@@ -35,6 +37,7 @@ mod migrations;
 pub mod model;
 mod module;
 pub mod oracle;
+pub mod platform;
 pub mod schema;
 pub mod service;
 pub mod store;

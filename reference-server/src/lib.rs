@@ -173,6 +173,17 @@ pub struct App {
 
 /// Builds the composed platform and its router (no listener, no background task).
 pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
+    build_app_with(settings, helix_iam::http::GuardedRouter::new()).await
+}
+
+/// [`build_app`] with a product's own routes, served behind the same authentication and
+/// middleware as the platform's. Every permission a `Require<P>` guard names, the product's
+/// and the platform's, must be in the permission catalog: otherwise this fails, naming each
+/// unknown permission and its route, and the server does not start.
+pub async fn build_app_with(
+    settings: &Settings,
+    routes: helix_iam::http::GuardedRouter<AppState>,
+) -> anyhow::Result<App> {
     settings.validate()?;
     let db = Db::connect(&settings.database.url, &settings.database.pool).await?;
     let kernel = Kernel::new(db.clone());
@@ -207,10 +218,14 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
     // request context; `api_key_scopes` refuses API keys on routes their scopes do not
     // cover; `verified_email` runs after `authenticate` and gives helix-tenancy the caller's
     // verified e-mail on the two routes that need it.
+    let guarded = helix_iam::http::router::<AppState>()
+        .merge(routes)
+        .into_router(&state.iam)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let api = Router::new()
         .merge(helix_auth::http::router::<AppState>())
         .merge(helix_tenancy::http::router::<AppState>())
-        .merge(helix_iam::http::router::<AppState>())
+        .merge(guarded)
         .with_state(state.clone())
         .merge(helix.router())
         .layer(axum::middleware::from_fn_with_state(idem, idempotency))

@@ -37,11 +37,13 @@ fn openapi_doc() {}
 
 /// The served OpenAPI document: [`ApiDoc`] with the auth routes
 /// ([`helix_auth::http::openapi::AuthApi`]) and the tenancy routes
-/// ([`helix_tenancy::http::openapi::TenancyApi`]) merged in.
+/// ([`helix_tenancy::http::openapi::TenancyApi`]) and the IAM routes
+/// ([`helix_iam::http::openapi::IamApi`]) merged in.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(helix_auth::http::openapi::AuthApi::openapi());
     doc.merge(helix_tenancy::http::openapi::TenancyApi::openapi());
+    doc.merge(helix_iam::http::openapi::IamApi::openapi());
     doc
 }
 

@@ -6,7 +6,8 @@
 //! with `IamStore::grant_platform_role`, audited on the platform chain), or when the setting
 //! lists its id or its verified e-mail address (compared case-insensitively), which
 //! bootstraps the first support accounts. The defaults, no grant and an empty list, let
-//! nobody impersonate.
+//! nobody impersonate. Platform administrators (role `platform_admin`) cannot be
+//! impersonated either.
 
 use std::collections::HashSet;
 
@@ -50,16 +51,21 @@ impl SupportAccounts {
         }
     }
 
-    async fn is_support(&self, account_id: Uuid) -> Result<bool, helix_core::Error> {
-        if self.ids.contains(&account_id) {
-            return Ok(true);
-        }
+    async fn roles_of(&self, account_id: Uuid) -> Result<Vec<PlatformRole>, helix_core::Error> {
         let ctx = PlatformContext::system("reference-server.platform-roles");
         let tx = self.kernel.db().platform_read(&ctx).await?;
         let roles = platform_roles_of(tx.raw(), account_id)
             .await
             .map_err(helix_core::Error::from)?;
         tx.commit().await?;
+        Ok(roles)
+    }
+
+    async fn is_support(&self, account_id: Uuid) -> Result<bool, helix_core::Error> {
+        if self.ids.contains(&account_id) {
+            return Ok(true);
+        }
+        let roles = self.roles_of(account_id).await?;
         if roles.contains(&PlatformRole::Support) {
             return Ok(true);
         }
@@ -80,6 +86,17 @@ impl SupportAccounts {
 impl PlatformRoles for SupportAccounts {
     async fn may_impersonate(&self, account_id: Uuid) -> Result<bool, helix_core::Error> {
         self.is_support(account_id).await
+    }
+
+    /// Support accounts and platform administrators: nobody impersonates them.
+    async fn is_platform_account(&self, account_id: Uuid) -> Result<bool, helix_core::Error> {
+        if self.is_support(account_id).await? {
+            return Ok(true);
+        }
+        Ok(self
+            .roles_of(account_id)
+            .await?
+            .contains(&PlatformRole::PlatformAdmin))
     }
 }
 

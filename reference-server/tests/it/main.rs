@@ -8,6 +8,8 @@ mod browser_sign_in;
 mod cookies;
 mod glue;
 mod iam;
+mod iam_isolation;
+mod iam_platform;
 mod impersonation;
 mod invitations;
 mod log_secrets;
