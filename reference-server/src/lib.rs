@@ -19,6 +19,7 @@ pub mod invitations;
 pub mod jobs;
 pub mod keys;
 pub mod mail;
+pub mod mfa_policy;
 pub mod openapi;
 pub mod organizations;
 pub mod platform_roles;
@@ -181,6 +182,7 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
             .module(helix_tenancy::TenancyModule)
             .module(helix_auth::AuthModule)
             .module(helix_iam::IamModule)
+            .module(mfa_policy::MfaPolicyGlue)
             .build()
             .await?,
     );
@@ -215,6 +217,10 @@ pub async fn build_app(settings: &Settings) -> anyhow::Result<App> {
         .merge(helix.router())
         .layer(axum::middleware::from_fn_with_state(idem, idempotency))
         .layer(axum::middleware::from_fn(api_keys::api_key_scopes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.auth.sessions().clone(),
+            mfa_policy::forget_changed_mfa_policy,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.auth.auth().clone(),
             verified_email::verified_email,
