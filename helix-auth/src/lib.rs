@@ -99,7 +99,7 @@ pub use config::{
 };
 pub use error::{AuthError, Result};
 pub use impersonation::{ImpersonationService, NoPlatformRoles, PlatformRoles};
-pub use mfa::{MfaProof, MfaRequirement, MfaStatus, MfaToken};
+pub use mfa::{MFA_POLICY_CHANNEL, MfaPolicy, MfaProof, MfaRequirement, MfaStatus, MfaToken};
 pub use organizations::OrganizationDirectory;
 pub use passwords::{Password, PasswordHasher, PasswordPolicy, Verification};
 pub use service::{AuthService, AuthServiceBuilder};

@@ -19,6 +19,7 @@ pub mod invitations;
 pub mod jobs;
 pub mod keys;
 pub mod mail;
+pub mod mfa_policy;
 pub mod openapi;
 pub mod organizations;
 pub mod platform_roles;
@@ -192,6 +193,7 @@ pub async fn build_app_with(
             .module(helix_tenancy::TenancyModule)
             .module(helix_auth::AuthModule)
             .module(helix_iam::IamModule)
+            .module(mfa_policy::MfaPolicyGlue)
             .build()
             .await?,
     );
@@ -230,6 +232,10 @@ pub async fn build_app_with(
         .merge(helix.router())
         .layer(axum::middleware::from_fn_with_state(idem, idempotency))
         .layer(axum::middleware::from_fn(api_keys::api_key_scopes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.auth.sessions().clone(),
+            mfa_policy::forget_changed_mfa_policy,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.auth.auth().clone(),
             verified_email::verified_email,

@@ -18,7 +18,7 @@
 //!   docs).
 
 use async_trait::async_trait;
-use helix_auth::{MfaRequirement, OrganizationDirectory};
+use helix_auth::{MfaPolicy, MfaRequirement, OrganizationDirectory};
 use helix_core::{Actor, PlatformContext, TenantContext};
 use helix_tenancy::{NewOrganization, Region, TenancyError, TenancyService};
 use uuid::Uuid;
@@ -136,17 +136,26 @@ impl MfaRequirement for TenancyDirectory {
         org_id: Uuid,
         account_id: Uuid,
     ) -> Result<bool, helix_core::Error> {
+        Ok(self.policy(org_id, account_id).await?.required())
+    }
+
+    /// The organization's setting, read as `account_id`: [`MfaPolicy::Organization`] (the
+    /// same for every member, and announced on change by [`crate::mfa_policy`]'s trigger, so
+    /// helix-auth keeps it in memory). Not a member (any more) or no such organization:
+    /// [`MfaPolicy::Account`] `false`, not cached: no token will be issued for it anyway, the
+    /// tenancy layer checks membership on every request. An account served a cached `true`
+    /// for an organization it cannot read only loses the organization from its session.
+    async fn policy(&self, org_id: Uuid, account_id: Uuid) -> Result<MfaPolicy, helix_core::Error> {
         let ctx = TenantContext::new(org_id, Actor::User(account_id));
         match self.tenancy.get_organization(&ctx).await {
-            Ok(org) => {
-                Ok(org.settings.get(REQUIRE_MFA_SETTING) == Some(&serde_json::Value::Bool(true)))
-            }
+            Ok(org) => Ok(MfaPolicy::Organization {
+                required: org.settings.get(REQUIRE_MFA_SETTING)
+                    == Some(&serde_json::Value::Bool(true)),
+            }),
             Err(e) => {
                 let e = helix_core::Error::from(e);
-                // Not a member (any more) or no such organization: no token will be issued
-                // for it anyway, the tenancy layer checks membership on every request.
                 if matches!(e.status(), 403 | 404) {
-                    Ok(false)
+                    Ok(MfaPolicy::Account { required: false })
                 } else {
                     Err(e)
                 }

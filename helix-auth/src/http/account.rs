@@ -655,8 +655,8 @@ pub(crate) async fn mfa_missing(
         return Ok(false);
     }
     state
-        .mfa_requirement()
-        .required_for(org_id, account_id)
+        .sessions()
+        .organization_requires_mfa(state.mfa_requirement(), org_id, account_id)
         .await
 }
 

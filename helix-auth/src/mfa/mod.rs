@@ -53,7 +53,7 @@ use crate::tokens::AuthMethods;
 use zeroize::Zeroizing;
 
 pub use backup::{BACKUP_CODE_COUNT, BackupCode};
-pub use requirement::{MfaRequirement, NoMfaRequirement};
+pub use requirement::{MFA_POLICY_CHANNEL, MfaPolicy, MfaRequirement, NoMfaRequirement};
 
 /// A pending TOTP enrolment, to show the user once. `Debug` redacts every field (each one
 /// contains the secret).

@@ -26,34 +26,50 @@ use crate::accounts::AccountProfile;
 /// PostgreSQL). The payload is the account id.
 pub const ACCOUNT_CHANNEL: &str = "helix_auth_account_changed";
 
-/// Above this many entries the cache starts over (a bound on memory; a miss only costs one
+/// Above this many entries a cache starts over (a bound on memory; a miss only costs one
 /// database read).
 const MAX_ENTRIES: usize = 50_000;
 
-#[derive(Debug, Default)]
-pub(crate) struct ProfileCache {
-    inner: Mutex<Entries>,
+/// The profile cache: account id → profile.
+pub(crate) type ProfileCache = FeedCache<AccountProfile>;
+
+/// Values keyed by an id (an account, an organization), each stamped with the notification
+/// feed's generation when it was read, and dropped when the id's change is announced.
+#[derive(Debug)]
+pub(crate) struct FeedCache<V> {
+    inner: Mutex<Entries<V>>,
 }
 
-#[derive(Debug, Default)]
-struct Entries {
-    map: HashMap<Uuid, (AccountProfile, u64)>,
+impl<V> Default for FeedCache<V> {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::new(Entries {
+                map: HashMap::new(),
+                invalidations: 0,
+            }),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Entries<V> {
+    map: HashMap<Uuid, (V, u64)>,
     /// Bumped by every invalidation.
     invalidations: u64,
 }
 
-impl ProfileCache {
-    /// The profile of `id` if it was cached under `generation`.
-    pub(crate) fn get(&self, id: Uuid, generation: u64) -> Option<AccountProfile> {
+impl<V: Clone> FeedCache<V> {
+    /// The value of `id` if it was cached under `generation`.
+    pub(crate) fn get(&self, id: Uuid, generation: u64) -> Option<V> {
         let entries = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .map
             .get(&id)
             .filter(|(_, g)| *g == generation)
-            .map(|(p, _)| p.clone())
+            .map(|(v, _)| v.clone())
     }
 
-    /// A stamp to take before reading the database; pass it to [`ProfileCache::insert`].
+    /// A stamp to take before reading the database; pass it to [`FeedCache::insert`].
     pub(crate) fn stamp(&self) -> u64 {
         self.inner
             .lock()
@@ -61,9 +77,9 @@ impl ProfileCache {
             .invalidations
     }
 
-    /// Caches `profile` read under `generation`, unless an invalidation happened since
+    /// Caches `value` of `id` read under `generation`, unless an invalidation happened since
     /// `stamp` was taken (the read may predate the change).
-    pub(crate) fn insert(&self, profile: AccountProfile, generation: u64, stamp: u64) {
+    pub(crate) fn insert(&self, id: Uuid, value: V, generation: u64, stamp: u64) {
         let mut entries = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if entries.invalidations != stamp {
             return;
@@ -71,12 +87,10 @@ impl ProfileCache {
         if entries.map.len() >= MAX_ENTRIES {
             entries.map.clear();
         }
-        entries
-            .map
-            .insert(profile.account_id, (profile, generation));
+        entries.map.insert(id, (value, generation));
     }
 
-    /// Drops `ids` (changed accounts).
+    /// Drops `ids` (changed).
     pub(crate) fn invalidate(&self, ids: impl IntoIterator<Item = Uuid>) {
         let mut entries = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         entries.invalidations = entries.invalidations.wrapping_add(1);
@@ -104,7 +118,7 @@ mod tests {
         let cache = ProfileCache::default();
         let id = Uuid::now_v7();
         let stamp = cache.stamp();
-        cache.insert(profile(id, true), 3, stamp);
+        cache.insert(id, profile(id, true), 3, stamp);
         assert!(cache.get(id, 3).is_some());
         assert!(cache.get(id, 4).is_none());
         assert!(cache.get(Uuid::now_v7(), 3).is_none());
@@ -117,11 +131,11 @@ mod tests {
         let stamp = cache.stamp();
         // The account changes (and is announced) while the old row is being read.
         cache.invalidate([id]);
-        cache.insert(profile(id, false), 1, stamp);
+        cache.insert(id, profile(id, false), 1, stamp);
         assert!(cache.get(id, 1).is_none());
         // A read that starts after the change is stored.
         let stamp = cache.stamp();
-        cache.insert(profile(id, true), 1, stamp);
+        cache.insert(id, profile(id, true), 1, stamp);
         assert_eq!(cache.get(id, 1).map(|p| p.email_verified), Some(true));
         cache.invalidate([id]);
         assert!(cache.get(id, 1).is_none());

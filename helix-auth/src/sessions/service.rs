@@ -10,9 +10,10 @@ use uuid::Uuid;
 use super::config::{Lifetimes, SessionConfig};
 use super::error::SessionError;
 use super::model::{RefreshToken, RevokeReason, Session, SessionKind, SessionMeta};
-use super::profiles::{ACCOUNT_CHANNEL, ProfileCache};
+use super::profiles::{ACCOUNT_CHANNEL, FeedCache, ProfileCache};
 use super::revoked::{ActiveSessions, RevokedSessions};
 use super::store::{self, SESSION_COLUMNS, TokenRow, stmt};
+use crate::mfa::{MFA_POLICY_CHANNEL, MfaPolicy, MfaRequirement};
 
 /// Shorthand for session results.
 pub type Result<T, E = SessionError> = std::result::Result<T, E>;
@@ -32,6 +33,8 @@ pub(crate) struct Inner {
     pub revoked: RevokedSessions,
     pub active: ActiveSessions,
     pub profiles: ProfileCache,
+    /// Organization id → whether it requires MFA ([`MfaPolicy::Organization`] answers).
+    pub mfa_policies: FeedCache<bool>,
     /// Live while [`SessionService::follow_revocations`] hears every revocation.
     pub feed: RwLock<Arc<helix_core::notify::Feed>>,
 }
@@ -51,6 +54,7 @@ impl SessionService {
                 revoked: RevokedSessions::default(),
                 active: ActiveSessions::default(),
                 profiles: ProfileCache::default(),
+                mfa_policies: FeedCache::default(),
                 feed: RwLock::new(helix_core::notify::Feed::never_live()),
             }),
         })
@@ -353,7 +357,9 @@ impl SessionService {
     ///
     /// The same listener hears account changes ([`ACCOUNT_CHANNEL`]: email or verification
     /// changed, account deleted), which keeps [`SessionService::account_profile`]'s cache
-    /// fresh under the same rule.
+    /// fresh under the same rule, and organization MFA policy changes announced by the host
+    /// ([`MFA_POLICY_CHANNEL`]), which keep
+    /// [`SessionService::organization_requires_mfa`]'s cache fresh.
     pub async fn follow_revocations(&self, stop: tokio_util::sync::CancellationToken) {
         let db = self.inner.kernel.db();
         if db.backend() != helix_core::Backend::Postgres {
@@ -363,7 +369,7 @@ impl SessionService {
         {
             let listener = match helix_core::notify::Listener::new(
                 db,
-                [REVOCATION_CHANNEL, ACCOUNT_CHANNEL],
+                [REVOCATION_CHANNEL, ACCOUNT_CHANNEL, MFA_POLICY_CHANNEL],
             ) {
                 Ok(l) => l,
                 Err(e) => {
@@ -378,6 +384,8 @@ impl SessionService {
                     if let Ok(id) = Uuid::parse_str(payload) {
                         if channel == ACCOUNT_CHANNEL {
                             this.forget_accounts([id]);
+                        } else if channel == MFA_POLICY_CHANNEL {
+                            this.forget_mfa_policies([id]);
                         } else {
                             this.mark_revoked([id]);
                         }
@@ -419,7 +427,7 @@ impl SessionService {
         if profile.account_id == account_id {
             self.inner
                 .profiles
-                .insert(profile.clone(), generation, stamp);
+                .insert(account_id, profile.clone(), generation, stamp);
         }
         Ok(profile)
     }
@@ -428,6 +436,43 @@ impl SessionService {
     /// or verification state changed).
     pub fn forget_accounts(&self, account_ids: impl IntoIterator<Item = Uuid>) {
         self.inner.profiles.invalidate(account_ids);
+    }
+
+    /// Whether `org_id` requires MFA of `account_id`, as `requirement` answers
+    /// ([`MfaRequirement::policy`]). While [`SessionService::follow_revocations`] is live
+    /// (PostgreSQL), an [`MfaPolicy::Organization`] answer is kept in memory for every account
+    /// of the organization until the host announces a change on [`MFA_POLICY_CHANNEL`] or the
+    /// feed loses its liveness (the rule of [`SessionService::account_profile`]); otherwise,
+    /// and for [`MfaPolicy::Account`] answers, `requirement` is asked every time. A process
+    /// that changes a policy should also call [`SessionService::forget_mfa_policies`] right
+    /// after its commit, so that its own next answer does not wait for the announcement.
+    pub async fn organization_requires_mfa(
+        &self,
+        requirement: &dyn MfaRequirement,
+        org_id: Uuid,
+        account_id: Uuid,
+    ) -> std::result::Result<bool, helix_core::Error> {
+        // The generation and the stamp are taken before the host is asked.
+        let Some(generation) = self.feed().live_generation() else {
+            return Ok(requirement.policy(org_id, account_id).await?.required());
+        };
+        if let Some(required) = self.inner.mfa_policies.get(org_id, generation) {
+            return Ok(required);
+        }
+        let stamp = self.inner.mfa_policies.stamp();
+        let policy = requirement.policy(org_id, account_id).await?;
+        if let MfaPolicy::Organization { required } = policy {
+            self.inner
+                .mfa_policies
+                .insert(org_id, required, generation, stamp);
+        }
+        Ok(policy.required())
+    }
+
+    /// Drops `org_ids` from the cache of [`SessionService::organization_requires_mfa`]
+    /// (their MFA policy changed).
+    pub fn forget_mfa_policies(&self, org_ids: impl IntoIterator<Item = Uuid>) {
+        self.inner.mfa_policies.invalidate(org_ids);
     }
 
     /// Revokes one session (sign-out). Returns whether it was active until now.

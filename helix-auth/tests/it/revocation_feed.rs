@@ -315,3 +315,196 @@ async fn postgres_profiles(t: TestDb) {
 async fn postgres_profiles_follow_account_changes() {
     run_postgres(postgres_profiles).await;
 }
+
+/// A host's MFA policy that counts how often helix-auth asks it.
+#[derive(Default)]
+struct CountingPolicy {
+    asked: std::sync::atomic::AtomicUsize,
+    required: std::sync::atomic::AtomicBool,
+    /// Answer [`helix_auth::MfaPolicy::Account`] (never cacheable).
+    per_account: bool,
+}
+
+impl CountingPolicy {
+    fn asked(&self) -> usize {
+        self.asked.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn set(&self, required: bool) {
+        self.required
+            .store(required, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl helix_auth::MfaRequirement for CountingPolicy {
+    async fn required_for(&self, _: Uuid, _: Uuid) -> Result<bool, helix_core::Error> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(self.required.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    async fn policy(
+        &self,
+        org_id: Uuid,
+        account_id: Uuid,
+    ) -> Result<helix_auth::MfaPolicy, helix_core::Error> {
+        let required = self.required_for(org_id, account_id).await?;
+        Ok(if self.per_account {
+            helix_auth::MfaPolicy::Account { required }
+        } else {
+            helix_auth::MfaPolicy::Organization { required }
+        })
+    }
+}
+
+async fn postgres_mfa_policy_cache(t: TestDb) {
+    let svc = service(&t).await;
+    let policy = CountingPolicy::default();
+    let (org, other_org) = (Uuid::now_v7(), Uuid::now_v7());
+    let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    // Without a live feed the host is asked every time.
+    assert!(
+        !svc.organization_requires_mfa(&policy, org, alice)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !svc.organization_requires_mfa(&policy, org, alice)
+            .await
+            .unwrap()
+    );
+    assert_eq!(policy.asked(), 2);
+
+    let (stop, task) = follow(&svc).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !svc.follows_revocations() {
+        assert!(Instant::now() < deadline, "the feed never went live");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // An organization answer is asked once, then served for every account of it.
+    assert!(
+        !svc.organization_requires_mfa(&policy, org, alice)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !svc.organization_requires_mfa(&policy, org, bob)
+            .await
+            .unwrap()
+    );
+    assert_eq!(policy.asked(), 3);
+    // Another organization is its own entry.
+    assert!(
+        !svc.organization_requires_mfa(&policy, other_org, alice)
+            .await
+            .unwrap()
+    );
+    assert_eq!(policy.asked(), 4);
+
+    // A change that is not announced is not seen...
+    policy.set(true);
+    assert!(
+        !svc.organization_requires_mfa(&policy, org, alice)
+            .await
+            .unwrap()
+    );
+    // ...an announced one (here an operator's NOTIFY, as the host's trigger on another
+    // instance would send it) is, within a second, and only for that organization.
+    t.db.connection()
+        .execute_unprepared(&format!(
+            "SELECT pg_notify('{}', '{org}')",
+            helix_auth::MFA_POLICY_CHANNEL
+        ))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while !svc
+        .organization_requires_mfa(&policy, org, bob)
+        .await
+        .unwrap()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "an announced MFA policy change was not seen after 1 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        !svc.organization_requires_mfa(&policy, other_org, bob)
+            .await
+            .unwrap()
+    );
+
+    // The instance that makes a change forgets at once.
+    policy.set(false);
+    svc.forget_mfa_policies([org]);
+    assert!(
+        !svc.organization_requires_mfa(&policy, org, alice)
+            .await
+            .unwrap()
+    );
+    let asked = policy.asked();
+    assert!(
+        !svc.organization_requires_mfa(&policy, org, alice)
+            .await
+            .unwrap()
+    );
+    assert_eq!(policy.asked(), asked, "cached again");
+
+    // Answers for one account only are never cached.
+    let per_account = CountingPolicy {
+        per_account: true,
+        ..CountingPolicy::default()
+    };
+    per_account.set(true);
+    let third_org = Uuid::now_v7();
+    for _ in 0..3 {
+        assert!(
+            svc.organization_requires_mfa(&per_account, third_org, alice)
+                .await
+                .unwrap()
+        );
+    }
+    assert_eq!(per_account.asked(), 3);
+
+    // Once the feed stops, nothing is served from memory.
+    stop.cancel();
+    task.await.unwrap();
+    policy.set(true);
+    assert!(
+        svc.organization_requires_mfa(&policy, org, alice)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_caches_organization_mfa_policies_until_announced() {
+    run_postgres(postgres_mfa_policy_cache).await;
+}
+
+async fn sqlite_mfa_policy_asked_every_time(t: TestDb) {
+    let svc = service(&t).await;
+    let (stop, task) = follow(&svc).await;
+    task.await.unwrap();
+    let policy = CountingPolicy::default();
+    let org = Uuid::now_v7();
+    assert!(
+        !svc.organization_requires_mfa(&policy, org, Uuid::now_v7())
+            .await
+            .unwrap()
+    );
+    policy.set(true);
+    assert!(
+        svc.organization_requires_mfa(&policy, org, Uuid::now_v7())
+            .await
+            .unwrap()
+    );
+    assert_eq!(policy.asked(), 2);
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_asks_the_mfa_policy_every_time() {
+    run_sqlite(sqlite_mfa_policy_asked_every_time).await;
+}

@@ -428,3 +428,71 @@ async fn organization_requiring_mfa(t: TestDb) {
     srv.stop().await;
 }
 backend_test!(mfa_required_by_organization, organization_requiring_mfa);
+
+/// An organization's MFA requirement set through instance A is enforced by instance B's next
+/// refresh within a second, although B keeps policies in memory (the trigger announces the
+/// change; B's feed hears it).
+async fn policy_change_on_two_instances(t: TestDb) {
+    let (srv_a, srv_b) = crate::support::start_pair(&t).await;
+    let a = Client {
+        c: reqwest::Client::new(),
+        base: srv_a.base.clone(),
+    };
+    let b = Client {
+        c: reqwest::Client::new(),
+        base: srv_b.base.clone(),
+    };
+    let email = registered(&srv_a, &a).await;
+    // B reads (and may cache) the policy: not required.
+    let pair = b.login(&email).await;
+    let org = pair["org_id"].as_str().unwrap().to_owned();
+    let mut refresh_token = pair["refresh_token"].as_str().unwrap().to_owned();
+    let (status, body) = b
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": refresh_token}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["org_id"], org.as_str());
+    refresh_token = body["refresh_token"].as_str().unwrap().to_owned();
+
+    let r =
+        a.c.patch(format!("{}/api/v1/organization", a.base))
+            .bearer_auth(pair["access_token"].as_str().unwrap())
+            .json(&json!({"settings": {"require_mfa": true}}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    let changed_at = std::time::Instant::now();
+    loop {
+        let (status, body) = b
+            .post(
+                "/api/v1/auth/refresh",
+                None,
+                json!({"refresh_token": refresh_token}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        if body["mfa_required_org_id"] == org.as_str() {
+            assert_eq!(body["org_id"], Value::Null);
+            break;
+        }
+        assert_eq!(body["org_id"], org.as_str());
+        assert!(
+            changed_at.elapsed() < std::time::Duration::from_secs(1),
+            "instance B still issued tokens for the organization 1 s after it required MFA"
+        );
+        refresh_token = body["refresh_token"].as_str().unwrap().to_owned();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    srv_a.stop().await;
+    srv_b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mfa_requirement_reaches_a_second_instance() {
+    helix_core::testing::run_postgres(policy_change_on_two_instances).await;
+}
