@@ -289,20 +289,12 @@ async fn update_role(
     ApiPath(IdPath { id }): ApiPath<IdPath>,
     ApiJson(body): ApiJson<RoleUpdate>,
 ) -> Result<Response, Error> {
-    let mut last = None;
-    if let Some(name) = body.name {
-        last = Some(iam.rename_role(&tenant, id, name).await?);
-    }
-    if let Some(permissions) = body.permissions {
-        last = Some(iam.set_role_permissions(&tenant, id, permissions).await?);
-    }
-    let Some((role, token)) = last else {
-        return Err(Error::invalid(
-            "body",
-            "required",
-            "name or permissions is required",
-        ));
+    // Name and permissions change together or not at all (one transaction).
+    let update = crate::service::RoleUpdate {
+        name: body.name,
+        permissions: body.permissions,
     };
+    let (role, token) = iam.update_role(&tenant, id, update).await?;
     Ok(revised(StatusCode::OK, token, role))
 }
 

@@ -6,11 +6,17 @@
 //! process and, on PostgreSQL, on every change any instance commits). A write returns a
 //! [`RevisionToken`]; a check given that token is never answered from an older policy.
 
+mod locked;
+
 use std::sync::Arc;
 
 use helix_core::list::{ListQuery, Page};
 use helix_core::{Actor, Kernel, TenantContext, TenantTx};
+use serde_json::json;
 use uuid::Uuid;
+
+use locked::Attempt;
+pub use locked::ESCALATION_REFUSED;
 
 use crate::catalog::DEFAULT_ROLE_KEYS;
 use crate::engine::{Decision, Engine, EngineConfig, EngineError, Explanation, ObjectList};
@@ -38,6 +44,33 @@ pub const TUPLES_READ: &str = "iam.tuples.read";
 pub const TUPLES_MANAGE: &str = "iam.tuples.manage";
 /// Explaining other users' decisions.
 pub const EXPLAIN: &str = "iam.explain";
+
+/// A change to a role: a new name, new permissions, or both ([`Iam::update_role`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoleUpdate {
+    /// The new display name (custom roles only).
+    pub name: Option<String>,
+    /// The new permission set, replacing the old one.
+    pub permissions: Option<Vec<String>>,
+}
+
+impl RoleUpdate {
+    /// A rename only.
+    pub fn name(name: impl Into<String>) -> Self {
+        Self {
+            name: Some(name.into()),
+            permissions: None,
+        }
+    }
+
+    /// A permission change only.
+    pub fn permissions(permissions: Vec<String>) -> Self {
+        Self {
+            name: None,
+            permissions: Some(permissions),
+        }
+    }
+}
 
 /// How fresh a check must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -379,16 +412,6 @@ impl Iam {
 
     /// Fails unless the actor holds every permission of `role` on `resource`: nobody hands
     /// out more than they have. The owner role is handed out by owners only.
-    async fn guard_escalation(
-        &self,
-        ctx: &TenantContext,
-        role: &RoleRecord,
-        resource: &Resource,
-    ) -> Result<()> {
-        self.guard_escalation_with(ctx, role, resource, Consistency::Fresh.into())
-            .await
-    }
-
     async fn guard_escalation_with(
         &self,
         ctx: &TenantContext,
@@ -477,38 +500,36 @@ impl Iam {
         RevisionToken::new(ctx.org_id(), revision)
     }
 
-    /// A write transaction in which the organization's built-in roles are stored (a policy
-    /// load takes them from the templates until then, under the same ids).
-    async fn tx(&self, ctx: &TenantContext) -> Result<TenantTx> {
-        let tx = self.store.kernel().db().tenant(ctx).await?;
-        self.store
-            .ensure_builtin_roles(&tx, &self.templates)
-            .await?;
-        Ok(tx)
-    }
-
     async fn read_tx(&self, ctx: &TenantContext) -> Result<TenantTx> {
         Ok(self.store.kernel().db().tenant_read(ctx).await?)
     }
 
-    /// The organization's roles, one page of the standard list query.
+    /// The organization's roles, one page of the standard list query. Built-in roles the
+    /// organization has not stored yet are listed from their templates under the ids they
+    /// will be stored with; a read never writes.
     pub async fn list_roles(
         &self,
         ctx: &TenantContext,
         query: &ListQuery,
     ) -> Result<Page<RoleRecord>> {
         self.require(ctx, ROLES_READ, &Resource::Tenant).await?;
-        let tx = self.tx(ctx).await?;
-        let page = self.store.list_roles(&tx, query).await?;
+        let tx = self.read_tx(ctx).await?;
+        let page = self
+            .store
+            .list_roles_with_templates(&tx, query, &self.templates)
+            .await?;
         tx.commit().await?;
         Ok(page)
     }
 
-    /// One role.
+    /// One role (a built-in role not stored yet from its template; a read never writes).
     pub async fn get_role(&self, ctx: &TenantContext, id: Uuid) -> Result<RoleRecord> {
         self.require(ctx, ROLES_READ, &Resource::Tenant).await?;
-        let tx = self.tx(ctx).await?;
-        let role = self.store.get_role(&tx, id).await?;
+        let tx = self.read_tx(ctx).await?;
+        let role = self
+            .store
+            .get_role_or_template(&tx, id, &self.templates)
+            .await?;
         tx.commit().await?;
         Ok(role)
     }
@@ -520,80 +541,164 @@ impl Iam {
         ctx: &TenantContext,
         new: NewRole,
     ) -> Result<(RoleRecord, RevisionToken)> {
+        let attempt = Attempt::new(
+            "role.create",
+            "role",
+            &new.key,
+            json!({ "key": new.key, "permissions": new.permissions }),
+        );
+        self.refusing(ctx, attempt, async {
+            not_impersonated(ctx)?;
+            self.require(ctx, ROLES_MANAGE, &Resource::Tenant).await?;
+            self.known_permissions(&new.permissions)?;
+            let locked = self.lock(ctx).await?;
+            self.require_locked(ctx, &locked, ROLES_MANAGE, &Resource::Tenant)
+                .await?;
+            let probe = RoleRecord {
+                id: Uuid::nil(),
+                key: new.key.clone(),
+                name: new.name.clone(),
+                builtin: false,
+                permissions: new.permissions.clone(),
+            };
+            self.guard_locked(ctx, &locked, &probe, &Resource::Tenant)
+                .await?;
+            let tx = self.begin_writing(locked).await?;
+            let (role, revision) = self.store.create_role(&tx, new).await?;
+            tx.commit().await?;
+            Ok((role, self.committed(ctx, revision)))
+        })
+        .await
+    }
+
+    /// Changes a custom role's name and/or permissions in one transaction: all of it or
+    /// nothing (a refused permission change leaves the name as it was). The actor must hold
+    /// every permission the role has before and after the change; built-in roles keep their
+    /// names, and the owner role always holds the whole catalog. An update naming neither
+    /// is a validation error.
+    pub async fn update_role(
+        &self,
+        ctx: &TenantContext,
+        id: Uuid,
+        update: RoleUpdate,
+    ) -> Result<(RoleRecord, RevisionToken)> {
+        let attempt = Attempt::new(
+            "role.update",
+            "role",
+            id,
+            json!({ "role_id": id, "rename": update.name.is_some(), "permissions": update.permissions }),
+        );
+        self.refusing(ctx, attempt, self.update_role_locked(ctx, id, update))
+            .await
+    }
+
+    async fn update_role_locked(
+        &self,
+        ctx: &TenantContext,
+        id: Uuid,
+        update: RoleUpdate,
+    ) -> Result<(RoleRecord, RevisionToken)> {
         not_impersonated(ctx)?;
+        if update.name.is_none() && update.permissions.is_none() {
+            return Err(IamError::invalid(
+                "body",
+                "required",
+                "name or permissions is required",
+            ));
+        }
         self.require(ctx, ROLES_MANAGE, &Resource::Tenant).await?;
-        self.known_permissions(&new.permissions)?;
-        let probe = RoleRecord {
-            id: Uuid::nil(),
-            key: new.key.clone(),
-            name: new.name.clone(),
-            builtin: false,
-            permissions: new.permissions.clone(),
-        };
-        self.guard_escalation(ctx, &probe, &Resource::Tenant)
+        if let Some(permissions) = &update.permissions {
+            self.known_permissions(permissions)?;
+        }
+        let locked = self.lock(ctx).await?;
+        self.require_locked(ctx, &locked, ROLES_MANAGE, &Resource::Tenant)
             .await?;
-        let tx = self.tx(ctx).await?;
-        let (role, revision) = self.store.create_role(&tx, new).await?;
+        let current = self
+            .store
+            .get_role_or_template(locked.tx(), id, &self.templates)
+            .await?;
+        if update.name.is_some() && current.builtin {
+            return Err(IamError::BuiltinRole);
+        }
+        if let Some(permissions) = &update.permissions {
+            if current.key == OWNER_ROLE && current.builtin {
+                return Err(IamError::BuiltinRole);
+            }
+            self.guard_locked(ctx, &locked, &current, &Resource::Tenant)
+                .await?;
+            let next = RoleRecord {
+                permissions: permissions.clone(),
+                ..current.clone()
+            };
+            self.guard_locked(ctx, &locked, &next, &Resource::Tenant)
+                .await?;
+        }
+        let tx = self.begin_writing(locked).await?;
+        let mut out = None;
+        if let Some(name) = &update.name {
+            out = Some(self.store.rename_role(&tx, id, name).await?);
+        }
+        if let Some(permissions) = &update.permissions {
+            out = Some(
+                self.store
+                    .set_role_permissions(&tx, id, permissions)
+                    .await?,
+            );
+        }
+        let Some((role, revision)) = out else {
+            return Err(IamError::Core(helix_core::Error::internal_msg(
+                "a role update changed nothing",
+            )));
+        };
         tx.commit().await?;
         Ok((role, self.committed(ctx, revision)))
     }
 
-    /// Renames a custom role.
+    /// Renames a custom role ([`Iam::update_role`] with a name only).
     pub async fn rename_role(
         &self,
         ctx: &TenantContext,
         id: Uuid,
         name: String,
     ) -> Result<(RoleRecord, RevisionToken)> {
-        not_impersonated(ctx)?;
-        self.require(ctx, ROLES_MANAGE, &Resource::Tenant).await?;
-        let tx = self.tx(ctx).await?;
-        let (role, revision) = self.store.rename_role(&tx, id, &name).await?;
-        tx.commit().await?;
-        Ok((role, self.committed(ctx, revision)))
+        self.update_role(ctx, id, RoleUpdate::name(name)).await
     }
 
-    /// Replaces a role's permissions. The actor must hold every permission the role has
-    /// before and after the change; the owner role always holds the whole catalog.
+    /// Replaces a role's permissions ([`Iam::update_role`] with permissions only).
     pub async fn set_role_permissions(
         &self,
         ctx: &TenantContext,
         id: Uuid,
         permissions: Vec<String>,
     ) -> Result<(RoleRecord, RevisionToken)> {
-        not_impersonated(ctx)?;
-        self.require(ctx, ROLES_MANAGE, &Resource::Tenant).await?;
-        self.known_permissions(&permissions)?;
-        let tx = self.tx(ctx).await?;
-        let current = self.store.get_role(&tx, id).await?;
-        if current.key == OWNER_ROLE {
-            return Err(IamError::BuiltinRole);
-        }
-        self.guard_escalation(ctx, &current, &Resource::Tenant)
-            .await?;
-        let next = RoleRecord {
-            permissions: permissions.clone(),
-            ..current
-        };
-        self.guard_escalation(ctx, &next, &Resource::Tenant).await?;
-        let (role, revision) = self
-            .store
-            .set_role_permissions(&tx, id, &permissions)
-            .await?;
-        tx.commit().await?;
-        Ok((role, self.committed(ctx, revision)))
+        self.update_role(ctx, id, RoleUpdate::permissions(permissions))
+            .await
     }
 
-    /// Deletes a custom role that nobody holds.
+    /// Deletes a custom role that nobody holds. The actor must hold every permission of it.
     pub async fn delete_role(&self, ctx: &TenantContext, id: Uuid) -> Result<RevisionToken> {
-        not_impersonated(ctx)?;
-        self.require(ctx, ROLES_MANAGE, &Resource::Tenant).await?;
-        let tx = self.tx(ctx).await?;
-        let role = self.store.get_role(&tx, id).await?;
-        self.guard_escalation(ctx, &role, &Resource::Tenant).await?;
-        let revision = self.store.delete_role(&tx, id).await?;
-        tx.commit().await?;
-        Ok(self.committed(ctx, revision))
+        let attempt = Attempt::new("role.delete", "role", id, json!({ "role_id": id }));
+        self.refusing(ctx, attempt, async {
+            not_impersonated(ctx)?;
+            self.require(ctx, ROLES_MANAGE, &Resource::Tenant).await?;
+            let locked = self.lock(ctx).await?;
+            self.require_locked(ctx, &locked, ROLES_MANAGE, &Resource::Tenant)
+                .await?;
+            let role = self
+                .store
+                .get_role_or_template(locked.tx(), id, &self.templates)
+                .await?;
+            if role.builtin {
+                return Err(IamError::BuiltinRole);
+            }
+            self.guard_locked(ctx, &locked, &role, &Resource::Tenant)
+                .await?;
+            let tx = self.begin_writing(locked).await?;
+            let revision = self.store.delete_role(&tx, id).await?;
+            tx.commit().await?;
+            Ok(self.committed(ctx, revision))
+        })
+        .await
     }
 
     /// The organization's explicit assignments, one page.
@@ -618,34 +723,68 @@ impl Iam {
         ctx: &TenantContext,
         new: NewAssignment,
     ) -> Result<(Assignment, RevisionToken)> {
-        not_impersonated(ctx)?;
-        let at = scope_resource(&new.scope);
-        self.require(ctx, ASSIGNMENTS_MANAGE, &at).await?;
-        self.valid_subject(ctx, &new.subject)?;
-        let tx = self.tx(ctx).await?;
-        let role = self.store.get_role(&tx, new.role_id).await?;
-        self.guard_escalation(ctx, &role, &at).await?;
-        let (assignment, revision) = self.store.create_assignment(&tx, new).await?;
-        tx.commit().await?;
-        Ok((assignment, self.committed(ctx, revision)))
+        let attempt = Attempt::new(
+            "assignment.create",
+            "role",
+            new.role_id,
+            json!({
+                "role_id": new.role_id,
+                "subject": new.subject.to_string(),
+                "scope": format!("{:?}", new.scope),
+            }),
+        );
+        self.refusing(ctx, attempt, async {
+            not_impersonated(ctx)?;
+            let at = scope_resource(&new.scope);
+            self.require(ctx, ASSIGNMENTS_MANAGE, &at).await?;
+            let locked = self.lock(ctx).await?;
+            self.require_locked(ctx, &locked, ASSIGNMENTS_MANAGE, &at)
+                .await?;
+            self.valid_subject(ctx, &new.subject)?;
+            let role = self
+                .store
+                .get_role_or_template(locked.tx(), new.role_id, &self.templates)
+                .await?;
+            self.guard_locked(ctx, &locked, &role, &at).await?;
+            let tx = self.begin_writing(locked).await?;
+            let (assignment, revision) = self.store.create_assignment(&tx, new).await?;
+            tx.commit().await?;
+            Ok((assignment, self.committed(ctx, revision)))
+        })
+        .await
     }
 
     /// Removes an assignment, under the same rules as granting it.
     pub async fn delete_assignment(&self, ctx: &TenantContext, id: Uuid) -> Result<RevisionToken> {
-        not_impersonated(ctx)?;
-        // Decide before taking the write transaction (no nested transaction, and a caller
-        // without standing never takes SQLite's write lock).
-        let read = self.read_tx(ctx).await?;
-        let assignment = self.store.get_assignment(&read, id).await?;
-        let role = self.store.get_role(&read, assignment.role_id).await?;
-        read.commit().await?;
-        let at = scope_resource(&assignment.scope);
-        self.require(ctx, ASSIGNMENTS_MANAGE, &at).await?;
-        self.guard_escalation(ctx, &role, &at).await?;
-        let tx = self.tx(ctx).await?;
-        let revision = self.store.delete_assignment(&tx, id).await?;
-        tx.commit().await?;
-        Ok(self.committed(ctx, revision))
+        let attempt = Attempt::new(
+            "assignment.delete",
+            "assignment",
+            id,
+            json!({ "assignment_id": id }),
+        );
+        self.refusing(ctx, attempt, async {
+            not_impersonated(ctx)?;
+            // A caller without standing never takes the write lock.
+            self.fresh(ctx, Consistency::Fresh).await?;
+            if !self.has_standing(ctx) {
+                return Err(IamError::NotFound("organization"));
+            }
+            let locked = self.lock(ctx).await?;
+            let assignment = self.store.get_assignment(locked.tx(), id).await?;
+            let at = scope_resource(&assignment.scope);
+            self.require_locked(ctx, &locked, ASSIGNMENTS_MANAGE, &at)
+                .await?;
+            let role = self
+                .store
+                .get_role_or_template(locked.tx(), assignment.role_id, &self.templates)
+                .await?;
+            self.guard_locked(ctx, &locked, &role, &at).await?;
+            let tx = self.begin_writing(locked).await?;
+            let revision = self.store.delete_assignment(&tx, id).await?;
+            tx.commit().await?;
+            Ok(self.committed(ctx, revision))
+        })
+        .await
     }
 
     /// Tuples matching `filter`, one page.
@@ -663,25 +802,50 @@ impl Iam {
     }
 
     /// Applies a batch of tuple changes atomically. Each tuple must fit the schema (a
-    /// declared type and relation, an allowed subject type).
+    /// declared type and relation, an allowed subject type), and the actor may write it:
+    /// holding `iam.tuples.manage` is not enough to hand out more than one holds (see
+    /// the escalation rule of tuples in the book: the actor must hold the tuple's relation
+    /// on its object, unless an owner, and a tuple never makes anyone an owner).
     pub async fn write_tuples(
         &self,
         ctx: &TenantContext,
         write: TupleWrite,
     ) -> Result<(TupleWriteOutcome, RevisionToken)> {
-        not_impersonated(ctx)?;
-        self.require(ctx, TUPLES_MANAGE, &Resource::Tenant).await?;
-        for t in write.insert.iter() {
-            self.engine
-                .schema()
-                .resolve_tuple(t)
-                .map_err(|why| IamError::invalid("insert", "schema", format!("`{t}`: {why}")))?;
-        }
-        let tx = self.tx(ctx).await?;
-        let outcome = self.store.write_tuples(&tx, &write).await?;
-        tx.commit().await?;
-        let token = self.committed(ctx, outcome.revision);
-        Ok((outcome, token))
+        let attempt = Attempt::new(
+            "tuples.write",
+            "tuple",
+            "batch",
+            json!({
+                "insert": write.insert.iter().take(20).map(ToString::to_string).collect::<Vec<_>>(),
+                "delete": write.delete.iter().take(20).map(ToString::to_string).collect::<Vec<_>>(),
+                "inserted_count": write.insert.len(),
+                "deleted_count": write.delete.len(),
+            }),
+        );
+        self.refusing(ctx, attempt, async {
+            not_impersonated(ctx)?;
+            self.require(ctx, TUPLES_MANAGE, &Resource::Tenant).await?;
+            for t in write.insert.iter() {
+                self.engine.schema().resolve_tuple(t).map_err(|why| {
+                    IamError::invalid("insert", "schema", format!("`{t}`: {why}"))
+                })?;
+            }
+            let locked = self.lock(ctx).await?;
+            self.require_locked(ctx, &locked, TUPLES_MANAGE, &Resource::Tenant)
+                .await?;
+            for t in &write.insert {
+                self.guard_tuple(ctx, &locked, t, true).await?;
+            }
+            for t in &write.delete {
+                self.guard_tuple(ctx, &locked, t, false).await?;
+            }
+            let tx = self.begin_writing(locked).await?;
+            let outcome = self.store.write_tuples(&tx, &write).await?;
+            tx.commit().await?;
+            let token = self.committed(ctx, outcome.revision);
+            Ok((outcome, token))
+        })
+        .await
     }
 
     /// An assignment's subject must be a member of the organization, or a subject set the

@@ -230,6 +230,48 @@ impl TenantTx {
         }
     }
 
+    /// Serializes this write transaction against every other transaction of the tenant that
+    /// takes the same lock, until it commits or rolls back, and returns whether the
+    /// tenant's row exists.
+    ///
+    /// `table` names a table whose `id` column holds the tenant's id (the organizations
+    /// table, in practice: crates that decide on a tenant's committed state, such as "is
+    /// another owner left", lock the organization row before reading it). On PostgreSQL this
+    /// is `SELECT 1 FROM <table> WHERE id = <org_id> FOR UPDATE`; on SQLite a write
+    /// transaction already holds the database's single write lock (`BEGIN IMMEDIATE`), so
+    /// the row is only read. Statements after the lock see every transaction that held it
+    /// before (PostgreSQL `READ COMMITTED` reads the newest committed state per statement).
+    ///
+    /// `table` must be a plain identifier (`[a-z_][a-z0-9_]*`); anything else is
+    /// [`Error::Config`]. Do not call it on a read transaction (PostgreSQL refuses
+    /// `FOR UPDATE` in a `READ ONLY` transaction).
+    pub async fn lock_tenant_row(&self, table: &str) -> Result<bool> {
+        use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, Query};
+        let plain = table
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+            && table
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !plain {
+            return Err(Error::Config(format!(
+                "`{table}` is not a plain table name"
+            )));
+        }
+        let backend = self.tx.get_database_backend();
+        let mut query = Query::select();
+        query
+            .expr(Expr::val(1))
+            .from(Alias::new(table))
+            .and_where(Expr::col(Alias::new("id")).eq(self.org_id()));
+        if backend == sea_orm::DbBackend::Postgres {
+            query.lock(LockType::Update);
+        }
+        let row = self.tx.query_one_raw(backend.build(&query)).await?;
+        Ok(row.is_some())
+    }
+
     /// Commits.
     pub async fn commit(self) -> Result<()> {
         self.tx.commit().await?;

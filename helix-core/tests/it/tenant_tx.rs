@@ -233,3 +233,43 @@ backend_test!(
     read_transactions_scoped_and_read_only,
     read_transactions_are_scoped_and_read_only
 );
+
+/// `lock_tenant_row` finds (and on PostgreSQL locks) the tenant's own row, sees no other
+/// tenant's row, and refuses a table name that is not a plain identifier.
+async fn lock_tenant_row_finds_own_row(t: TestDb) {
+    Helix::builder(t.db.clone()).build().await.unwrap();
+    let ddl = match t.db.backend() {
+        Backend::Postgres => "CREATE TABLE orgs (id uuid PRIMARY KEY);
+            ALTER TABLE orgs ENABLE ROW LEVEL SECURITY; ALTER TABLE orgs FORCE ROW LEVEL SECURITY;
+            CREATE POLICY p ON orgs TO helix_app USING (id = nullif(current_setting('helix.org_id', true), '')::uuid);
+            GRANT SELECT, UPDATE ON orgs TO helix_app;",
+        Backend::Sqlite => "CREATE TABLE orgs (id BLOB PRIMARY KEY)",
+    };
+    t.db.connection().execute_unprepared(ddl).await.unwrap();
+    let a = TenantContext::new(Uuid::now_v7(), Actor::User(Uuid::now_v7()));
+    let b = TenantContext::new(Uuid::now_v7(), Actor::User(Uuid::now_v7()));
+    let backend = t.db.connection().get_database_backend();
+    t.db.connection()
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            backend,
+            match t.db.backend() {
+                Backend::Postgres => "INSERT INTO orgs (id) VALUES ($1)",
+                Backend::Sqlite => "INSERT INTO orgs (id) VALUES (?)",
+            },
+            [a.org_id().into()],
+        ))
+        .await
+        .unwrap();
+
+    let tx = t.db.tenant(&a).await.unwrap();
+    assert!(tx.lock_tenant_row("orgs").await.unwrap());
+    tx.commit().await.unwrap();
+    let tx = t.db.tenant(&b).await.unwrap();
+    assert!(!tx.lock_tenant_row("orgs").await.unwrap());
+    for bad in ["", "orgs; DROP TABLE orgs", "Orgs", "1orgs", "public.orgs"] {
+        let err = tx.lock_tenant_row(bad).await.unwrap_err();
+        assert_eq!(err.status(), 500, "{bad}");
+    }
+    tx.rollback().await.unwrap();
+}
+backend_test!(tenant_tx_lock_tenant_row, lock_tenant_row_finds_own_row);

@@ -38,6 +38,11 @@ pub use tuples::{MAX_TUPLE_BATCH, TupleFilter, TupleWrite, TupleWriteOutcome, tu
 use crate::error::{IamError, Result};
 use crate::model::Revision;
 
+/// The organizations table (helix-tenancy's), which every IAM table references by
+/// `org_id`: management writes lock the organization's row in it
+/// ([`helix_core::TenantTx::lock_tenant_row`]), as tenancy does for its own decisions.
+pub const ORGANIZATIONS_TABLE: &str = "tenancy_organizations";
+
 /// Longest accepted role name, in characters.
 pub const MAX_ROLE_NAME_LEN: usize = 100;
 /// Longest accepted permission name, in bytes.

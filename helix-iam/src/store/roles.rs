@@ -132,6 +132,56 @@ async fn insert_permissions(
     Ok(())
 }
 
+/// The built-in roles of `templates` the organization has not stored yet.
+async fn missing_templates<'t>(
+    tx: &TenantTx,
+    templates: &'t [RoleTemplate],
+) -> Result<Vec<&'t RoleTemplate>> {
+    let stored: BTreeSet<String> = tx
+        .find::<role::Entity>()
+        .filter(role::Column::Key.is_in(BUILTIN_ROLES))
+        .all(tx.raw())
+        .await?
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    Ok(templates
+        .iter()
+        .filter(|t| BUILTIN_ROLES.contains(&t.key.as_str()) && !stored.contains(&t.key))
+        .collect())
+}
+
+/// A built-in role not stored yet, as its template describes it.
+fn template_record(tx: &TenantTx, t: &RoleTemplate) -> Result<RoleRecord> {
+    Ok(RoleRecord {
+        id: builtin_role_id(tx.org_id(), &t.key),
+        key: t.key.clone(),
+        name: role_name("name", &t.name)?,
+        builtin: true,
+        permissions: permission_set("permissions", &t.permissions)?
+            .into_iter()
+            .collect(),
+    })
+}
+
+/// When the organization was created (the creation time a built-in role not stored yet
+/// shows), read through the organizations table the IAM tables reference.
+async fn organization_created_at(tx: &TenantTx) -> Result<chrono::DateTime<chrono::Utc>> {
+    use sea_orm::ConnectionTrait;
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let backend = tx.raw().get_database_backend();
+    let mut q = Query::select();
+    q.column(Alias::new("created_at"))
+        .from(Alias::new(super::ORGANIZATIONS_TABLE))
+        .and_where(Expr::col(Alias::new("id")).eq(tx.org_id()));
+    let row = tx
+        .raw()
+        .query_one_raw(backend.build(&q))
+        .await?
+        .ok_or(IamError::NotFound("organization"))?;
+    Ok(row.try_get::<chrono::DateTime<chrono::Utc>>("", "created_at")?)
+}
+
 /// The id of an organization's built-in role `key`: derived from both (UUID v5), so the
 /// role has the same id whether a policy load took it from the templates or the database
 /// already stores it.
@@ -272,6 +322,101 @@ impl IamStore {
         Ok(page.map(|r| {
             let p = permissions.remove(&r.id).unwrap_or_default();
             record(r, p)
+        }))
+    }
+
+    /// Like [`IamStore::get_role`], and a built-in role the organization has not stored yet
+    /// is read from its template under the id [`builtin_role_id`] gives it, as a policy load
+    /// reads it. Never writes: a read transaction is enough.
+    pub async fn get_role_or_template(
+        &self,
+        tx: &TenantTx,
+        id: Uuid,
+        templates: &[RoleTemplate],
+    ) -> Result<RoleRecord> {
+        match self.get_role(tx, id).await {
+            Err(IamError::NotFound(_)) => {}
+            other => return other,
+        }
+        // Not stored: one of the built-in roles, if its id is the derived one and no role
+        // with that key is stored (then the derived id is not the stored role's).
+        let Some(t) = templates.iter().find(|t| {
+            BUILTIN_ROLES.contains(&t.key.as_str()) && builtin_role_id(tx.org_id(), &t.key) == id
+        }) else {
+            return Err(IamError::NotFound("role"));
+        };
+        let stored = tx
+            .count::<role::Entity>(role::Column::Key.eq(t.key.as_str()))
+            .await?;
+        if stored > 0 {
+            return Err(IamError::NotFound("role"));
+        }
+        template_record(tx, t)
+    }
+
+    /// Like [`IamStore::list_roles`], listing the built-in roles the organization has not
+    /// stored yet from their templates (ids from [`builtin_role_id`], created at the
+    /// organization's creation time), so the list reads the same before and after they are
+    /// stored. Filters, search, sort and the total apply to both alike (one query over the
+    /// stored rows and the templates). Never writes: a read transaction is enough.
+    pub async fn list_roles_with_templates(
+        &self,
+        tx: &TenantTx,
+        query: &ListQuery,
+        templates: &[RoleTemplate],
+    ) -> Result<Page<RoleRecord>> {
+        use sea_orm::QueryTrait;
+        use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, UnionType};
+
+        let missing = missing_templates(tx, templates).await?;
+        if missing.is_empty() {
+            return self.list_roles(tx, query).await;
+        }
+        let created = organization_created_at(tx).await?;
+        let columns = [
+            role::Column::Id,
+            role::Column::OrgId,
+            role::Column::Key,
+            role::Column::Name,
+            role::Column::Builtin,
+            role::Column::CreatedAt,
+            role::Column::UpdatedAt,
+        ];
+        let mut rows = Query::select();
+        rows.columns(columns)
+            .from(role::Entity)
+            .and_where(Expr::col(role::Column::OrgId).eq(tx.org_id()));
+        let mut virtual_records = HashMap::new();
+        for t in &missing {
+            let record = template_record(tx, t)?;
+            let mut row = Query::select();
+            row.expr(Expr::val(record.id))
+                .expr(Expr::val(tx.org_id()))
+                .expr(Expr::val(record.key.clone()))
+                .expr(Expr::val(record.name.clone()))
+                .expr(Expr::val(true))
+                .expr(Expr::val(created))
+                .expr(Expr::val(created));
+            rows.union(UnionType::All, row);
+            virtual_records.insert(record.id, record);
+        }
+        let mut select = role::Entity::find();
+        QueryTrait::query(&mut select)
+            .from_clear()
+            .from_subquery(rows, Alias::new("iam_roles"));
+        let page = role_list_spec().fetch(query, select, tx.raw()).await?;
+        let stored = page
+            .data
+            .iter()
+            .filter(|r| !virtual_records.contains_key(&r.id))
+            .map(|r| r.id);
+        let mut permissions = permissions_of(tx, stored.collect::<Vec<_>>()).await?;
+        Ok(page.map(|r| match virtual_records.remove(&r.id) {
+            Some(v) => v,
+            None => {
+                let p = permissions.remove(&r.id).unwrap_or_default();
+                record(r, p)
+            }
         }))
     }
 

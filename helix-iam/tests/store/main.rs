@@ -8,6 +8,7 @@ mod casbin_adapter;
 mod common;
 mod filtered_lists;
 mod isolation;
+mod management;
 mod migrations;
 mod platform;
 mod revisions;
