@@ -8,7 +8,7 @@
 //! the depth limit makes the branch `Unknown`, combined with Kleene logic; an `Unknown`
 //! result at the root is reported as an error, never as an allow.
 
-use super::index::{IdMap, SELF_REL, TenantIndex, node_key};
+use super::index::{IdMap, SELF_REL, SetEdge, TenantIndex, node_key};
 use crate::schema::{Expr, RelationKind, Schema};
 
 /// Three-valued result.
@@ -91,7 +91,7 @@ impl<'a> Evaluator<'a> {
             Target::User(u) => format!(
                 "user:{}",
                 self.idx
-                    .user_ids
+                    .user_ids()
                     .get(u as usize)
                     .map_or_else(|| "?".to_owned(), |id| id.to_string())
             ),
@@ -158,49 +158,32 @@ impl<'a> Evaluator<'a> {
     }
 
     fn direct(&mut self, obj: u32, rel: u32, depth: usize) -> Out {
-        let key = node_key(obj, rel);
-        match self.target {
-            Target::User(u) => {
-                if let Some(us) = self.idx.direct_users.get(&key)
-                    && us.binary_search(&u).is_ok()
-                {
-                    return Out {
-                        tri: Tri::Yes,
-                        low: usize::MAX,
-                        path: if self.trace {
-                            vec![self.target_label()]
-                        } else {
-                            Vec::new()
-                        },
-                    };
-                }
-            }
-            Target::Set(o, r) => {
-                if let Some(sets) = self.idx.direct_sets.get(&key)
-                    && sets.binary_search(&(o, r)).is_ok()
-                {
-                    return Out {
-                        tri: Tri::Yes,
-                        low: usize::MAX,
-                        path: if self.trace {
-                            vec![self.target_label()]
-                        } else {
-                            Vec::new()
-                        },
-                    };
-                }
-            }
+        let hit = match self.target {
+            Target::User(u) => self.idx.has_user(obj, rel, u),
+            Target::Set(o, r) => self.idx.has_set(obj, rel, o, r),
+        };
+        if hit {
+            return Out {
+                tri: Tri::Yes,
+                low: usize::MAX,
+                path: if self.trace {
+                    vec![self.target_label()]
+                } else {
+                    Vec::new()
+                },
+            };
         }
         let idx = self.idx;
-        let Some(sets) = idx.direct_sets.get(&key) else {
+        let sets = idx.sets_of(obj, rel);
+        if sets.is_empty() {
             return Out::no();
-        };
+        }
         let mut acc = Acc::union();
-        for &(so, sr) in sets.iter() {
-            if sr == SELF_REL {
+        for e in sets {
+            if e.srel == SELF_REL {
                 continue;
             }
-            let o = self.node(so, sr, depth + 1);
+            let o = self.node(e.obj, e.srel, depth + 1);
             if acc.union_step(o) {
                 break;
             }
@@ -215,15 +198,16 @@ impl<'a> Evaluator<'a> {
                 tupleset, targets, ..
             } => {
                 let idx = self.idx;
-                let Some(sets) = idx.direct_sets.get(&node_key(obj, tupleset.0)) else {
+                let sets = idx.sets_of(obj, tupleset.0);
+                if sets.is_empty() {
                     return Out::no();
-                };
+                }
                 let mut acc = Acc::union();
-                for &(so, sr) in sets.iter() {
-                    if sr != SELF_REL {
+                for &SetEdge { obj: so, srel, .. } in sets {
+                    if srel != SELF_REL {
                         continue;
                     }
-                    let kind = idx.objects.get(so as usize).map(|(k, _)| *k);
+                    let kind = idx.object_kind(so);
                     let Some(&(_, trel)) =
                         targets.iter().find(|(t, _)| Some(u32::from(t.0)) == kind)
                     else {

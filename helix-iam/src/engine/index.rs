@@ -1,6 +1,16 @@
-//! The per-tenant compiled index: interned users, objects and relations, tuples grouped by
-//! `(object, relation)`, roles as permission bitsets, and each user's grants with the
+//! The per-tenant compiled index: interned users and objects, tuples as compressed sparse
+//! rows per object, roles as permission bitsets, and each user's grants with the
 //! subject-set assignments already expanded to users.
+//!
+//! Everything that grows with the tenant's data lives in a few flat arrays built once per
+//! snapshot and sized exactly (no per-entry heap allocation, no spare capacity):
+//!
+//! - objects and users are interned into dense `u32`s ([`ObjectTable`], [`UuidTable`]);
+//! - the tuples of object `o` are `user_edges[user_start[o]..user_start[o + 1]]` (pairs
+//!   `(relation, user)`) and `set_edges[set_start[o]..set_start[o + 1]]` (subject sets and
+//!   bare objects), each run sorted so a check is a binary search;
+//! - user `u`'s grants are runs of `tenant_grants` and `scoped` in the same layout, and
+//!   the union of its tenant-wide roles is one of a few shared permission sets.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -10,6 +20,7 @@ use uuid::Uuid;
 use super::LoadError;
 use super::cache::DecisionCache;
 use super::eval::{Evaluator, Target, Tri};
+use super::intern::{ObjectTable, UuidTable};
 use crate::catalog::{Catalog, PermSet};
 use crate::model::{
     AssignmentSource, OWNER_ROLE, ObjectRef, Resource, Revision, RoleRecord, Scope, Subject,
@@ -93,14 +104,13 @@ pub(crate) struct ScopedGrant {
     pub assignment: u32,
 }
 
-#[derive(Debug, Default)]
-pub(crate) struct UserGrants {
-    /// Union of the permissions of every tenant-scoped role.
-    pub tenant: PermSet,
-    /// The tenant-scoped assignments (for explanations).
-    pub tenant_assignments: Vec<u32>,
-    /// Team- and object-scoped grants.
-    pub scoped: Vec<ScopedGrant>,
+/// A tuple whose subject is a subject set `obj#srel`, or the bare object `obj` (`srel` is
+/// [`SELF_REL`]), stored under its object. Ordered by relation, then subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct SetEdge {
+    pub rel: u32,
+    pub obj: u32,
+    pub srel: u32,
 }
 
 /// One organization's policy at one revision, compiled for checks.
@@ -111,19 +121,29 @@ pub struct TenantIndex {
     /// Object type names: the schema's types first (same ids), then scope-only types.
     pub(crate) kinds: Vec<Box<str>>,
     pub(crate) kind_ids: HashMap<Box<str>, u32>,
-    /// Per kind: object id -> object index.
-    pub(crate) objects_by_kind: Vec<HashMap<Box<str>, u32>>,
-    /// Object index -> (kind, id).
-    pub(crate) objects: Vec<(u32, Box<str>)>,
-    pub(crate) users: IdMap<Uuid, u32>,
-    pub(crate) user_ids: Vec<Uuid>,
-    /// `(object, relation)` -> users holding it directly, sorted.
-    pub(crate) direct_users: IdMap<u64, Box<[u32]>>,
-    /// `(object, relation)` -> subject sets and bare objects (`SELF_REL`), sorted.
-    pub(crate) direct_sets: IdMap<u64, Box<[(u32, u32)]>>,
+    pub(crate) objects: ObjectTable,
+    pub(crate) users: UuidTable,
+    /// Per object (plus one): where its run of `user_edges` starts.
+    pub(crate) user_start: Box<[u32]>,
+    /// `(relation, user)` per object, sorted.
+    pub(crate) user_edges: Box<[(u32, u32)]>,
+    /// Per object (plus one): where its run of `set_edges` starts.
+    pub(crate) set_start: Box<[u32]>,
+    pub(crate) set_edges: Box<[SetEdge]>,
     pub(crate) roles: Vec<RoleC>,
     pub(crate) assignments: Vec<AssignmentC>,
-    pub(crate) grants: IdMap<u32, UserGrants>,
+    /// Per user: index in `perm_sets` of the union of its tenant-scoped roles.
+    pub(crate) tenant_set: Box<[u32]>,
+    /// Distinct unions of tenant-scoped roles (the first one empty).
+    pub(crate) perm_sets: Box<[PermSet]>,
+    /// Per user (plus one): where its run of `tenant_grants` starts.
+    pub(crate) tenant_start: Box<[u32]>,
+    /// The tenant-scoped assignments reaching each user, ascending (for explanations).
+    pub(crate) tenant_grants: Box<[u32]>,
+    /// Per user (plus one): where its run of `scoped` starts.
+    pub(crate) scoped_start: Box<[u32]>,
+    /// Team- and object-scoped grants of each user, by assignment.
+    pub(crate) scoped: Box<[ScopedGrant]>,
     pub(crate) tuple_count: usize,
     pub(crate) cache: DecisionCache,
     /// Users with a membership (a base-role assignment), sorted.
@@ -132,6 +152,32 @@ pub struct TenantIndex {
     pub(crate) owners: Vec<Uuid>,
     /// The roles as loaded (for escalation checks by key).
     pub(crate) role_records: Vec<RoleRecord>,
+}
+
+/// The run of `starts`/`items` of row `row` (empty when out of range).
+#[inline]
+fn row<'a, T>(starts: &[u32], items: &'a [T], row: u32) -> &'a [T] {
+    let r = row as usize;
+    match (starts.get(r), starts.get(r + 1)) {
+        (Some(&a), Some(&b)) => items.get(a as usize..b as usize).unwrap_or_default(),
+        _ => &[],
+    }
+}
+
+/// Compressed sparse rows from `(row, item)` pairs already sorted by row.
+fn csr<T>(rows: usize, pairs: Vec<(u32, T)>) -> (Box<[u32]>, Box<[T]>) {
+    let mut starts = Vec::with_capacity(rows + 1);
+    let mut items = Vec::with_capacity(pairs.len());
+    for (r, item) in pairs {
+        while starts.len() <= r as usize {
+            starts.push(items.len() as u32);
+        }
+        items.push(item);
+    }
+    while starts.len() <= rows {
+        starts.push(items.len() as u32);
+    }
+    (starts.into_boxed_slice(), items.into_boxed_slice())
 }
 
 struct Builder<'a> {
@@ -147,30 +193,19 @@ impl Builder<'_> {
         let k = self.idx.kinds.len() as u32;
         self.idx.kinds.push(name.into());
         self.idx.kind_ids.insert(name.into(), k);
-        self.idx.objects_by_kind.push(HashMap::new());
         k
     }
 
-    fn object(&mut self, o: &ObjectRef) -> u32 {
+    fn object(&mut self, o: &ObjectRef) -> Result<u32, LoadError> {
         let k = self.kind(&o.kind);
-        let map = &mut self.idx.objects_by_kind[k as usize];
-        if let Some(&i) = map.get(o.id.as_str()) {
-            return i;
-        }
-        let i = self.idx.objects.len() as u32;
-        map.insert(o.id.as_str().into(), i);
-        self.idx.objects.push((k, o.id.as_str().into()));
-        i
+        self.idx
+            .objects
+            .intern(k, o.id.as_str())
+            .ok_or(LoadError::TooLarge)
     }
 
-    fn user(&mut self, u: Uuid) -> u32 {
-        if let Some(&i) = self.idx.users.get(&u) {
-            return i;
-        }
-        let i = self.idx.user_ids.len() as u32;
-        self.idx.users.insert(u, i);
-        self.idx.user_ids.push(u);
-        i
+    fn user(&mut self, u: Uuid) -> Result<u32, LoadError> {
+        self.idx.users.intern(u).ok_or(LoadError::TooLarge)
     }
 }
 
@@ -197,15 +232,20 @@ impl TenantIndex {
                 revision: snap.revision,
                 kinds: Vec::new(),
                 kind_ids: HashMap::new(),
-                objects_by_kind: Vec::new(),
-                objects: Vec::new(),
-                users: IdMap::default(),
-                user_ids: Vec::new(),
-                direct_users: IdMap::default(),
-                direct_sets: IdMap::default(),
+                objects: ObjectTable::default(),
+                users: UuidTable::default(),
+                user_start: Box::default(),
+                user_edges: Box::default(),
+                set_start: Box::default(),
+                set_edges: Box::default(),
                 roles: Vec::with_capacity(snap.roles.len()),
                 assignments: Vec::with_capacity(snap.assignments.len()),
-                grants: IdMap::default(),
+                tenant_set: Box::default(),
+                perm_sets: Box::default(),
+                tenant_start: Box::default(),
+                tenant_grants: Box::default(),
+                scoped_start: Box::default(),
+                scoped: Box::default(),
                 tuple_count: 0,
                 cache: DecisionCache::new(cache_capacity),
                 members: Vec::new(),
@@ -246,46 +286,39 @@ impl TenantIndex {
             });
         }
 
-        // Tuples.
-        let mut users_acc: IdMap<u64, Vec<u32>> = IdMap::default();
-        let mut sets_acc: IdMap<u64, Vec<(u32, u32)>> = IdMap::default();
+        // Tuples, gathered as (object, edge) and laid out per object once every object is
+        // interned.
+        let mut user_pairs: Vec<(u32, (u32, u32))> = Vec::new();
+        let mut set_pairs: Vec<(u32, SetEdge)> = Vec::new();
         for t in &snap.tuples {
             let bad = |why: String| LoadError::InvalidTuple {
                 tuple: cut(&t.to_string()),
                 why,
             };
             let (rid, subject) = schema.resolve_tuple(t).map_err(bad)?;
-            let obj = b.object(&t.object);
-            let key = node_key(obj, rid.0);
+            let obj = b.object(&t.object)?;
             match (&t.subject, subject) {
                 (Subject::User { id }, _) => {
-                    let u = b.user(*id);
-                    users_acc.entry(key).or_default().push(u);
+                    let u = b.user(*id)?;
+                    user_pairs.push((obj, (rid.0, u)));
                 }
                 (Subject::Set { object, .. }, kind) => {
                     let srel = match kind {
                         TupleSubject::Set(r) => r.0,
                         TupleSubject::Object | TupleSubject::User => SELF_REL,
                     };
-                    let so = b.object(object);
-                    sets_acc.entry(key).or_default().push((so, srel));
+                    let so = b.object(object)?;
+                    set_pairs.push((
+                        obj,
+                        SetEdge {
+                            rel: rid.0,
+                            obj: so,
+                            srel,
+                        },
+                    ));
                 }
             }
         }
-        let mut count = 0;
-        for (k, mut v) in users_acc {
-            v.sort_unstable();
-            v.dedup();
-            count += v.len();
-            b.idx.direct_users.insert(k, v.into_boxed_slice());
-        }
-        for (k, mut v) in sets_acc {
-            v.sort_unstable();
-            v.dedup();
-            count += v.len();
-            b.idx.direct_sets.insert(k, v.into_boxed_slice());
-        }
-        b.idx.tuple_count = count;
 
         // Assignments.
         for a in &snap.assignments {
@@ -296,7 +329,7 @@ impl TenantIndex {
                 });
             };
             let subject = match &a.subject {
-                Subject::User { id } => SubjectC::User(b.user(*id)),
+                Subject::User { id } => SubjectC::User(b.user(*id)?),
                 Subject::Set { object, relation } => {
                     let rid = schema
                         .type_id(&object.kind)
@@ -311,7 +344,7 @@ impl TenantIndex {
                             ),
                         });
                     };
-                    SubjectC::Set(b.object(object), rid.0)
+                    SubjectC::Set(b.object(object)?, rid.0)
                 }
             };
             let scope = match &a.scope {
@@ -326,7 +359,7 @@ impl TenantIndex {
                     }
                     match (object.kind == TEAM_TYPE, Uuid::parse_str(&object.id)) {
                         (true, Ok(id)) => ScopeC::Team(id),
-                        _ => ScopeC::Object(b.object(object)),
+                        _ => ScopeC::Object(b.object(object)?),
                     }
                 }
             };
@@ -346,40 +379,164 @@ impl TenantIndex {
             });
         }
 
-        // Expand every assignment to the users it reaches.
         let schema = b.schema;
         let mut idx = b.idx;
-        let mut grants: IdMap<u32, UserGrants> = IdMap::default();
-        let perm_len = catalog.len();
+        let objects = idx.objects.len();
+        user_pairs.sort_unstable();
+        user_pairs.dedup();
+        set_pairs.sort_unstable();
+        set_pairs.dedup();
+        idx.tuple_count = user_pairs.len() + set_pairs.len();
+        (idx.user_start, idx.user_edges) = csr(objects, user_pairs);
+        (idx.set_start, idx.set_edges) = csr(objects, set_pairs);
+
+        // Expand every assignment to the users it reaches.
+        let mut tenant_pairs: Vec<(u32, u32)> = Vec::new();
+        let mut scoped_pairs: Vec<(u32, ScopedGrant)> = Vec::new();
         for (ai, a) in idx.assignments.iter().enumerate() {
             let users: Vec<u32> = match a.subject {
                 SubjectC::User(u) => vec![u],
                 SubjectC::Set(o, r) => idx.expand_users(schema, o, r, max_depth)?,
             };
             for u in users {
-                let g = grants.entry(u).or_insert_with(|| UserGrants {
-                    tenant: PermSet::with_len(perm_len),
-                    ..UserGrants::default()
-                });
                 match a.scope {
-                    ScopeC::Tenant => {
-                        g.tenant.union_with(&idx.roles[a.role as usize].perms);
-                        g.tenant_assignments.push(ai as u32);
-                    }
-                    scope => g.scoped.push(ScopedGrant {
-                        scope,
-                        role: a.role,
-                        assignment: ai as u32,
-                    }),
+                    ScopeC::Tenant => tenant_pairs.push((u, ai as u32)),
+                    scope => scoped_pairs.push((
+                        u,
+                        ScopedGrant {
+                            scope,
+                            role: a.role,
+                            assignment: ai as u32,
+                        },
+                    )),
                 }
             }
         }
-        idx.grants = grants;
+        // Stable sorts: each user's grants stay in assignment order.
+        tenant_pairs.sort_by_key(|(u, _)| *u);
+        scoped_pairs.sort_by_key(|(u, _)| *u);
+        let users = idx.users.ids().len();
+        (idx.tenant_start, idx.tenant_grants) = csr(users, tenant_pairs);
+        (idx.scoped_start, idx.scoped) = csr(users, scoped_pairs);
+
+        // One permission set per distinct combination of tenant-scoped roles.
+        let mut sets = vec![PermSet::with_len(catalog.len())];
+        let mut by_roles: HashMap<Vec<u32>, u32> = HashMap::new();
+        by_roles.insert(Vec::new(), 0);
+        let mut tenant_set = Vec::with_capacity(users);
+        for u in 0..users as u32 {
+            let mut roles: Vec<u32> = row(&idx.tenant_start, &idx.tenant_grants, u)
+                .iter()
+                .filter_map(|ai| idx.assignments.get(*ai as usize).map(|a| a.role))
+                .collect();
+            roles.sort_unstable();
+            roles.dedup();
+            let next = sets.len() as u32;
+            let i = *by_roles.entry(roles).or_insert_with_key(|roles| {
+                let mut s = PermSet::with_len(catalog.len());
+                for r in roles {
+                    if let Some(r) = idx.roles.get(*r as usize) {
+                        s.union_with(&r.perms);
+                    }
+                }
+                sets.push(s);
+                next
+            });
+            tenant_set.push(i);
+        }
+        idx.tenant_set = tenant_set.into_boxed_slice();
+        idx.perm_sets = sets.into_boxed_slice();
+
         for v in [&mut idx.members, &mut idx.owners] {
             v.sort_unstable();
             v.dedup();
+            v.shrink_to_fit();
         }
+        idx.objects.shrink();
+        idx.users.shrink();
+        idx.kinds.shrink_to_fit();
+        idx.kind_ids.shrink_to_fit();
         Ok(idx)
+    }
+
+    /// Whether user `u` holds `rel` on `obj` by a tuple.
+    #[inline]
+    pub(crate) fn has_user(&self, obj: u32, rel: u32, u: u32) -> bool {
+        row(&self.user_start, &self.user_edges, obj)
+            .binary_search(&(rel, u))
+            .is_ok()
+    }
+
+    /// The users holding `rel` on `obj` by a tuple, ascending.
+    pub(crate) fn users_of(&self, obj: u32, rel: u32) -> impl Iterator<Item = u32> + '_ {
+        let run = row(&self.user_start, &self.user_edges, obj);
+        let a = run.partition_point(|e| e.0 < rel);
+        let b = run.partition_point(|e| e.0 <= rel);
+        run.get(a..b).unwrap_or_default().iter().map(|e| e.1)
+    }
+
+    /// Whether `set_obj#set_rel` holds `rel` on `obj` by a tuple.
+    #[inline]
+    pub(crate) fn has_set(&self, obj: u32, rel: u32, set_obj: u32, set_rel: u32) -> bool {
+        let e = SetEdge {
+            rel,
+            obj: set_obj,
+            srel: set_rel,
+        };
+        row(&self.set_start, &self.set_edges, obj)
+            .binary_search(&e)
+            .is_ok()
+    }
+
+    /// The subject sets and bare objects (`srel == SELF_REL`) holding `rel` on `obj` by a
+    /// tuple, sorted.
+    #[inline]
+    pub(crate) fn sets_of(&self, obj: u32, rel: u32) -> &[SetEdge] {
+        let run = row(&self.set_start, &self.set_edges, obj);
+        let a = run.partition_point(|e| e.rel < rel);
+        let b = run.partition_point(|e| e.rel <= rel);
+        run.get(a..b).unwrap_or_default()
+    }
+
+    /// The index of `user`, if any tuple or assignment names it.
+    #[inline]
+    pub(crate) fn user_index(&self, user: Uuid) -> Option<u32> {
+        self.users.get(user)
+    }
+
+    /// The user ids by index.
+    pub(crate) fn user_ids(&self) -> &[Uuid] {
+        self.users.ids()
+    }
+
+    /// The id of object type `name`, if the schema or the snapshot names it.
+    pub(crate) fn kind_id(&self, name: &str) -> Option<u32> {
+        self.kind_ids.get(name).copied()
+    }
+
+    /// The type of object `i`.
+    #[inline]
+    pub(crate) fn object_kind(&self, i: u32) -> Option<u32> {
+        self.objects.kind(i)
+    }
+
+    /// The union of the permissions of user `u`'s tenant-scoped roles.
+    #[inline]
+    pub(crate) fn tenant_perms(&self, u: u32) -> Option<&PermSet> {
+        let i = *self.tenant_set.get(u as usize)?;
+        self.perm_sets.get(i as usize)
+    }
+
+    /// The tenant-scoped assignments reaching user `u`, ascending.
+    #[inline]
+    pub(crate) fn tenant_grants(&self, u: u32) -> &[u32] {
+        row(&self.tenant_start, &self.tenant_grants, u)
+    }
+
+    /// The team- and object-scoped grants of user `u`, by assignment.
+    #[inline]
+    pub(crate) fn scoped_grants(&self, u: u32) -> &[ScopedGrant] {
+        row(&self.scoped_start, &self.scoped, u)
     }
 
     /// Every user holding `rel` on `obj`.
@@ -394,7 +551,7 @@ impl TenantIndex {
             return Ok(v);
         }
         let mut out = Vec::new();
-        for u in 0..self.user_ids.len() as u32 {
+        for u in 0..self.user_ids().len() as u32 {
             let mut ev = Evaluator::new(self, schema, Target::User(u), max_depth, false);
             match ev.root(obj, rel).tri {
                 Tri::Yes => out.push(u),
@@ -424,13 +581,13 @@ impl TenantIndex {
                 Some(RelationKind::Direct(_)) => {}
                 _ => return None,
             }
-            let k = node_key(o, r);
-            if let Some(us) = self.direct_users.get(&k) {
-                out.extend_from_slice(us);
-            }
-            if let Some(sets) = self.direct_sets.get(&k) {
-                stack.extend(sets.iter().copied().filter(|(_, sr)| *sr != SELF_REL));
-            }
+            out.extend(self.users_of(o, r));
+            stack.extend(
+                self.sets_of(o, r)
+                    .iter()
+                    .filter(|e| e.srel != SELF_REL)
+                    .map(|e| (e.obj, e.srel)),
+            );
         }
         out.sort_unstable();
         out.dedup();
@@ -439,24 +596,28 @@ impl TenantIndex {
 
     /// The index of an object, if any tuple or assignment names it.
     pub(crate) fn object_id(&self, o: &ObjectRef) -> Option<u32> {
-        let k = *self.kind_ids.get(o.kind.as_str())?;
-        self.objects_by_kind
-            .get(k as usize)?
-            .get(o.id.as_str())
-            .copied()
+        let k = self.kind_id(o.kind.as_str())?;
+        self.objects.get(k, o.id.as_str())
     }
 
     /// `type:id` of object `i`.
     pub(crate) fn object_label(&self, i: u32) -> String {
-        match self.objects.get(i as usize) {
-            Some((k, id)) => format!("{}:{}", self.kinds[*k as usize], id),
-            None => "?".to_owned(),
+        match (self.object_kind_name(i), self.objects.id(i)) {
+            (Some(k), Some(id)) => format!("{k}:{id}"),
+            _ => "?".to_owned(),
         }
     }
 
     pub(crate) fn object_ref(&self, i: u32) -> Option<ObjectRef> {
-        let (k, id) = self.objects.get(i as usize)?;
-        Some(ObjectRef::new(&*self.kinds[*k as usize], &**id))
+        Some(ObjectRef::new(
+            self.object_kind_name(i)?,
+            self.objects.id(i)?,
+        ))
+    }
+
+    fn object_kind_name(&self, i: u32) -> Option<&str> {
+        let k = self.objects.kind(i)?;
+        self.kinds.get(k as usize).map(|k| &**k)
     }
 
     /// `type:id#relation`.
@@ -530,10 +691,8 @@ impl TenantIndex {
             let scope = match a.scope {
                 ScopeC::Tenant => Scope::Tenant,
                 ScopeC::Team(id) => Scope::Team { id },
-                ScopeC::Object(i) => match self.objects.get(i as usize) {
-                    Some((k, id)) => Scope::Object {
-                        object: ObjectRef::new(&*self.kinds[*k as usize], &**id),
-                    },
+                ScopeC::Object(i) => match self.object_ref(i) {
+                    Some(object) => Scope::Object { object },
                     None => continue,
                 },
             };
@@ -572,74 +731,44 @@ impl TenantIndex {
         self.assignments.len()
     }
 
-    /// An estimate of the heap and inline bytes this index holds (excluding the decision
-    /// cache), from container capacities: interned strings, hash tables (entries plus one
-    /// control byte each), tuple slices, roles, assignments and expanded grants.
+    /// An estimate of the heap and inline bytes this index holds, from container
+    /// capacities: the interning tables, the tuple and grant rows, roles, assignments and
+    /// members. Not counted: the decision cache and the strings inside the loaded role
+    /// records. Each allocation is rounded up to 16 bytes, as the allocator does.
     pub fn approx_bytes(&self) -> usize {
         use std::mem::size_of;
-        fn table<K, V>(cap: usize) -> usize {
-            // hashbrown: one control byte per bucket plus the group padding; buckets are
-            // capacity / 7 * 8 rounded up to a power of two.
-            let buckets = if cap == 0 {
-                0
-            } else {
-                (cap * 8 / 7).next_power_of_two()
-            };
-            buckets * (size_of::<(K, V)>() + 1) + if buckets > 0 { 16 } else { 0 }
-        }
-        // Allocations are rounded up to 16 bytes by the allocator.
         fn alloc(n: usize) -> usize {
             if n == 0 { 0 } else { n.div_ceil(16) * 16 }
         }
-        let mut b = size_of::<Self>();
-        b += self
-            .kinds
-            .iter()
-            .map(|k| 16 + alloc(k.len()))
-            .sum::<usize>();
-        b += table::<Box<str>, u32>(self.kind_ids.capacity())
-            + self.kind_ids.keys().map(|k| alloc(k.len())).sum::<usize>();
-        for m in &self.objects_by_kind {
-            b += size_of::<HashMap<Box<str>, u32>>() + table::<Box<str>, u32>(m.capacity());
-            b += m.keys().map(|k| alloc(k.len())).sum::<usize>();
+        fn boxed<T>(v: &[T]) -> usize {
+            alloc(std::mem::size_of_val(v))
         }
-        b += self.objects.capacity() * size_of::<(u32, Box<str>)>();
-        b += self
-            .objects
-            .iter()
-            .map(|(_, id)| alloc(id.len()))
-            .sum::<usize>();
-        b += table::<Uuid, u32>(self.users.capacity());
-        b += self.user_ids.capacity() * size_of::<Uuid>();
-        b += table::<u64, Box<[u32]>>(self.direct_users.capacity());
-        b += self
-            .direct_users
-            .values()
-            .map(|v| alloc(v.len() * 4))
-            .sum::<usize>();
-        b += table::<u64, Box<[(u32, u32)]>>(self.direct_sets.capacity());
-        b += self
-            .direct_sets
-            .values()
-            .map(|v| alloc(v.len() * 8))
-            .sum::<usize>();
-        b += self.roles.capacity() * size_of::<RoleC>();
+        let mut b = size_of::<Self>();
+        b += alloc(self.kinds.capacity() * size_of::<Box<str>>());
+        b += self.kinds.iter().map(|k| alloc(k.len())).sum::<usize>();
+        // A small std map: entries plus one control byte per bucket, and its keys.
+        b += alloc(self.kind_ids.capacity() * (size_of::<(Box<str>, u32)>() + 1) * 8 / 7);
+        b += self.kind_ids.keys().map(|k| alloc(k.len())).sum::<usize>();
+        b += self.objects.heap_bytes() + self.users.heap_bytes();
+        b += boxed(&self.user_start) + boxed(&self.user_edges);
+        b += boxed(&self.set_start) + boxed(&self.set_edges);
+        b += alloc(self.roles.capacity() * size_of::<RoleC>());
         b += self
             .roles
             .iter()
             .map(|r| alloc(r.key.len()) + alloc(r.perms.heap_bytes()))
             .sum::<usize>();
-        b += self.assignments.capacity() * size_of::<AssignmentC>();
-        b += table::<u32, UserGrants>(self.grants.capacity());
+        b += alloc(self.assignments.capacity() * size_of::<AssignmentC>());
+        b += boxed(&self.tenant_set) + boxed(&self.perm_sets);
         b += self
-            .grants
-            .values()
-            .map(|g| {
-                alloc(g.tenant.heap_bytes())
-                    + alloc(g.tenant_assignments.capacity() * 4)
-                    + alloc(g.scoped.capacity() * size_of::<ScopedGrant>())
-            })
+            .perm_sets
+            .iter()
+            .map(|s| alloc(s.heap_bytes()))
             .sum::<usize>();
+        b += boxed(&self.tenant_start) + boxed(&self.tenant_grants);
+        b += boxed(&self.scoped_start) + boxed(&self.scoped);
+        b += alloc(self.members.capacity() * 16) + alloc(self.owners.capacity() * 16);
+        b += alloc(self.role_records.capacity() * size_of::<RoleRecord>());
         b
     }
 }

@@ -19,6 +19,7 @@ mod cache;
 mod eval;
 mod explain;
 mod index;
+mod intern;
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -460,9 +461,8 @@ impl Engine {
     }
 
     fn rbac(idx: &TenantIndex, u: u32, p: PermId, res: &Resource) -> Option<(u32, ScopeC)> {
-        let g = idx.grants.get(&u)?;
-        if g.tenant.contains(p) {
-            let a = g.tenant_assignments.iter().copied().find(|a| {
+        if idx.tenant_perms(u).is_some_and(|s| s.contains(p)) {
+            let a = idx.tenant_grants(u).iter().copied().find(|a| {
                 idx.assignments
                     .get(*a as usize)
                     .and_then(|a| idx.roles.get(a.role as usize))
@@ -470,14 +470,15 @@ impl Engine {
             })?;
             return Some((a, ScopeC::Tenant));
         }
-        if g.scoped.is_empty() {
+        let scoped = idx.scoped_grants(u);
+        if scoped.is_empty() {
             return None;
         }
         let res_obj = match res {
             Resource::Object { object, .. } => idx.object_id(object),
             _ => None,
         };
-        g.scoped
+        scoped
             .iter()
             .find(|sg| {
                 idx.roles
@@ -539,7 +540,7 @@ impl Engine {
         p: PermId,
         res: &Resource,
     ) -> Result<bool, EngineError> {
-        let Some(&u) = idx.users.get(&user) else {
+        let Some(u) = idx.user_index(user) else {
             return Ok(false);
         };
         if Self::rbac(idx, u, p, res).is_some() {
@@ -591,7 +592,7 @@ impl Engine {
         ex.reason = Reason::NoGrant {
             bindings: bindings.iter().map(|r| self.schema.rel_name(*r)).collect(),
         };
-        let Some(&u) = idx.users.get(&user) else {
+        let Some(u) = idx.user_index(user) else {
             return Ok(ex);
         };
         if let Some((ai, scope)) = Self::rbac(&idx, u, p, resource) {
@@ -666,8 +667,8 @@ impl Engine {
             revision: idx.revision,
         };
         let target = match subject {
-            Subject::User { id } => match idx.users.get(id) {
-                Some(&u) => Target::User(u),
+            Subject::User { id } => match idx.user_index(*id) {
+                Some(u) => Target::User(u),
                 None => return Ok(deny),
             },
             Subject::Set {
@@ -727,13 +728,13 @@ impl Engine {
             });
         }
         let mut list = ObjectList::default();
-        let uidx = idx.users.get(&user).copied();
-        let kind = idx.kind_ids.get(object_type).copied();
+        let uidx = idx.user_index(user);
+        let kind = idx.kind_id(object_type);
         let rels: Vec<RelId> = if target.contains('.') {
             let p = self.catalog.resolve(target)?;
-            if let Some(g) = uidx.and_then(|u| idx.grants.get(&u)) {
-                list.all = g.tenant.contains(p);
-                for sg in &g.scoped {
+            if let Some(u) = uidx {
+                list.all = idx.tenant_perms(u).is_some_and(|s| s.contains(p));
+                for sg in idx.scoped_grants(u) {
                     let grants = idx
                         .roles
                         .get(sg.role as usize)
@@ -744,7 +745,7 @@ impl Engine {
                     match sg.scope {
                         ScopeC::Team(t) => list.teams.push(t),
                         ScopeC::Object(o) => {
-                            if idx.objects.get(o as usize).map(|(k, _)| *k) == kind
+                            if idx.object_kind(o) == kind
                                 && let Some(r) = idx.object_ref(o)
                             {
                                 list.objects.push(r);
@@ -769,25 +770,21 @@ impl Engine {
                 self.config.max_depth,
                 false,
             );
-            if let Some(objs) = idx.objects_by_kind.get(k as usize) {
-                let mut ids: Vec<u32> = objs.values().copied().collect();
-                ids.sort_unstable();
-                for o in ids {
-                    for r in &rels {
-                        match ev.root(o, r.0).tri {
-                            Tri::Yes => {
-                                if let Some(obj) = idx.object_ref(o) {
-                                    list.objects.push(obj);
-                                }
-                                break;
+            for o in idx.objects.of_kind(k) {
+                for r in &rels {
+                    match ev.root(o, r.0).tri {
+                        Tri::Yes => {
+                            if let Some(obj) = idx.object_ref(o) {
+                                list.objects.push(obj);
                             }
-                            Tri::No => {}
-                            Tri::Unknown => {
-                                return Err(EngineError::DepthExceeded {
-                                    limit: self.config.max_depth,
-                                    node: idx.node_label(&self.schema, o, r.0),
-                                });
-                            }
+                            break;
+                        }
+                        Tri::No => {}
+                        Tri::Unknown => {
+                            return Err(EngineError::DepthExceeded {
+                                limit: self.config.max_depth,
+                                node: idx.node_label(&self.schema, o, r.0),
+                            });
                         }
                     }
                 }
@@ -820,7 +817,7 @@ impl Engine {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        for (u, id) in idx.user_ids.iter().enumerate() {
+        for (u, id) in idx.user_ids().iter().enumerate() {
             let mut ev = Evaluator::new(
                 &idx,
                 &self.schema,

@@ -749,6 +749,70 @@ fn memory_per_tuple_is_bounded() {
     let idx = e.tenant(ORG).unwrap();
     let per = idx.approx_bytes() / idx.tuple_count();
     assert!(per <= 200, "{per} bytes per tuple");
+    // The compact layout: no allocation per tuple or per object.
+    assert!(per <= 64, "{per} bytes per tuple");
+}
+
+#[test]
+fn memory_per_assignment_is_bounded() {
+    let e = engine();
+    let mut snap = Snap::new(1)
+        .role("reader", &["docs.documents.read"])
+        .role("biller", &["billing.invoices.read"])
+        .0;
+    let (reader, biller) = (snap.roles[0].id, snap.roles[1].id);
+    let team = |i: u128| Uuid::from_u128(1 << 90 | (i % 50));
+    // Each of 4,000 users gets five assignments: tenant-wide (biller), on a team and on
+    // an invoice (reader).
+    for i in 0..20_000u128 {
+        let (role_id, scope) = match i % 3 {
+            0 => (biller, Scope::Tenant),
+            1 => (reader, Scope::Team { id: team(i) }),
+            _ => (
+                reader,
+                Scope::Object {
+                    object: ObjectRef::new("invoice", format!("{}", 100_000 + i)),
+                },
+            ),
+        };
+        snap.assignments.push(AssignmentRecord {
+            id: Uuid::from_u128(1 << 100 | i),
+            subject: Subject::user(Uuid::from_u128(i % 4_000)),
+            role_id,
+            scope,
+            source: AssignmentSource::Explicit,
+        });
+    }
+    e.load(&snap).unwrap();
+    let idx = e.tenant(ORG).unwrap();
+    let per = idx.approx_bytes() / idx.assignment_count();
+    assert!(per <= 200, "{per} bytes per assignment");
+
+    // The compact per-user rows still answer every scope.
+    let (read, bill) = ("docs.documents.read", "billing.invoices.read");
+    let (u1, u5, u6) = (Uuid::from_u128(1), Uuid::from_u128(5), Uuid::from_u128(6));
+    let invoice = Resource::Object {
+        object: ObjectRef::new("invoice", "100005"),
+        team: None,
+    };
+    assert!(allowed(&e, u5, read, &invoice));
+    assert!(!allowed(&e, u6, read, &invoice));
+    assert!(allowed(&e, u5, bill, &Resource::Tenant));
+    assert!(!allowed(
+        &e,
+        Uuid::from_u128(999_999),
+        bill,
+        &Resource::Tenant
+    ));
+    assert!(allowed(&e, u1, read, &Resource::Team(team(1))));
+    assert!(!allowed(&e, u1, read, &Resource::Team(team(2))));
+    let ex = e.check_explained(ORG, u5, read, &invoice).unwrap();
+    match ex.reason {
+        Reason::Assignment { assignment_id, .. } => {
+            assert_eq!(assignment_id, Uuid::from_u128(1 << 100 | 5));
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
