@@ -14,6 +14,10 @@ pub enum Scenario {
     Me,
     /// `GET /api/v1/members?page=1` with its total (floor: `/contacts?page=1&with_total=1`).
     List,
+    /// `GET /api/v1/teams/{id}/members?page=1` as a member who may read that team only
+    /// through a custom role assigned at team scope (helix-iam decides; no floor
+    /// counterpart).
+    IamList,
     /// Login load while paced readers measure `me` latency.
     LoginStorm,
     /// Bare argon2id verifications on every core: the login ceiling.
@@ -22,12 +26,13 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in the order `all` runs them.
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Argon2,
         Scenario::Login,
         Scenario::Refresh,
         Scenario::Me,
         Scenario::List,
+        Scenario::IamList,
         Scenario::LoginStorm,
     ];
 
@@ -38,6 +43,7 @@ impl Scenario {
             Scenario::Refresh => "refresh",
             Scenario::Me => "me",
             Scenario::List => "list",
+            Scenario::IamList => "iam-list",
             Scenario::LoginStorm => "login-storm",
             Scenario::Argon2 => "argon2",
         }
@@ -53,7 +59,7 @@ impl Scenario {
             .map(|sc| vec![sc])
             .ok_or_else(|| {
                 format!(
-                    "unknown scenario `{s}` (login, refresh, me, list, login-storm, argon2, all)"
+                    "unknown scenario `{s}` (login, refresh, me, list, iam-list, login-storm, argon2, all)"
                 )
             })
     }
@@ -176,7 +182,7 @@ impl Default for Options {
 
 /// The usage text.
 pub const USAGE: &str = "\
-usage: helix-bench <login|refresh|me|list|login-storm|argon2|all> [options]
+usage: helix-bench <login|refresh|me|list|iam-list|login-storm|argon2|all> [options]
 
   --db sqlite|postgres|sqlite,postgres   Helix backend(s) (default sqlite)
   --target helix|floor|both              servers to load (default helix)
@@ -338,7 +344,7 @@ mod tests {
         ))
         .unwrap()
         .unwrap();
-        assert_eq!(o.scenarios.len(), 6);
+        assert_eq!(o.scenarios.len(), 7);
         assert_eq!(o.backends, vec![Backend::Sqlite, Backend::Postgres]);
         assert_eq!(o.duration, Duration::from_secs(60));
         assert_eq!(o.connections, vec![8]);

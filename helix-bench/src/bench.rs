@@ -72,15 +72,23 @@ impl Peer {
     }
 
     fn login_call(&self) -> Call {
+        self.login_call_as(seed::EMAIL)
+    }
+
+    fn login_call_as(&self, email: &str) -> Call {
         Call::post_json(
             self.login_path,
-            &json!({ "email": seed::EMAIL, "password": seed::PASSWORD }),
+            &json!({ "email": email, "password": seed::PASSWORD }),
         )
     }
 
     async fn login(&self, addr: SocketAddr) -> anyhow::Result<Tokens> {
+        self.login_as(addr, seed::EMAIL).await
+    }
+
+    async fn login_as(&self, addr: SocketAddr, email: &str) -> anyhow::Result<Tokens> {
         let mut c = Conn::open(addr, Some(next_source_address())).await?;
-        let (status, body) = c.send(&self.login_call()).await?;
+        let (status, body) = c.send(&self.login_call_as(email)).await?;
         if !status.is_success() {
             bail!(
                 "{} login answered {status}: {}",
@@ -158,6 +166,21 @@ impl Peer {
                 let out = load::run(addr, tasks, opts.duration).await;
                 vec![self.row(name, conns, out)]
             }
+            Scenario::IamList => {
+                if self.target != "helix" {
+                    return Ok(Vec::new());
+                }
+                let owner = self.login(addr).await?.access;
+                let (path, other) = iam_setup(addr, &owner).await?;
+                let reader = self.login_as(addr, IAM_READER).await?.access;
+                iam_verify(addr, &reader, &path, &other).await?;
+                let call = Call::get(path).bearer(&reader)?;
+                let tasks = (0..conns)
+                    .map(|_| closed(Work::Fixed(call.clone())))
+                    .collect();
+                let out = load::run(addr, tasks, opts.duration).await;
+                vec![self.row(name, conns, out)]
+            }
             Scenario::Refresh => {
                 let Some(path) = self.refresh_path else {
                     return Ok(Vec::new());
@@ -213,6 +236,167 @@ impl Peer {
         }
         Ok(rows)
     }
+}
+
+/// The member whose reads the `iam-list` scenario measures (seeded with role `member`).
+const IAM_READER: &str = "member1@bench.example";
+/// The permission the `iam-list` scenario exercises.
+const TEAMS_READ: &str = "tenancy.teams.read";
+/// Members put into the team the `iam-list` scenario lists.
+const IAM_TEAM_MEMBERS: usize = 30;
+
+/// Sends one call with the owner's token and returns the JSON answer (`Null` for an empty
+/// body), or fails with the status and body.
+async fn owner_call(
+    addr: SocketAddr,
+    owner: &str,
+    call: Call,
+) -> anyhow::Result<serde_json::Value> {
+    let call = call.bearer(owner)?;
+    let mut c = Conn::open(addr, None).await?;
+    let (status, body) = c.send(&call).await?;
+    if !status.is_success() {
+        bail!(
+            "iam-list setup: {} {} answered {status}: {}",
+            call.method,
+            call.path,
+            String::from_utf8_lossy(&body)
+        );
+    }
+    if body.is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    Ok(serde_json::from_slice(&body)?)
+}
+
+/// Prepares the `iam-list` scenario through the public API, as the organization's owner,
+/// and returns the path to load and the same path for a team the reader may not read:
+/// - the built-in `member` role loses `tenancy.teams.read` (so no tenant-wide grant covers
+///   team reads for [`IAM_READER`]);
+/// - a team with [`IAM_TEAM_MEMBERS`] members, a second team, and a custom role holding
+///   only `tenancy.teams.read`, assigned to [`IAM_READER`] at the first team's scope.
+///
+/// Then checks that the reader may list the first team's members and is refused the
+/// second's, so the measured requests are decided by the team-scoped grant. Slugs and keys
+/// are new on every call (each measurement runs on a fresh server over the same database).
+async fn iam_setup(addr: SocketAddr, owner: &str) -> anyhow::Result<(String, String)> {
+    let tag = chrono::Utc::now().timestamp_micros();
+    let roles = owner_call(addr, owner, Call::get("/api/v1/iam/roles?limit=100")).await?;
+    let member_role = roles["data"]
+        .as_array()
+        .and_then(|rs| {
+            rs.iter()
+                .find(|r| r["key"] == "member" && r["builtin"] == true)
+        })
+        .context("iam-list setup: no built-in `member` role in /api/v1/iam/roles")?;
+    let role_id = member_role["id"].as_str().context("role without id")?;
+    let kept: Vec<&str> = member_role["permissions"]
+        .as_array()
+        .map(|ps| {
+            ps.iter()
+                .filter_map(serde_json::Value::as_str)
+                .filter(|p| *p != TEAMS_READ)
+                .collect()
+        })
+        .unwrap_or_default();
+    owner_call(
+        addr,
+        owner,
+        Call::json(
+            hyper::Method::PATCH,
+            format!("/api/v1/iam/roles/{role_id}"),
+            &json!({ "permissions": kept }),
+        ),
+    )
+    .await?;
+    let mut teams = Vec::new();
+    for name in ["listed", "other"] {
+        let team = owner_call(
+            addr,
+            owner,
+            Call::post_json(
+                "/api/v1/teams",
+                &json!({ "name": format!("Bench {name}"), "slug": format!("bench-{name}-{tag}") }),
+            ),
+        )
+        .await?;
+        teams.push(team["id"].as_str().context("team without id")?.to_owned());
+    }
+    let role = owner_call(
+        addr,
+        owner,
+        Call::post_json(
+            "/api/v1/iam/roles",
+            &json!({ "key": format!("team_reader_{tag}"), "name": format!("Team reader {tag}"),
+                     "permissions": [TEAMS_READ] }),
+        ),
+    )
+    .await?;
+    let custom = role["id"].as_str().context("role without id")?;
+    let members = owner_call(
+        addr,
+        owner,
+        Call::get(format!(
+            "/api/v1/members?limit={IAM_TEAM_MEMBERS}&sort=created_at:desc"
+        )),
+    )
+    .await?;
+    let reader = owner_call(
+        addr,
+        owner,
+        Call::get(format!("/api/v1/members?filter[email]={IAM_READER}")),
+    )
+    .await?;
+    let reader_id = reader["data"][0]["user_id"]
+        .as_str()
+        .context("iam-list setup: the reader is not a member")?;
+    owner_call(
+        addr,
+        owner,
+        Call::post_json(
+            "/api/v1/iam/assignments",
+            &json!({ "subject": format!("user:{reader_id}"), "role_id": custom,
+                     "scope": format!("team:{}", teams[0]) }),
+        ),
+    )
+    .await?;
+    for m in members["data"].as_array().into_iter().flatten() {
+        let user = m["user_id"].as_str().context("member without user_id")?;
+        let path = format!("/api/v1/teams/{}/members/{user}", teams[0]);
+        let put = Call {
+            method: hyper::Method::PUT,
+            path,
+            authorization: None,
+            body: None,
+        };
+        owner_call(addr, owner, put).await?;
+    }
+    let page = |team: &str| format!("/api/v1/teams/{team}/members?page=1&limit=25");
+    Ok((page(&teams[0]), page(&teams[1])))
+}
+
+/// Checks, as the reader, that the listed team answers 200 with every member counted and
+/// the other team 403: the grant at team scope decides, not a tenant-wide one.
+async fn iam_verify(
+    addr: SocketAddr,
+    reader: &str,
+    listed: &str,
+    other: &str,
+) -> anyhow::Result<()> {
+    let mut c = Conn::open(addr, None).await?;
+    let (status, body) = c.send(&Call::get(listed).bearer(reader)?).await?;
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    if !status.is_success() || v["meta"]["total"] != IAM_TEAM_MEMBERS {
+        bail!(
+            "iam-list setup: the reader's list answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let (status, _) = c.send(&Call::get(other).bearer(reader)?).await?;
+    if status != hyper::StatusCode::FORBIDDEN {
+        bail!("iam-list setup: the reader's list of another team answered {status}, not 403");
+    }
+    Ok(())
 }
 
 fn fill_memory(row: &mut Row, idle: Option<Memory>, after: Option<Memory>) {

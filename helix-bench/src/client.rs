@@ -45,7 +45,7 @@ pub async fn resolve_base(base: &str) -> anyhow::Result<SocketAddr> {
 /// One request, ready to be sent any number of times.
 #[derive(Debug, Clone)]
 pub struct Call {
-    /// GET or POST.
+    /// The method.
     pub method: Method,
     /// Path and query.
     pub path: String,
@@ -70,6 +70,16 @@ impl Call {
     pub fn post_json(path: impl Into<String>, body: &serde_json::Value) -> Self {
         Self {
             method: Method::POST,
+            path: path.into(),
+            authorization: None,
+            body: Some(Bytes::from(body.to_string())),
+        }
+    }
+
+    /// A call of any method with a JSON body (`PATCH`, `PUT`, ...).
+    pub fn json(method: Method, path: impl Into<String>, body: &serde_json::Value) -> Self {
+        Self {
+            method,
             path: path.into(),
             authorization: None,
             body: Some(Bytes::from(body.to_string())),

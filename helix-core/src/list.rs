@@ -14,8 +14,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select, Value,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, Value,
 };
 use serde::Serialize;
 
@@ -319,6 +319,9 @@ struct FieldSpec<E: EntityTrait> {
     filterable: bool,
 }
 
+/// Sort keys in order: column and direction.
+type SortKeys<E> = Vec<(<E as EntityTrait>::Column, SortDir)>;
+
 /// The allow-list of one resource: which fields sort and filter, and which columns search.
 pub struct ListSpec<E: EntityTrait> {
     fields: Vec<FieldSpec<E>>,
@@ -401,6 +404,13 @@ impl<E: EntityTrait> ListSpec<E> {
 
     /// Applies filters, search and sort (not paging) to `select`, or explains every problem.
     pub fn apply(&self, q: &ListQuery, select: Select<E>) -> Result<Select<E>> {
+        let (select, order) = self.filter(q, select)?;
+        Ok(self.order(select, order))
+    }
+
+    /// Filters and search applied to `select`, and the order to apply after them (the
+    /// client's, or the default one); every problem of either is reported at once.
+    fn filter(&self, q: &ListQuery, select: Select<E>) -> Result<(Select<E>, SortKeys<E>)> {
         let mut errors = Vec::new();
         let mut cond = Condition::all();
         for f in &q.filters {
@@ -458,16 +468,53 @@ impl<E: EntityTrait> ListSpec<E> {
         if order.is_empty() {
             order = self.default_sort.clone();
         }
+        Ok((select, order))
+    }
+
+    fn order(&self, mut select: Select<E>, order: SortKeys<E>) -> Select<E> {
         for (col, dir) in order {
             select = select.order_by(col, to_order(dir));
         }
         if let Some(col) = self.tiebreak {
             select = select.order_by(col, Order::Asc);
         }
-        Ok(select)
+        select
     }
 
-    /// Applies the query, counts the total and fetches one page.
+    /// The statement [`fetch`](Self::fetch) sends for one page: `select` filtered, sorted
+    /// and paged, with the total of all pages in the column [`TOTAL_COLUMN`] of every row
+    /// (for `EXPLAIN`, or for callers that read rows of their own shape).
+    pub fn page_query(&self, q: &ListQuery, select: Select<E>) -> Result<Select<E>> {
+        Ok(self.page_and_filtered(q, select)?.0)
+    }
+
+    /// The page query, and the filtered select (no order, no paging) it counts.
+    fn page_and_filtered(
+        &self,
+        q: &ListQuery,
+        select: Select<E>,
+    ) -> Result<(Select<E>, Select<E>)> {
+        let (filtered, order) = self.filter(q, select)?;
+        let count = filtered
+            .clone()
+            .select_only()
+            .expr(Expr::cust("COUNT(*)"))
+            .into_query();
+        let total = SimpleExpr::SubQuery(None, Box::new(count.into()));
+        let page = self
+            .order(filtered.clone(), order)
+            .expr_as(total, TOTAL_COLUMN)
+            .offset(q.offset())
+            .limit(q.effective_limit());
+        Ok((page, filtered))
+    }
+
+    /// Applies the query and fetches one page with the total of all pages, in one statement:
+    /// the total is a scalar subquery (`SELECT COUNT(*)` over the same filtered rows, without
+    /// order or paging) in the page query's select list, so the database evaluates it once
+    /// and the page and its total come from one snapshot and one round trip. A page past the
+    /// end has no row to carry the total: only then is a second statement (the count alone)
+    /// sent. An empty first page needs none: its total is 0.
     pub async fn fetch<C>(
         &self,
         q: &ListQuery,
@@ -478,14 +525,34 @@ impl<E: EntityTrait> ListSpec<E> {
         C: ConnectionTrait,
         E::Model: Send + Sync,
     {
-        let select = self.apply(q, select)?;
-        let total = select.clone().count(conn).await?;
-        let data = select
-            .offset(q.offset())
-            .limit(q.effective_limit())
-            .all(conn)
-            .await?;
+        let (page, filtered) = self.page_and_filtered(q, select)?;
+        let rows = page.into_model::<Counted<E::Model>>().all(conn).await?;
+        let total = match rows.first() {
+            Some(row) => u64::try_from(row.total)
+                .map_err(|_| Error::internal_msg("a list total was negative"))?,
+            None if q.offset() == 0 => 0,
+            None => filtered.count(conn).await?,
+        };
+        let data = rows.into_iter().map(|r| r.model).collect();
         Ok(Page::new(data, q, total))
+    }
+}
+
+/// The alias of the total in [`ListSpec::fetch`]'s page query (see [`ListSpec::page_query`]).
+pub const TOTAL_COLUMN: &str = "helix_list_total";
+
+/// A row of the page query: the entity's model and the total of all pages.
+struct Counted<M> {
+    model: M,
+    total: i64,
+}
+
+impl<M: FromQueryResult> FromQueryResult for Counted<M> {
+    fn from_query_result(row: &QueryResult, pre: &str) -> std::result::Result<Self, DbErr> {
+        Ok(Self {
+            model: M::from_query_result(row, pre)?,
+            total: row.try_get(pre, TOTAL_COLUMN)?,
+        })
     }
 }
 

@@ -1,7 +1,9 @@
 //! The first page of a permission-filtered list over 100,000 objects: `list_objects`, then
 //! the tenant-scoped `Select` with the `ObjectFilter` condition, counted and paged by
 //! `ListSpec::fetch` (limit 25, sorted by title), on a fresh PostgreSQL database and on
-//! SQLite. Prints p50/p95/p99 per case.
+//! SQLite. Prints p50/p95/p99 per case, for `ListSpec::fetch` (page and total in one
+//! statement) and for the former two-statement fetch (`COUNT`, then the page), alternating
+//! request by request.
 //!
 //! `cargo bench -p helix-iam --bench list_filter` (PostgreSQL at `HELIX_TEST_PG_URL`,
 //! default `postgres://postgres@127.0.0.1:5432/postgres`; the PostgreSQL half is skipped
@@ -229,8 +231,20 @@ async fn seed(t: &TestDb, engine: &Engine) -> Seed {
     }
 }
 
-/// One request: list_objects, then count + first page in a read-only tenant transaction.
-async fn first_page(t: &TestDb, engine: &Engine, seed: &Seed, user: Uuid) -> u64 {
+/// How the page and its total are fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fetch {
+    /// `ListSpec::fetch`: the page query carries the total as a subquery (one statement).
+    OneStatement,
+    /// The former `ListSpec::fetch`, kept here as the baseline: `COUNT` of the filtered and
+    /// sorted select, then the page (two statements).
+    TwoStatements,
+}
+
+/// One request: list_objects, then the first page with its total in a read-only tenant
+/// transaction.
+async fn first_page(t: &TestDb, engine: &Engine, seed: &Seed, user: Uuid, how: Fetch) -> u64 {
+    use sea_orm::{PaginatorTrait, QuerySelect};
     let spec = ListSpec::<doc::Entity>::new()
         .field("title", doc::Column::Title, FieldKind::Text)
         .default_sort(doc::Column::Title, SortDir::Asc)
@@ -246,16 +260,30 @@ async fn first_page(t: &TestDb, engine: &Engine, seed: &Seed, user: Uuid) -> u64
             Some(doc::Column::TeamId),
         )
         .unwrap();
-    let page = spec
-        .fetch(&ListQuery::default(), select, tx.raw())
-        .await
-        .unwrap();
+    let q = ListQuery::default();
+    let (rows, total) = match how {
+        Fetch::OneStatement => {
+            let page = spec.fetch(&q, select, tx.raw()).await.unwrap();
+            (page.data.len(), page.meta.total)
+        }
+        Fetch::TwoStatements => {
+            let select = spec.apply(&q, select).unwrap();
+            let total = select.clone().count(tx.raw()).await.unwrap();
+            let data = select
+                .offset(q.offset())
+                .limit(q.effective_limit())
+                .all(tx.raw())
+                .await
+                .unwrap();
+            (data.len(), total)
+        }
+    };
     tx.commit().await.unwrap();
-    assert_eq!(page.data.len(), 25);
-    page.meta.total
+    assert_eq!(rows, 25);
+    total
 }
 
-/// Prints the PostgreSQL plans of the count and page queries, and the time of
+/// Prints the plans of the count and page queries and of `ListSpec::fetch`'s one statement, and the time of
 /// `list_objects` alone (`-- --explain`).
 async fn explain(t: &TestDb, engine: &Engine, seed: &Seed, user: Uuid) {
     use sea_orm::{QueryOrder, QuerySelect, QueryTrait, Statement};
@@ -273,17 +301,26 @@ async fn explain(t: &TestDb, engine: &Engine, seed: &Seed, user: Uuid) {
             Some(doc::Column::TeamId),
         )
         .unwrap();
+    let spec = ListSpec::<doc::Entity>::new()
+        .field("title", doc::Column::Title, FieldKind::Text)
+        .default_sort(doc::Column::Title, SortDir::Asc)
+        .tiebreak(doc::Column::Id);
     let count = select
         .clone()
         .select_only()
         .column_as(sea_orm::sea_query::Expr::cust("COUNT(*)"), "n")
+        .build(backend);
+    let one = spec
+        .page_query(&ListQuery::default(), select.clone())
+        .unwrap()
         .build(backend);
     let page = select
         .order_by_asc(doc::Column::Title)
         .order_by_asc(doc::Column::Id)
         .limit(25)
         .build(backend);
-    for stmt in [count, page] {
+    println!("plans: the count alone, the page alone, then the one statement of ListSpec::fetch");
+    for stmt in [count, page, one] {
         let prefix = match backend {
             sea_orm::DbBackend::Postgres => "EXPLAIN (ANALYZE, BUFFERS) ",
             _ => "EXPLAIN QUERY PLAN ",
@@ -310,30 +347,42 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1e3
 }
 
+/// Samples both ways of fetching, alternating request by request so both see the same
+/// load, and prints one line per way.
 async fn measure(name: &str, t: &TestDb, engine: &Engine, seed: &Seed, user: Uuid, n: usize) {
     let expected = if user == seed.admin {
         OBJECTS as u64
     } else {
         seed.visible
     };
-    for _ in 0..20 {
-        assert_eq!(first_page(t, engine, seed, user).await, expected);
+    let ways = [Fetch::OneStatement, Fetch::TwoStatements];
+    for _ in 0..10 {
+        for how in ways {
+            assert_eq!(first_page(t, engine, seed, user, how).await, expected);
+        }
     }
-    let mut samples = Vec::with_capacity(n);
-    for _ in 0..n {
+    let mut samples = [Vec::with_capacity(n), Vec::with_capacity(n)];
+    for i in 0..2 * n {
+        let how = ways[i % 2];
         let start = Instant::now();
-        let total = first_page(t, engine, seed, user).await;
-        samples.push(start.elapsed());
+        let total = first_page(t, engine, seed, user, how).await;
+        samples[i % 2].push(start.elapsed());
         assert_eq!(total, expected);
     }
-    samples.sort_unstable();
-    println!(
-        "{name:<44} total {expected:>6}  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  (n={n})",
-        pct(&samples, 0.50),
-        pct(&samples, 0.95),
-        pct(&samples, 0.99),
-        pct(&samples, 1.0),
-    );
+    for (how, samples) in ways.iter().zip(samples.iter_mut()) {
+        samples.sort_unstable();
+        let label = match how {
+            Fetch::OneStatement => "one statement",
+            Fetch::TwoStatements => "two statements (before)",
+        };
+        println!(
+            "{name:<38} {label:<24} total {expected:>6}  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  (n={n})",
+            pct(samples, 0.50),
+            pct(samples, 0.95),
+            pct(samples, 0.99),
+            pct(samples, 1.0),
+        );
+    }
 }
 
 async fn run(label: &str, t: TestDb, n: usize) {

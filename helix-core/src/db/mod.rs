@@ -28,6 +28,10 @@ pub enum Backend {
     Postgres,
 }
 
+/// A pooled connection idle for at least this long is pinged before it is handed out; a
+/// busier one is not (see [`Db::connect`]).
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Connection pool settings.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -112,6 +116,11 @@ impl Db {
             .min_connections(min)
             .acquire_timeout(Duration::from_secs(pool.acquire_timeout_secs.max(1)))
             .idle_timeout(idle)
+            // A connection in use a moment ago is handed out without a ping: pinging on
+            // every checkout (sqlx's default) costs one round trip per transaction. One
+            // idle for longer (where a restart, a pooler or a firewall may have dropped
+            // it) is still pinged first.
+            .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
             .sqlx_logging(pool.sql_logging);
         if in_memory {
             opts.max_lifetime(None);

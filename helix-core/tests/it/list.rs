@@ -127,6 +127,26 @@ async fn list_query_filters_sorts_searches_pages(t: TestDb) {
     // Past the last page: empty data, correct meta.
     let p = fetch(&t, "page=9").await.unwrap();
     assert!(p.data.is_empty() && !p.meta.has_next && p.meta.has_prev);
+    // The page query carries the total; a page past the end has no row to carry it and
+    // still reports the exact total, with or without filters.
+    assert_eq!((p.meta.total, p.meta.total_pages), (30, 2));
+    let p = fetch(&t, "page=3&limit=2&filter[kind]=gear&filter[size.lt]=4")
+        .await
+        .unwrap();
+    assert!(p.data.is_empty());
+    assert_eq!((p.meta.total, p.meta.page, p.meta.total_pages), (2, 3, 1));
+    // The last, partial page: the total is the whole set's, not the page's.
+    let p = fetch(&t, "page=3&limit=12&sort=size:asc").await.unwrap();
+    assert_eq!(
+        p.data.iter().map(|w| w.size).collect::<Vec<_>>(),
+        (24..30).collect::<Vec<_>>()
+    );
+    assert_eq!(p.meta.total, 30);
+    // Nothing matches: an empty first page with total 0.
+    let p = fetch(&t, "filter[size.gt]=100").await.unwrap();
+    assert!(p.data.is_empty());
+    assert_eq!((p.meta.total, p.meta.total_pages), (0, 0));
+    assert!(!p.meta.has_next && !p.meta.has_prev);
 }
 backend_test!(
     list_query_end_to_end,
