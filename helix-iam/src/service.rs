@@ -620,12 +620,13 @@ impl Iam {
         if update.name.is_some() && current.builtin {
             return Err(IamError::BuiltinRole);
         }
+        // Renaming a role is changing it too: nobody relabels a role stronger than their own.
+        self.guard_locked(ctx, &locked, &current, &Resource::Tenant)
+            .await?;
         if let Some(permissions) = &update.permissions {
             if current.key == OWNER_ROLE && current.builtin {
                 return Err(IamError::BuiltinRole);
             }
-            self.guard_locked(ctx, &locked, &current, &Resource::Tenant)
-                .await?;
             let next = RoleRecord {
                 permissions: permissions.clone(),
                 ..current.clone()
@@ -833,12 +834,7 @@ impl Iam {
             let locked = self.lock(ctx).await?;
             self.require_locked(ctx, &locked, TUPLES_MANAGE, &Resource::Tenant)
                 .await?;
-            for t in &write.insert {
-                self.guard_tuple(ctx, &locked, t, true).await?;
-            }
-            for t in &write.delete {
-                self.guard_tuple(ctx, &locked, t, false).await?;
-            }
+            self.guard_tuples(ctx, &locked, &write).await?;
             let tx = self.begin_writing(locked).await?;
             let outcome = self.store.write_tuples(&tx, &write).await?;
             tx.commit().await?;

@@ -12,7 +12,7 @@
 //! - user `u`'s grants are runs of `tenant_grants` and `scoped` in the same layout, and
 //!   the union of its tenant-wide roles is one of a few shared permission sets.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use uuid::Uuid;
@@ -697,6 +697,46 @@ impl TenantIndex {
                 },
             };
             out.push((role.clone(), scope));
+        }
+        out
+    }
+
+    /// Every role grant this index holds, keyed by `(user, role key, scope label)`, with
+    /// the role and its scope: what a policy change hands out or takes away is the
+    /// difference between two of these, however each grant reaches its user (a nested
+    /// subject set, a computed relation, a parent, an exclusion).
+    pub(crate) fn role_grants(&self) -> BTreeMap<(Uuid, String, String), (RoleRecord, Scope)> {
+        let mut out = BTreeMap::new();
+        for (u, user) in self.user_ids().iter().enumerate() {
+            let Ok(u) = u32::try_from(u) else {
+                break;
+            };
+            let tenant = self
+                .tenant_grants(u)
+                .iter()
+                .filter_map(|a| self.assignments.get(*a as usize))
+                .map(|a| (a.role, ScopeC::Tenant));
+            let scoped = self.scoped_grants(u).iter().map(|g| (g.role, g.scope));
+            for (role, scope) in tenant.chain(scoped) {
+                let Some(key) = self.roles.get(role as usize).map(|r| &r.key) else {
+                    continue;
+                };
+                let Some(record) = self.role_records.iter().find(|r| *r.key == **key) else {
+                    continue;
+                };
+                let scope_ref = match scope {
+                    ScopeC::Tenant => Scope::Tenant,
+                    ScopeC::Team(id) => Scope::Team { id },
+                    ScopeC::Object(i) => match self.object_ref(i) {
+                        Some(object) => Scope::Object { object },
+                        None => continue,
+                    },
+                };
+                out.insert(
+                    (*user, record.key.clone(), self.scope_label(scope)),
+                    (record.clone(), scope_ref),
+                );
+            }
         }
         out
     }

@@ -310,6 +310,18 @@ impl Engine {
         self.config
     }
 
+    /// Compiles `snapshot` without loading it: an index nobody else sees, to evaluate a
+    /// change before it is made.
+    pub(crate) fn compile(&self, snapshot: &TenantSnapshot) -> Result<TenantIndex, LoadError> {
+        TenantIndex::compile(
+            snapshot,
+            &self.catalog,
+            &self.schema,
+            self.config.max_depth,
+            self.config.cache_capacity,
+        )
+    }
+
     /// Compiles `snapshot` and makes it the organization's index, atomically. Refuses a
     /// snapshot that names an unknown permission or role, holds a tuple that breaks the
     /// schema, or is older than the loaded revision (the loaded index stays).
@@ -656,6 +668,18 @@ impl Engine {
         relation: &str,
     ) -> Result<Decision, EngineError> {
         let idx = self.loaded(org_id)?;
+        self.check_relation_in(&idx, subject, object, relation)
+    }
+
+    /// [`Engine::check_relation`] in a given index (one held across an operation, so an
+    /// eviction in the meantime cannot change what it decides on).
+    pub(crate) fn check_relation_in(
+        &self,
+        idx: &TenantIndex,
+        subject: &Subject,
+        object: &ObjectRef,
+        relation: &str,
+    ) -> Result<Decision, EngineError> {
         if !object.is_valid() {
             return Err(EngineError::InvalidObject {
                 object: cut(&object.to_string()),
@@ -696,7 +720,7 @@ impl Engine {
         let Some(o) = idx.object_id(object) else {
             return Ok(deny);
         };
-        let mut ev = Evaluator::new(&idx, &self.schema, target, self.config.max_depth, false);
+        let mut ev = Evaluator::new(idx, &self.schema, target, self.config.max_depth, false);
         match ev.root(o, r.0).tri {
             Tri::Yes => Ok(Decision {
                 allowed: true,

@@ -18,6 +18,7 @@
 //! decides on a policy that includes the first: they can never each pass a guard that
 //! their combination would fail.
 
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use helix_core::audit::{self, AuditEntry};
@@ -28,6 +29,7 @@ use super::{Iam, engine_error};
 use crate::engine::{EngineError, TenantIndex};
 use crate::error::{IamError, Result};
 use crate::model::{OWNER_ROLE, Resource, Revision, RoleRecord, Tuple};
+use crate::store::TupleWrite;
 use crate::store::{ORGANIZATIONS_TABLE, current_revision};
 
 /// The audit action of a refused escalation attempt.
@@ -235,33 +237,72 @@ impl Iam {
         Ok(())
     }
 
-    /// The escalation guard of one tuple written (inserted or deleted) by the actor:
+    /// The escalation guard of a batch of tuple writes:
     ///
-    /// - a tuple whose subject set `object#relation` carries the owner role never makes
-    ///   anyone an owner (insert refused for everyone; delete for non-owners);
-    /// - the roles the subject set carries are handed out (taken away) with the tuple: the
-    ///   actor must pass [`Iam::guard_locked`] for each, at its scope;
-    /// - unless the actor is an owner, the actor must hold `relation` on `object` itself.
-    pub(super) async fn guard_tuple(
+    /// - what the batch hands out or takes away is computed, not guessed: the policy as
+    ///   locked and the same policy with the batch applied are both compiled, and every role
+    ///   grant that differs between them (however it reaches its user: a nested subject set,
+    ///   a computed relation, a parent, an exclusion) must pass [`Iam::guard_locked`] at its
+    ///   scope;
+    /// - a tuple never makes anyone an owner (refused for everyone), and only owners take
+    ///   the owner role away through one;
+    /// - unless the actor is an owner, the actor must hold each tuple's `relation` on its
+    ///   `object` itself.
+    ///
+    /// Everything is decided before the batch is written.
+    pub(super) async fn guard_tuples(
         &self,
         ctx: &TenantContext,
         locked: &Locked,
-        tuple: &Tuple,
-        inserting: bool,
+        write: &TupleWrite,
     ) -> Result<()> {
         let owner = self.is_owner_locked(ctx, locked).await?;
-        let carried = self
-            .engine
-            .roles_of_set(ctx.org_id(), &tuple.object, &tuple.relation);
-        for (role, scope) in &carried {
-            if role.key == OWNER_ROLE && (inserting || !owner) {
-                return Err(IamError::Escalation(format!(
-                    "`{}#{}` carries the owner role: a tuple cannot make anyone an owner",
-                    tuple.object, tuple.relation
-                )));
+        let before = self
+            .store
+            .load_snapshot(&locked.tx, &self.templates)
+            .await?;
+        let mut after = before.clone();
+        let deleted: HashSet<&Tuple> = write.delete.iter().collect();
+        after.tuples.retain(|t| !deleted.contains(t));
+        let present: HashSet<Tuple> = after.tuples.iter().cloned().collect();
+        for t in &write.insert {
+            if !present.contains(t) && !after.tuples.contains(t) {
+                after.tuples.push(t.clone());
             }
-            self.guard_locked(ctx, locked, role, &super::scope_resource(scope))
-                .await?;
+        }
+        let compile = |snapshot| {
+            self.engine.compile(snapshot).map_err(|e| {
+                IamError::Escalation(format!("the change cannot be evaluated safely: {e}"))
+            })
+        };
+        let was = compile(&before)?.role_grants();
+        let will = compile(&after)?.role_grants();
+        let lost = was
+            .iter()
+            .filter(|(k, _)| !will.contains_key(*k))
+            .map(|(k, v)| (k, v, false));
+        let gained = will
+            .iter()
+            .filter(|(k, _)| !was.contains_key(*k))
+            .map(|(k, v)| (k, v, true));
+        let mut guarded = BTreeSet::new();
+        for ((_, key, scope_label), (role, scope), gaining) in lost.chain(gained) {
+            if role.key == OWNER_ROLE {
+                if gaining {
+                    return Err(IamError::Escalation(
+                        "a relationship tuple cannot make anyone an owner".into(),
+                    ));
+                }
+                if !owner {
+                    return Err(IamError::Escalation(
+                        "only owners may take away the owner role".into(),
+                    ));
+                }
+            }
+            if guarded.insert((key.clone(), scope_label.clone())) {
+                self.guard_locked(ctx, locked, role, &super::scope_resource(scope))
+                    .await?;
+            }
         }
         if owner {
             return Ok(());
@@ -271,24 +312,26 @@ impl Iam {
                 "only users may write relationship tuples".into(),
             ));
         };
-        let holds = match self.engine.check_relation(
-            ctx.org_id(),
-            &crate::model::Subject::user(user),
-            &tuple.object,
-            &tuple.relation,
-        ) {
-            Ok(d) => d.allowed,
-            Err(EngineError::DepthExceeded { .. }) => false,
-            Err(e) => return Err(engine_error(e)),
-        };
-        if holds {
-            Ok(())
-        } else {
-            Err(IamError::Escalation(format!(
-                "you cannot write `{tuple}`: you do not hold `{}` on `{}` yourself",
-                tuple.relation, tuple.object
-            )))
+        let idx = self.index_at(locked).await?;
+        for tuple in write.insert.iter().chain(&write.delete) {
+            let holds = match self.engine.check_relation_in(
+                &idx,
+                &crate::model::Subject::user(user),
+                &tuple.object,
+                &tuple.relation,
+            ) {
+                Ok(d) => d.allowed,
+                Err(EngineError::DepthExceeded { .. }) => false,
+                Err(e) => return Err(engine_error(e)),
+            };
+            if !holds {
+                return Err(IamError::Escalation(format!(
+                    "you cannot write `{tuple}`: you do not hold `{}` on `{}` yourself",
+                    tuple.relation, tuple.object
+                )));
+            }
         }
+        Ok(())
     }
 
     /// Runs a management write and, when it was refused as an escalation (or made while

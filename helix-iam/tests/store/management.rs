@@ -336,6 +336,21 @@ async fn update_is_all_or_nothing(t: TestDb) {
     let role = e.iam.get_role(&org.ctx, role_id).await.unwrap();
     assert_eq!(role.name, "reviewer");
     assert_eq!(role.permissions, vec!["docs.documents.read".to_owned()]);
+    // Renaming alone is guarded too: an admin cannot relabel a role stronger than its own.
+    let strong = custom_role(&e, &org, "sharer", &["iam.tuples.manage"]).await;
+    let why = escalation(
+        e.iam
+            .update_role(
+                &ctx,
+                strong,
+                RoleUpdate {
+                    name: Some("Read-only helpers".into()),
+                    permissions: None,
+                },
+            )
+            .await,
+    );
+    assert!(why.contains("iam.tuples.manage"), "{why}");
 
     // Both parts allowed: both applied, in one revision step sequence.
     let (role, _) = e
@@ -363,16 +378,19 @@ async fn update_is_all_or_nothing(t: TestDb) {
         .await;
     assert!(matches!(empty, Err(IamError::Validation(_))), "{empty:?}");
 
-    // The refusal is a security event with the actor and the target.
+    // Each refusal is a security event with the actor and the target.
     let events = refusals(&e, &org).await;
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0].actor, format!("user:{admin}"));
-    assert_eq!(events[0].entity_type, "role");
-    assert_eq!(
-        events[0].entity_id.as_deref(),
-        Some(role_id.to_string().as_str())
-    );
-    assert_eq!(events[0].data["operation"], "role.update");
+    assert_eq!(events.len(), 2);
+    for (target, n) in [(role_id, 1), (strong, 1)] {
+        let of_target: Vec<_> = events
+            .iter()
+            .filter(|ev| ev.entity_id.as_deref() == Some(target.to_string().as_str()))
+            .collect();
+        assert_eq!(of_target.len(), n, "{target}");
+        assert_eq!(of_target[0].actor, format!("user:{admin}"));
+        assert_eq!(of_target[0].entity_type, "role");
+        assert_eq!(of_target[0].data["operation"], "role.update");
+    }
 }
 backend_test!(role_update_is_all_or_nothing, update_is_all_or_nothing);
 
@@ -556,6 +574,61 @@ async fn tuple_writes_checked(t: TestDb) {
     );
 }
 backend_test!(tuple_writes_are_escalation_checked, tuple_writes_checked);
+
+/// What a tuple hands out is computed from the whole policy, not from the tuple's own
+/// `object#relation`: a role assigned to a computed set (`document:d#view`, which `owner`
+/// feeds) is handed out by writing `owner`, and an owner role carried that way is refused
+/// to everyone.
+async fn tuple_grants_through_rewrites(t: TestDb) {
+    let e = env(&t).await;
+    let org = create_org(&e.tenancy).await;
+    let other = add_user(&e.tenancy, &org, Role::Member).await;
+    let set = Subject::Set {
+        object: ObjectRef::new("document", "d8"),
+        relation: "view".into(),
+    };
+    assign(&e, &org, set, builtin_role_id(org.id, "owner")).await;
+    let why = escalation(
+        e.iam
+            .write_tuples(
+                &org.ctx,
+                TupleWrite {
+                    insert: vec![doc_tuple("d8", "owner", other)],
+                    delete: vec![],
+                },
+            )
+            .await,
+    );
+    assert!(why.contains("owner"), "{why}");
+    let allowed = e
+        .iam
+        .check(
+            &as_user(&org, other),
+            "iam.tuples.manage",
+            &Resource::Tenant,
+            Consistency::Fresh,
+        )
+        .await
+        .unwrap();
+    assert!(!allowed.allowed, "the member must not have become an owner");
+
+    // A tuple on another document grants no role: allowed to the owner.
+    let (outcome, _) = e
+        .iam
+        .write_tuples(
+            &org.ctx,
+            TupleWrite {
+                insert: vec![doc_tuple("d7", "owner", other)],
+                delete: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.inserted, 1);
+    let events = refusals(&e, &org).await;
+    assert_eq!(events.len(), 1);
+}
+backend_test!(tuple_grants_are_computed, tuple_grants_through_rewrites);
 
 /// Every kind of refused escalation is recorded: role creation and assignment beyond
 /// one's permissions, handing out the owner role, deleting a role one could not create,
