@@ -139,27 +139,38 @@ impl MfaRequirement for TenancyDirectory {
         Ok(self.policy(org_id, account_id).await?.required())
     }
 
-    /// The organization's setting, read as `account_id`: [`MfaPolicy::Organization`] (the
-    /// same for every member, and announced on change by [`crate::mfa_policy`]'s trigger, so
+    /// The organization's setting for `account_id`: [`MfaPolicy::Organization`] (the same
+    /// for every member, and announced on change by [`crate::mfa_policy`]'s trigger, so
     /// helix-auth keeps it in memory). Not a member (any more) or no such organization:
     /// [`MfaPolicy::Account`] `false`, not cached: no token will be issued for it anyway, the
-    /// tenancy layer checks membership on every request. An account served a cached `true`
-    /// for an organization it cannot read only loses the organization from its session.
+    /// tenancy layer checks membership on every request.
+    ///
+    /// The setting is read without the member's permissions: MFA binds every member, also
+    /// one whose role may not read the organization (a role without
+    /// `tenancy.organization.read` must not be a way around MFA).
     async fn policy(&self, org_id: Uuid, account_id: Uuid) -> Result<MfaPolicy, helix_core::Error> {
+        use helix_core::sea_orm::ColumnTrait;
+        use helix_tenancy::memberships::model as membership;
+        use helix_tenancy::organizations::model as organization;
+
         let ctx = TenantContext::new(org_id, Actor::User(account_id));
-        match self.tenancy.get_organization(&ctx).await {
-            Ok(org) => Ok(MfaPolicy::Organization {
+        let tx = self.tenancy.kernel().db().tenant_read(&ctx).await?;
+        let member = tx
+            .count::<membership::Entity>(membership::Column::UserId.eq(account_id))
+            .await?
+            > 0;
+        let org = if member {
+            tx.find_by_id::<organization::Entity, _>(org_id).await?
+        } else {
+            None
+        };
+        tx.commit().await?;
+        Ok(match org {
+            Some(org) => MfaPolicy::Organization {
                 required: org.settings.get(REQUIRE_MFA_SETTING)
                     == Some(&serde_json::Value::Bool(true)),
-            }),
-            Err(e) => {
-                let e = helix_core::Error::from(e);
-                if matches!(e.status(), 403 | 404) {
-                    Ok(MfaPolicy::Account { required: false })
-                } else {
-                    Err(e)
-                }
-            }
-        }
+            },
+            None => MfaPolicy::Account { required: false },
+        })
     }
 }

@@ -496,3 +496,79 @@ async fn policy_change_on_two_instances(t: TestDb) {
 async fn mfa_requirement_reaches_a_second_instance() {
     helix_core::testing::run_postgres(policy_change_on_two_instances).await;
 }
+
+/// An organization's MFA requirement binds every member, also one whose role may not read
+/// the organization: the directory reads the setting without the member's permissions.
+async fn mfa_binds_members_who_cannot_read_the_organization(t: TestDb) {
+    use std::sync::Arc;
+
+    use helix_auth::{MfaPolicy, MfaRequirement};
+    use helix_core::{Actor, Helix, Kernel, PlatformContext, TenantContext};
+    use helix_iam::authorizer::IamAuthorizer;
+    use helix_iam::store::builtin_role_id;
+    use helix_iam::{EngineConfig, Iam, IamModule};
+    use helix_tenancy::{NewMember, NewOrganization, Region, Role, TenancyModule, TenancyService};
+    use reference_server::organizations::TenancyDirectory;
+
+    let helix = Helix::builder(t.db.clone())
+        .module(TenancyModule)
+        .module(IamModule)
+        .build()
+        .await
+        .unwrap();
+    let kernel = Kernel::new(t.db.clone());
+    let iam = Iam::new(kernel.clone(), &helix, EngineConfig::default()).unwrap();
+    let tenancy =
+        TenancyService::new(kernel).with_authorizer(Arc::new(IamAuthorizer::new(iam.clone())));
+    let owner = Uuid::now_v7();
+    let org = tenancy
+        .create_organization(
+            &PlatformContext::new(Actor::User(owner)),
+            NewOrganization {
+                name: "Strict".into(),
+                slug: format!("strict-{}", Uuid::now_v7().simple()),
+                region: Region::Eu,
+                plan: None,
+                settings: Some(json!({"require_mfa": true})),
+            },
+            owner,
+            "owner@strict.example",
+        )
+        .await
+        .unwrap();
+    let owner_ctx = TenantContext::new(org.id, Actor::User(owner));
+    let member = Uuid::now_v7();
+    tenancy
+        .add_member(
+            &owner_ctx,
+            NewMember {
+                user_id: member,
+                email: "member@strict.example".into(),
+                role: Role::Member,
+            },
+        )
+        .await
+        .unwrap();
+    // The member role loses every permission, `tenancy.organization.read` included.
+    iam.set_role_permissions(&owner_ctx, builtin_role_id(org.id, "member"), vec![])
+        .await
+        .unwrap();
+    let member_read = tenancy
+        .get_organization(&TenantContext::new(org.id, Actor::User(member)))
+        .await;
+    assert!(member_read.is_err(), "the member may no longer read it");
+
+    let directory = TenancyDirectory::new(tenancy);
+    assert_eq!(
+        directory.policy(org.id, member).await.unwrap(),
+        MfaPolicy::Organization { required: true }
+    );
+    assert_eq!(
+        directory.policy(org.id, Uuid::now_v7()).await.unwrap(),
+        MfaPolicy::Account { required: false }
+    );
+}
+backend_test!(
+    mfa_binds_members_without_organization_read,
+    mfa_binds_members_who_cannot_read_the_organization
+);
