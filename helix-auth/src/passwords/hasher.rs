@@ -222,6 +222,11 @@ impl PasswordHasher {
                 .pop()
                 .unwrap_or_default();
             let out = job(&inner, &mut memory);
+            // Wipe before keeping or freeing: the blocks are derived from the password, and
+            // a memory dump of a kept (or reused) buffer would let guesses be tested without
+            // the memory cost. The buffer is read again by the next hash, so these writes
+            // are not elided.
+            memory.fill(Block::default());
             if memory.len() > inner.params.block_count() {
                 // A stored hash with a larger memory cost than configured (the parameters
                 // were lowered): do not keep its memory.
@@ -446,6 +451,13 @@ mod tests {
         );
         let blocks = Params::new(256, 1, 1, None).unwrap().block_count();
         assert!(buffers.iter().all(|b| b.len() == blocks));
+        // Kept buffers hold nothing derived from a password.
+        assert!(
+            buffers
+                .iter()
+                .flatten()
+                .all(|b| AsRef::<[u64]>::as_ref(b).iter().all(|w| *w == 0))
+        );
     }
 
     #[tokio::test]
