@@ -1,16 +1,51 @@
 //! helix-iam as helix-tenancy's [`Authorizer`]: every tenancy operation is decided by the
 //! organization's roles, scoped assignments and relationships instead of the fixed roles.
+//!
+//! # Deciding inside tenancy's transaction
+//!
+//! helix-tenancy asks with its own open write transaction. Every decision is made through
+//! that transaction only: it reads the organization's revision in it (the only query when
+//! the engine already holds that revision or a newer one) and, when the engine is older,
+//! loads the policy snapshot through the same transaction. No second connection is taken
+//! while tenancy's is open, so many concurrent tenancy writes cannot exhaust the pool
+//! waiting for connections they hold themselves (on SQLite the write transaction also
+//! holds the single write lock a second transaction would wait for).
+//!
+//! The policy read through the transaction must be committed state, because a snapshot
+//! loaded through it is installed in the shared engine. That holds because helix-tenancy
+//! asks before it writes anything in the operation's transaction: each operation
+//! authorizes first (`change_member_role` and `remove_member` ask, lock the organization
+//! row, and ask again), and only then inserts, updates or deletes. Its own changes can
+//! therefore never be part of the decision. When tenancy has locked the organization row
+//! (the lock IAM's management writes take too), the second decision sees every IAM change
+//! committed before the lock and none can commit until tenancy's does; the first decision
+//! (before the lock) only turns away actors with no standing early. On SQLite the
+//! write transaction is the only writer, so what it reads cannot change under it.
+//!
+//! # Refused escalations
+//!
+//! Handing out a role (`authorize_role`) or putting someone into a team whose members are
+//! granted roles (`authorize_team_join`) is refused when the actor does not hold what it
+//! hands out; such a refusal is recorded as an `iam.escalation_refused` audit event, like
+//! the refusals of IAM's management writes. A missing permission is a plain denial and is
+//! not recorded. Tenancy's transaction rolls back on the refusal, so the event cannot be
+//! written in it; and it must not be written through a second connection by the deciding
+//! task while that transaction is open. The authorizer hands it to a detached task that
+//! writes it in a transaction of its own: the operation never waits for it (it returns the
+//! refusal and rolls back at once, freeing its connection), so the recorder cannot be part
+//! of a wait cycle; on SQLite its write starts only after tenancy's transaction has ended.
+//! A recorder that fails logs a warning; the caller still gets the refusal.
 
 use async_trait::async_trait;
-use helix_core::TenantTx;
+use helix_core::{TenantContext, TenantTx};
 use helix_tenancy::authz::{Authorizer, Target};
 use helix_tenancy::{Role, TenancyError};
 use uuid::Uuid;
 
 use crate::error::IamError;
 use crate::model::Resource;
-use crate::service::Iam;
-use crate::store::current_revision;
+use crate::service::{Attempt, Iam, InTx};
+use serde_json::json;
 
 /// Decides tenancy operations with helix-iam. Install with
 /// `TenancyService::with_authorizer(Arc::new(IamAuthorizer::new(iam)))`.
@@ -37,6 +72,31 @@ fn tenancy_error(e: IamError) -> TenancyError {
     }
 }
 
+impl IamAuthorizer {
+    /// Records a refused escalation as an [`crate::service::ESCALATION_REFUSED`] audit event, after the
+    /// refusal: see [the module docs](self).
+    fn record_later(&self, ctx: &TenantContext, attempt: Attempt, refusal: &IamError) {
+        // Only escalations are security events; a missing permission is a plain denial.
+        let IamError::Escalation(reason) = refusal else {
+            return;
+        };
+        let iam = self.iam.clone();
+        let ctx = ctx.clone();
+        let refusal = IamError::Escalation(reason.clone());
+        let operation = attempt.operation;
+        tokio::spawn(async move {
+            if let Err(failure) = iam.record_refusal(&ctx, &attempt, &refusal).await {
+                tracing::warn!(
+                    tenant.id = %ctx.org_id(),
+                    operation,
+                    error = %failure,
+                    "could not record a refused escalation attempt"
+                );
+            }
+        });
+    }
+}
+
 #[async_trait]
 impl Authorizer for IamAuthorizer {
     async fn authorize(
@@ -45,47 +105,48 @@ impl Authorizer for IamAuthorizer {
         permission: &'static str,
         target: Target,
     ) -> Result<(), TenancyError> {
-        // The operation's own transaction names the revision it sees: decide at least that
-        // fresh, so a change committed before this operation began is never missed.
-        let seen = current_revision(tx).await.map_err(tenancy_error)?;
+        // The operation's own transaction names the revision it sees: decide on that
+        // policy or a newer one, read through this transaction when the engine is older.
+        let pinned = InTx::pin(tx).await.map_err(tenancy_error)?;
         let resource = match target {
             Target::Organization => Resource::Tenant,
             Target::Team(id) => Resource::Team(id),
         };
-        let ctx = tx.context();
-        let consistency = self
-            .iam
-            .fresh_at_least(ctx, seen)
+        self.iam
+            .require_locked(tx.context(), &pinned, permission, &resource)
             .await
-            .map_err(tenancy_error)?;
-        let decision = self
-            .iam
-            .check_at(ctx, permission, &resource, consistency)
-            .await
-            .map_err(tenancy_error)?;
-        if decision.allowed {
-            return Ok(());
-        }
-        if !self.iam.has_standing(ctx) {
-            return Err(TenancyError::NotFound("organization"));
-        }
-        Err(TenancyError::MissingPermission(permission))
+            .map_err(tenancy_error)
     }
 
     async fn authorize_team_join(&self, tx: &TenantTx, team: Uuid) -> Result<(), TenancyError> {
-        let seen = current_revision(tx).await.map_err(tenancy_error)?;
-        self.iam
-            .guard_team_join(tx.context(), team, seen)
-            .await
-            .map_err(tenancy_error)
+        let pinned = InTx::pin(tx).await.map_err(tenancy_error)?;
+        let ctx = tx.context();
+        let decided = self.iam.guard_team_join_in(ctx, &pinned, team).await;
+        if let Err(refusal) = &decided {
+            let attempt = Attempt::new(
+                "tenancy.team.join",
+                "team",
+                team,
+                json!({ "team_id": team }),
+            );
+            self.record_later(ctx, attempt, refusal);
+        }
+        decided.map_err(tenancy_error)
     }
 
     async fn authorize_role(&self, tx: &TenantTx, role: Role) -> Result<(), TenancyError> {
-        let seen = current_revision(tx).await.map_err(tenancy_error)?;
+        let pinned = InTx::pin(tx).await.map_err(tenancy_error)?;
         let ctx = tx.context();
-        self.iam
-            .guard_builtin(ctx, role.as_str(), seen)
-            .await
-            .map_err(tenancy_error)
+        let decided = self.iam.guard_builtin_in(ctx, &pinned, role.as_str()).await;
+        if let Err(refusal) = &decided {
+            let attempt = Attempt::new(
+                "tenancy.role.grant",
+                "role",
+                role.as_str(),
+                json!({ "role": role.as_str() }),
+            );
+            self.record_later(ctx, attempt, refusal);
+        }
+        decided.map_err(tenancy_error)
     }
 }

@@ -15,8 +15,8 @@ use helix_core::{Actor, Kernel, TenantContext, TenantTx};
 use serde_json::json;
 use uuid::Uuid;
 
-use locked::Attempt;
 pub use locked::ESCALATION_REFUSED;
+pub(crate) use locked::{Attempt, InTx};
 
 use crate::catalog::DEFAULT_ROLE_KEYS;
 use crate::engine::{Decision, Engine, EngineConfig, EngineError, Explanation, ObjectList};
@@ -408,91 +408,6 @@ impl Iam {
         self.engine
             .list_objects(ctx.org_id(), user, permission, object_type)
             .map_err(engine_error)
-    }
-
-    /// Fails unless the actor holds every permission of `role` on `resource`: nobody hands
-    /// out more than they have. The owner role is handed out by owners only.
-    async fn guard_escalation_with(
-        &self,
-        ctx: &TenantContext,
-        role: &RoleRecord,
-        resource: &Resource,
-        consistency: Freshness,
-    ) -> Result<()> {
-        let revision = self.fresh(ctx, consistency).await?;
-        // Every check below reads the policy this one made fresh.
-        let consistency = Freshness::Verified(revision);
-        if role.key == OWNER_ROLE && !self.is_owner(ctx).await? {
-            return Err(IamError::Escalation(
-                "only owners may grant or take away the owner role".into(),
-            ));
-        }
-        for p in &role.permissions {
-            if !self.check_at(ctx, p, resource, consistency).await?.allowed {
-                return Err(IamError::Escalation(format!(
-                    "you cannot hand out `{}`: it grants `{p}`, which you do not hold",
-                    role.key
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// The escalation guard for handing out the built-in role `key` from inside another
-    /// module's transaction that has seen revision `seen`.
-    pub(crate) async fn guard_builtin(
-        &self,
-        ctx: &TenantContext,
-        key: &str,
-        seen: Revision,
-    ) -> Result<()> {
-        let consistency = self.fresh_at_least(ctx, seen).await?;
-        let role = self
-            .engine
-            .role_by_key(ctx.org_id(), key)
-            .ok_or(IamError::NotFound("role"))?;
-        self.guard_escalation_with(ctx, &role, &Resource::Tenant, consistency)
-            .await
-    }
-
-    /// The escalation guard for putting someone into a team from inside tenancy's
-    /// transaction: the actor must hold every role assigned to the team's members, at its
-    /// scope.
-    pub(crate) async fn guard_team_join(
-        &self,
-        ctx: &TenantContext,
-        team: Uuid,
-        seen: Revision,
-    ) -> Result<()> {
-        let consistency = self.fresh_at_least(ctx, seen).await?;
-        let set = crate::model::ObjectRef::team(team);
-        for (role, scope) in
-            self.engine
-                .roles_of_set(ctx.org_id(), &set, crate::model::MEMBER_RELATION)
-        {
-            self.guard_escalation_with(ctx, &role, &scope_resource(&scope), consistency)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Refreshes to at least `seen`; a revision only the caller's own, uncommitted
-    /// transaction has reached falls back to the newest committed one.
-    pub(crate) async fn fresh_at_least(
-        &self,
-        ctx: &TenantContext,
-        seen: Revision,
-    ) -> Result<Freshness> {
-        let revision = self.sync.ensure_seen(ctx, seen).await?;
-        Ok(Freshness::Verified(revision.min(seen)))
-    }
-
-    /// Whether the actor holds the owner role (as a member or by assignment).
-    async fn is_owner(&self, ctx: &TenantContext) -> Result<bool> {
-        Ok(match ctx.actor().user_id() {
-            Some(user) => self.engine.is_owner(ctx.org_id(), user),
-            None => false,
-        })
     }
 
     fn committed(&self, ctx: &TenantContext, revision: Revision) -> RevisionToken {

@@ -53,9 +53,56 @@ impl Locked {
     }
 }
 
+/// A transaction that has written no policy row yet, and the revision it read: what the
+/// decision helpers below decide on. A management write's [`Locked`] is one; so is
+/// helix-tenancy's own transaction while [`crate::IamAuthorizer`] decides in it ([`InTx`]).
+pub(crate) trait Pinned: Sync {
+    /// The transaction the policy is read through when the engine holds an older one.
+    fn pinned_tx(&self) -> &TenantTx;
+    /// The revision the transaction saw: decisions use this policy or a newer one.
+    fn seen(&self) -> Revision;
+}
+
+impl Pinned for Locked {
+    fn pinned_tx(&self) -> &TenantTx {
+        &self.tx
+    }
+    fn seen(&self) -> Revision {
+        self.seen
+    }
+}
+
+/// Another module's open transaction (helix-tenancy's), borrowed for one decision.
+///
+/// Its caller must not have written a policy row (membership, team member, role,
+/// assignment, tuple) in it yet: the policy read through it is then committed state and
+/// may be installed in the shared engine. helix-tenancy asks its authorizer before every
+/// write of an operation (see [`crate::IamAuthorizer`]).
+pub(crate) struct InTx<'a> {
+    tx: &'a TenantTx,
+    seen: Revision,
+}
+
+impl<'a> InTx<'a> {
+    /// Reads the revision `tx` sees: the only query when the engine is that fresh.
+    pub(crate) async fn pin(tx: &'a TenantTx) -> Result<Self> {
+        let seen = current_revision(tx).await?;
+        Ok(Self { tx, seen })
+    }
+}
+
+impl Pinned for InTx<'_> {
+    fn pinned_tx(&self) -> &TenantTx {
+        self.tx
+    }
+    fn seen(&self) -> Revision {
+        self.seen
+    }
+}
+
 /// What a refused management write tried to do, for its security event.
 #[derive(Debug, Clone)]
-pub(super) struct Attempt {
+pub(crate) struct Attempt {
     /// The operation (`role.create`, `assignment.create`, `tuples.write`, ...).
     pub operation: &'static str,
     /// The kind of entity it targeted (`role`, `assignment`, `tuple`).
@@ -67,7 +114,7 @@ pub(super) struct Attempt {
 }
 
 impl Attempt {
-    pub(super) fn new(
+    pub(crate) fn new(
         operation: &'static str,
         entity_type: &'static str,
         entity_id: impl ToString,
@@ -110,17 +157,17 @@ impl Iam {
     /// The engine's index of the organization at the locked revision or later, loaded
     /// through the locked transaction when the engine holds an older one or none. The
     /// transaction has written nothing yet, so what it reads is committed state.
-    async fn index_at(&self, locked: &Locked) -> Result<Arc<TenantIndex>> {
-        let org = locked.tx.org_id();
+    pub(crate) async fn index_at(&self, locked: &impl Pinned) -> Result<Arc<TenantIndex>> {
+        let org = locked.pinned_tx().org_id();
         for _ in 0..MAX_RELOADS {
             if let Some(idx) = self.engine.tenant(org)
-                && idx.revision() >= locked.seen
+                && idx.revision() >= locked.seen()
             {
                 return Ok(idx);
             }
             let snapshot = self
                 .store
-                .load_snapshot(&locked.tx, &self.templates)
+                .load_snapshot(locked.pinned_tx(), &self.templates)
                 .await?;
             match self.engine.load(&snapshot) {
                 Ok(_) | Err(crate::engine::LoadError::Stale { .. }) => {}
@@ -133,10 +180,10 @@ impl Iam {
     /// Whether the actor holds `permission` on `resource` in the policy as of the lock.
     /// Same rules as [`Iam::check`]: members only, API keys hold the read-only defaults,
     /// a graph deeper than the limit is a deny.
-    pub(super) async fn allowed_locked(
+    pub(crate) async fn allowed_locked(
         &self,
         ctx: &TenantContext,
-        locked: &Locked,
+        locked: &impl Pinned,
         permission: &str,
         resource: &Resource,
     ) -> Result<bool> {
@@ -161,7 +208,7 @@ impl Iam {
                 return Ok(false);
             }
             match self.engine.check(ctx.org_id(), user, permission, resource) {
-                Ok(d) if d.revision >= locked.seen => return Ok(d.allowed),
+                Ok(d) if d.revision >= locked.seen() => return Ok(d.allowed),
                 // Replaced by an older policy or evicted since: load again.
                 Ok(_) | Err(EngineError::TenantNotLoaded { .. }) => {}
                 Err(EngineError::DepthExceeded { .. }) => return Ok(false),
@@ -172,10 +219,10 @@ impl Iam {
     }
 
     /// [`Iam::require`] in the policy as of the lock.
-    pub(super) async fn require_locked(
+    pub(crate) async fn require_locked(
         &self,
         ctx: &TenantContext,
-        locked: &Locked,
+        locked: &impl Pinned,
         permission: &'static str,
         resource: &Resource,
     ) -> Result<()> {
@@ -200,10 +247,10 @@ impl Iam {
     }
 
     /// Whether the actor holds the owner role in the policy as of the lock.
-    pub(super) async fn is_owner_locked(
+    pub(crate) async fn is_owner_locked(
         &self,
         ctx: &TenantContext,
-        locked: &Locked,
+        locked: &impl Pinned,
     ) -> Result<bool> {
         Ok(match ctx.actor().user_id() {
             Some(user) => self.index_at(locked).await?.is_owner(user),
@@ -214,10 +261,10 @@ impl Iam {
     /// The escalation guard in the policy as of the lock: the actor must hold every
     /// permission of `role` on `resource`; the owner role is handed out (or taken away) by
     /// owners only.
-    pub(super) async fn guard_locked(
+    pub(crate) async fn guard_locked(
         &self,
         ctx: &TenantContext,
-        locked: &Locked,
+        locked: &impl Pinned,
         role: &RoleRecord,
         resource: &Resource,
     ) -> Result<()> {
@@ -360,7 +407,7 @@ impl Iam {
         result
     }
 
-    async fn record_refusal(
+    pub(crate) async fn record_refusal(
         &self,
         ctx: &TenantContext,
         attempt: &Attempt,
@@ -382,6 +429,52 @@ impl Iam {
             operation = attempt.operation,
             "refused an authorization change that would escalate privilege"
         );
+        Ok(())
+    }
+}
+
+/// Decisions for [`crate::IamAuthorizer`], made in helix-tenancy's own transaction.
+impl Iam {
+    /// The escalation guard for handing out (or taking away) the built-in role `key`, in
+    /// the policy `pinned` sees.
+    pub(crate) async fn guard_builtin_in(
+        &self,
+        ctx: &TenantContext,
+        pinned: &impl Pinned,
+        key: &str,
+    ) -> Result<()> {
+        let idx = self.index_at(pinned).await?;
+        let role = idx
+            .role_by_key(key)
+            .cloned()
+            .ok_or(IamError::NotFound("role"))?;
+        self.guard_locked(ctx, pinned, &role, &Resource::Tenant)
+            .await
+    }
+
+    /// The escalation guard for putting someone into `team`, in the policy `pinned` sees:
+    /// the actor must pass [`Iam::guard_locked`] for every role assigned to the team's
+    /// members, at its scope.
+    pub(crate) async fn guard_team_join_in(
+        &self,
+        ctx: &TenantContext,
+        pinned: &impl Pinned,
+        team: uuid::Uuid,
+    ) -> Result<()> {
+        let idx = self.index_at(pinned).await?;
+        let set = crate::model::ObjectRef::team(team);
+        let schema = self.engine.schema();
+        let carried = match schema
+            .type_id(&set.kind)
+            .and_then(|t| schema.relation(t, crate::model::MEMBER_RELATION))
+        {
+            Some(relation) => idx.roles_of_set(&set, relation.0),
+            None => Vec::new(),
+        };
+        for (role, scope) in &carried {
+            self.guard_locked(ctx, pinned, role, &super::scope_resource(scope))
+                .await?;
+        }
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod assignments;
+mod authorizer;
 #[cfg(feature = "casbin")]
 mod casbin_adapter;
 mod common;

@@ -1,0 +1,282 @@
+//! helix-tenancy decided by `IamAuthorizer`: decisions are made in tenancy's own
+//! transaction (many concurrent tenancy writes finish with a pool smaller than the number
+//! of writers), and refused escalations through tenancy are recorded as security events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use helix_core::audit::{self, AuditFilter};
+use helix_core::list::ListQuery;
+use helix_core::testing::TestDb;
+use helix_core::{Actor, Helix, Kernel, TenantContext, backend_test};
+use helix_iam::model::{Scope, Subject};
+use helix_iam::service::ESCALATION_REFUSED;
+use helix_iam::store::{NewAssignment, NewRole};
+use helix_iam::{EngineConfig, Iam, IamAuthorizer, IamModule};
+use helix_tenancy::{NewInvitation, NewTeam, Role, TenancyError, TenancyModule, TenancyService};
+use uuid::Uuid;
+
+use crate::common::{Org, add_user, create_org};
+
+struct Env {
+    db: helix_core::Db,
+    tenancy: TenancyService,
+    iam: Iam,
+}
+
+/// Tenancy with helix-iam as its authorizer.
+async fn env(t: &TestDb) -> Env {
+    let helix = Helix::builder(t.db.clone())
+        .module(TenancyModule)
+        .module(IamModule)
+        .build()
+        .await
+        .expect("migrations");
+    let kernel = Kernel::new(t.db.clone());
+    let iam = Iam::new(kernel.clone(), &helix, EngineConfig::default()).expect("iam");
+    let tenancy =
+        TenancyService::new(kernel).with_authorizer(Arc::new(IamAuthorizer::new(iam.clone())));
+    Env {
+        db: t.db.clone(),
+        tenancy,
+        iam,
+    }
+}
+
+fn as_user(org: &Org, user: Uuid) -> TenantContext {
+    TenantContext::new(org.id, Actor::User(user))
+}
+
+/// The organization's refused-escalation events.
+async fn refusals(e: &Env, org: &Org) -> Vec<audit::entity::Model> {
+    let tx = e.db.tenant_read(&org.ctx).await.unwrap();
+    let filter = AuditFilter {
+        action: Some(ESCALATION_REFUSED.into()),
+        ..AuditFilter::default()
+    };
+    let page = audit::query(&tx, &filter, 1, 100).await.unwrap();
+    tx.commit().await.unwrap();
+    page.data
+}
+
+/// The refusal is recorded after tenancy's transaction ended, by a task of its own: wait
+/// (bounded) until `n` events are there.
+async fn wait_for_refusals(e: &Env, org: &Org, n: usize) -> Vec<audit::entity::Model> {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let events = refusals(e, org).await;
+            if events.len() >= n {
+                return events;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the refused escalation was never recorded")
+}
+
+/// 16 concurrent tenancy writes through the authorizer (role changes, invitations, team
+/// joins) in one organization, with a test pool of 8 connections: each decides in its own
+/// transaction, with no second connection, so all finish instead of timing out on the pool.
+async fn concurrent_tenancy_writes(t: TestDb) {
+    let e = env(&t).await;
+    let org = create_org(&e.tenancy).await;
+    let mut users = Vec::new();
+    for _ in 0..4 {
+        users.push(add_user(&e.tenancy, &org, Role::Member).await);
+    }
+    let team = e
+        .tenancy
+        .create_team(
+            &org.ctx,
+            NewTeam {
+                name: "Core".into(),
+                slug: "core".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let tenancy = Arc::new(e.tenancy.clone());
+    let mut tasks = Vec::new();
+    for i in 0..16usize {
+        let tenancy = tenancy.clone();
+        let ctx = org.ctx.clone();
+        let user = users[i % users.len()];
+        let team = team.id;
+        let joins = i < users.len();
+        tasks.push(tokio::spawn(async move {
+            let role = if i % 2 == 0 {
+                Role::ReadOnly
+            } else {
+                Role::Admin
+            };
+            tenancy.change_member_role(&ctx, user, role).await?;
+            tenancy
+                .create_invitation(
+                    &ctx,
+                    NewInvitation {
+                        email: format!("invitee-{i}@example.test"),
+                        role: Role::Member,
+                        team_ids: vec![team],
+                    },
+                )
+                .await?;
+            if joins {
+                tenancy.add_team_member(&ctx, team, user).await?;
+            }
+            tenancy.change_member_role(&ctx, user, Role::Member).await?;
+            Ok::<_, TenancyError>(())
+        }));
+    }
+    // Generous: a deadlock or pool exhaustion fails here instead of hanging the run.
+    let all = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.expect("task"));
+        }
+        out
+    })
+    .await
+    .expect("concurrent tenancy writes did not finish");
+    for r in all {
+        r.expect("tenancy write");
+    }
+    // Every write landed.
+    let invitations = e
+        .tenancy
+        .list_invitations(&org.ctx, &ListQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(invitations.meta.total, 16);
+    let members = e
+        .tenancy
+        .list_team_members(&org.ctx, team.id, &ListQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(members.meta.total, 4);
+    for user in &users {
+        let m = e.tenancy.get_member(&org.ctx, *user).await.unwrap();
+        assert_eq!(m.role, Role::Member);
+    }
+    // Nothing here was an escalation.
+    assert!(refusals(&e, &org).await.is_empty());
+}
+backend_test!(
+    many_concurrent_tenancy_writes_finish,
+    concurrent_tenancy_writes
+);
+
+/// An admin handing out the owner role through tenancy is refused, and the attempt is
+/// recorded once as `iam.escalation_refused` in that organization only; a plain missing
+/// permission is refused without an event.
+async fn owner_grant_refused_and_recorded(t: TestDb) {
+    let e = env(&t).await;
+    let org = create_org(&e.tenancy).await;
+    let other = create_org(&e.tenancy).await;
+    let admin = add_user(&e.tenancy, &org, Role::Admin).await;
+    let member = add_user(&e.tenancy, &org, Role::Member).await;
+
+    // A member lacks `tenancy.members.manage`: a denial, not an escalation.
+    let denied = e
+        .tenancy
+        .change_member_role(&as_user(&org, member), admin, Role::ReadOnly)
+        .await;
+    assert!(
+        matches!(denied, Err(TenancyError::MissingPermission(_))),
+        "{denied:?}"
+    );
+
+    let refused = e
+        .tenancy
+        .change_member_role(&as_user(&org, admin), member, Role::Owner)
+        .await;
+    assert!(
+        matches!(refused, Err(TenancyError::Forbidden(_))),
+        "{refused:?}"
+    );
+    // Nothing changed.
+    let m = e.tenancy.get_member(&org.ctx, member).await.unwrap();
+    assert_eq!(m.role, Role::Member);
+
+    let events = wait_for_refusals(&e, &org, 1).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
+    assert_eq!(event.entity_type, "role");
+    assert_eq!(event.entity_id.as_deref(), Some("owner"));
+    assert_eq!(event.actor, format!("user:{admin}"));
+    assert_eq!(event.data["operation"], "tenancy.role.grant");
+    assert_eq!(event.data["code"], "FORBIDDEN");
+    // The other organization has no such event.
+    assert!(refusals(&e, &other).await.is_empty());
+}
+backend_test!(
+    tenancy_owner_grant_is_refused_and_recorded,
+    owner_grant_refused_and_recorded
+);
+
+/// Putting someone into a team whose members hold a role the actor lacks is refused as an
+/// escalation and recorded; the owner may do it.
+async fn team_join_escalation_recorded(t: TestDb) {
+    let e = env(&t).await;
+    let org = create_org(&e.tenancy).await;
+    let admin = add_user(&e.tenancy, &org, Role::Admin).await;
+    let member = add_user(&e.tenancy, &org, Role::Member).await;
+    let team = e
+        .tenancy
+        .create_team(
+            &org.ctx,
+            NewTeam {
+                name: "Sharers".into(),
+                slug: "sharers".into(),
+            },
+        )
+        .await
+        .unwrap();
+    // Team members hold `iam.tuples.manage`, which only owners hold by default.
+    let (role, _) = e
+        .iam
+        .create_role(
+            &org.ctx,
+            NewRole {
+                key: "sharer".into(),
+                name: "Sharer".into(),
+                permissions: vec!["iam.tuples.manage".into()],
+            },
+        )
+        .await
+        .unwrap();
+    e.iam
+        .create_assignment(
+            &org.ctx,
+            NewAssignment {
+                subject: Subject::team_members(team.id),
+                role_id: role.id,
+                scope: Scope::Tenant,
+            },
+        )
+        .await
+        .unwrap();
+
+    let refused = e
+        .tenancy
+        .add_team_member(&as_user(&org, admin), team.id, member)
+        .await;
+    assert!(
+        matches!(refused, Err(TenancyError::Forbidden(_))),
+        "{refused:?}"
+    );
+    let events = wait_for_refusals(&e, &org, 1).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].entity_type, "team");
+    assert_eq!(events[0].entity_id, Some(team.id.to_string()));
+    assert_eq!(events[0].data["operation"], "tenancy.team.join");
+
+    e.tenancy
+        .add_team_member(&org.ctx, team.id, member)
+        .await
+        .expect("the owner holds what the team carries");
+}
+backend_test!(
+    tenancy_team_join_escalation_is_recorded,
+    team_join_escalation_recorded
+);
