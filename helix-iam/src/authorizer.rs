@@ -97,6 +97,15 @@ impl IamAuthorizer {
     }
 }
 
+/// Locks the organization row in tenancy's transaction (see [`TenantTx::lock_tenant_row`]).
+async fn lock_organization(tx: &TenantTx) -> Result<(), TenancyError> {
+    match tx.lock_tenant_row(crate::store::ORGANIZATIONS_TABLE).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(TenancyError::NotFound("organization")),
+        Err(e) => Err(TenancyError::Core(e)),
+    }
+}
+
 #[async_trait]
 impl Authorizer for IamAuthorizer {
     async fn authorize(
@@ -119,6 +128,10 @@ impl Authorizer for IamAuthorizer {
     }
 
     async fn authorize_team_join(&self, tx: &TenantTx, team: Uuid) -> Result<(), TenancyError> {
+        // Serialize with IAM's management writes (and tenancy's owner-set changes) on the
+        // organization lock: a role given to the team (or changed) concurrently must not let
+        // this hand-out pass a guard that the combination would fail.
+        lock_organization(tx).await?;
         let pinned = InTx::pin(tx).await.map_err(tenancy_error)?;
         let ctx = tx.context();
         let decided = self.iam.guard_team_join_in(ctx, &pinned, team).await;
@@ -135,6 +148,10 @@ impl Authorizer for IamAuthorizer {
     }
 
     async fn authorize_role(&self, tx: &TenantTx, role: Role) -> Result<(), TenancyError> {
+        // Serialize with IAM's management writes (and tenancy's owner-set changes) on the
+        // organization lock: a role given to the team (or changed) concurrently must not let
+        // this hand-out pass a guard that the combination would fail.
+        lock_organization(tx).await?;
         let pinned = InTx::pin(tx).await.map_err(tenancy_error)?;
         let ctx = tx.context();
         let decided = self.iam.guard_builtin_in(ctx, &pinned, role.as_str()).await;
