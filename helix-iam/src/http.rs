@@ -142,13 +142,26 @@ fn revised<T: Serialize>(status: StatusCode, token: RevisionToken, item: T) -> R
     with_revision(status, token, Revised { item, revision })
 }
 
+/// The answer to a deletion.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = IamDeleted))]
+struct Deleted {
+    /// The deleted record's id.
+    deleted: Uuid,
+    /// Revision token (also in the `Helix-Revision` header).
+    revision: String,
+}
+
 /// The answer to a delete: the id and the organization's new revision.
 fn deleted(id: Uuid, token: RevisionToken) -> Response {
     let revision = token.to_string();
     with_revision(
         StatusCode::OK,
         token,
-        serde_json::json!({ "deleted": id, "revision": revision }),
+        Deleted {
+            deleted: id,
+            revision,
+        },
     )
 }
 
@@ -182,17 +195,25 @@ where
 
 /// One permission of the catalog.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = IamCatalogPermission))]
 struct CatalogPermission {
+    /// Dotted name (`tenancy.members.manage`).
     name: String,
+    /// What it allows.
     description: String,
+    /// The module that declared it.
     module: String,
+    /// The built-in roles a new organization grants it to.
     default_roles: Vec<String>,
 }
 
-/// The catalog.
+/// The permission catalog (platform-owned, the same for every organization).
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = IamCatalog))]
 struct CatalogBody {
+    /// The catalog's version (a digest of its content).
     version: String,
+    /// Every permission.
     permissions: Vec<CatalogPermission>,
 }
 
@@ -226,19 +247,29 @@ struct IdPath {
     id: Uuid,
 }
 
+/// A new role.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = IamNewRole))]
 struct RoleBody {
+    /// Stable key, unique in the organization (lowercase letters, digits, `_`).
+    #[cfg_attr(feature = "openapi", schema(example = "billing_admin"))]
     key: String,
+    /// Display name.
     name: String,
+    /// Catalog permission names; the caller must hold each of them.
     #[serde(default)]
     permissions: Vec<String>,
 }
 
+/// A change to a role: a new name, a new permission set, or both.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = IamRoleUpdate))]
 struct RoleUpdate {
+    /// New display name (not for built-in roles).
     name: Option<String>,
+    /// The complete new permission set; the caller must hold what it adds or removes.
     permissions: Option<Vec<String>>,
 }
 
@@ -313,12 +344,22 @@ struct AssignmentQuery {
     role_id: Option<Uuid>,
 }
 
+/// A new assignment.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = IamNewAssignment))]
 struct AssignmentBody {
+    /// `user:<uuid>` or a subject set such as `team:<uuid>#member`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "user:0192f3a4-5b6c-7d8e-9f01-23456789abcd")
+    )]
     subject: String,
+    /// A role of the caller's organization.
     role_id: Uuid,
+    /// `tenant` (default), `team:<uuid>` or `type:id`.
     #[serde(default = "tenant_scope")]
+    #[cfg_attr(feature = "openapi", schema(default = "tenant"))]
     scope: String,
 }
 
@@ -385,11 +426,19 @@ struct TupleQuery {
     subject: Option<String>,
 }
 
+/// Tuples to insert and delete in one transaction.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = IamTupleWrite))]
 struct TupleBody {
+    /// Tuples to insert (`object#relation@subject`).
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = json!(["document:42#viewer@user:0192f3a4-5b6c-7d8e-9f01-23456789abcd"]))
+    )]
     insert: Vec<String>,
+    /// Tuples to delete.
     #[serde(default)]
     delete: Vec<String>,
 }
@@ -438,10 +487,15 @@ fn parse_tuples(name: &str, items: Vec<String>) -> Result<Vec<Tuple>, Error> {
     }
 }
 
+/// What a tuple write changed.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = IamTupleOutcome))]
 struct TupleOutcome {
+    /// Tuples inserted (already present ones are not counted).
     inserted: u64,
+    /// Tuples deleted.
     deleted: u64,
+    /// Revision token (also in the `Helix-Revision` header).
     revision: String,
 }
 
@@ -484,9 +538,13 @@ fn resource_of(resource: Option<String>, team: Option<Uuid>) -> Result<Resource,
     }
 }
 
+/// The caller's permissions on a resource.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = IamMyPermissions))]
 struct MyPermissions {
+    /// The resource asked about (`tenant`, `team:<uuid>`, `type:id`).
     resource: String,
+    /// Catalog permission names held, sorted.
     permissions: Vec<String>,
 }
 
@@ -506,22 +564,34 @@ async fn my_permissions(
     }))
 }
 
+/// A decision to explain.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = IamExplainRequest))]
 struct ExplainBody {
+    /// The catalog permission.
+    #[cfg_attr(feature = "openapi", schema(example = "iam.roles.read"))]
     permission: String,
+    /// `tenant` (default), `team:<uuid>` or `type:id`.
     #[serde(default)]
     resource: Option<String>,
+    /// The team an object belongs to, if any.
     #[serde(default)]
     team: Option<Uuid>,
+    /// Whose decision (default: the caller's own; another user's needs `iam.explain`).
     #[serde(default)]
     user_id: Option<Uuid>,
 }
 
+/// A decision with the grant chain or tuple path behind it.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = IamExplainAnswer))]
 struct ExplainAnswer {
+    /// Whether the permission is held.
     allowed: bool,
+    /// The policy revision the decision was made at.
     revision: Option<u64>,
+    /// The grant chain that allowed it, or why it was denied.
     explanation: String,
 }
 

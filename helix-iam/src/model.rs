@@ -69,6 +69,7 @@ pub fn valid_id(s: &str) -> bool {
 
 /// An object: `type:id` (`document:42`, `team:0192…`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = IamObjectRef))]
 pub struct ObjectRef {
     /// Object type (`document`).
     pub kind: String,
@@ -132,6 +133,7 @@ impl FromStr for ObjectRef {
 /// object (a subject set such as `team:eng#member`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = IamSubject))]
 pub enum Subject {
     /// One user (`user:<uuid>`).
     User {
@@ -270,6 +272,7 @@ impl FromStr for Tuple {
 /// Where an assignment's permissions apply.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = IamScope))]
 pub enum Scope {
     /// Everything in the organization.
     Tenant,
@@ -340,6 +343,7 @@ pub const OWNER_ROLE: &str = "owner";
 
 /// A role of one organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = IamRole))]
 pub struct RoleRecord {
     /// Role id (UUID v7).
     pub id: Uuid,
@@ -347,7 +351,8 @@ pub struct RoleRecord {
     pub key: String,
     /// Display name.
     pub name: String,
-    /// Whether this is one of [`BUILTIN_ROLES`] (cannot be deleted or renamed).
+    /// Whether this is one of the built-in roles (`owner`, `admin`, `member`, `read_only`),
+    /// which cannot be deleted or renamed.
     pub builtin: bool,
     /// Catalog permission names. For the owner role, every permission of the catalog.
     pub permissions: Vec<String>,

@@ -1,8 +1,11 @@
 //! The OpenAPI 3.1 description of the IAM routes (feature `openapi`): [`IamApi`], for the
 //! host to merge into its own document.
 //!
-//! The operations are described on documentation-only functions, and the bodies by schema
-//! types that mirror the JSON the routes read and answer.
+//! The operations are described on documentation-only functions; the bodies are the very
+//! types the handlers read and answer (`RoleRecord`, `Assignment`, `PlatformRoleGrant`, the
+//! request and answer structs of the routes), so the document cannot drift from the wire.
+//! Only the named pages (`Page<T>` is generic) and the revised answers (a record with the
+//! new `revision` flattened in) are declared here, over those same types.
 //!
 //! ```
 //! use utoipa::OpenApi;
@@ -10,14 +13,21 @@
 //! assert!(doc.paths.paths.contains_key("/api/v1/iam/roles/{id}"));
 //! assert!(doc.paths.paths.contains_key("/api/v1/iam/platform/roles"));
 //! ```
-#![allow(dead_code)] // documentation only: the routes are in `super`
+#![allow(dead_code)] // the stub functions and page schemas are documentation only
 
-use chrono::{DateTime, Utc};
 use helix_core::ErrorEnvelope;
 use helix_core::list::PageMeta;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
-use uuid::Uuid;
+
+use super::platform::Revoked as PlatformRoleRevoked;
+use super::{
+    AssignmentBody as NewAssignment, CatalogBody as Catalog, CatalogPermission, Deleted,
+    ExplainAnswer, ExplainBody as ExplainRequest, MyPermissions, RoleBody as NewRole, RoleUpdate,
+    TupleBody as TupleWrite, TupleOutcome,
+};
+use crate::model::{ObjectRef, RoleRecord as Role, Scope, Subject};
+use crate::store::{Assignment, PlatformRole, PlatformRoleGrant};
 
 /// The IAM routes under `/api/v1/iam` and their schemas. Every route requires the host's
 /// `bearer` security scheme (helix-auth's access token, which carries the active
@@ -73,46 +83,6 @@ use uuid::Uuid;
 )]
 pub struct IamApi;
 
-/// One permission of the catalog.
-#[derive(ToSchema)]
-#[schema(as = IamCatalogPermission)]
-pub(crate) struct CatalogPermission {
-    /// Dotted name (`tenancy.members.manage`).
-    name: String,
-    /// What it allows.
-    description: String,
-    /// The module that declared it.
-    module: String,
-    /// The built-in roles a new organization grants it to.
-    default_roles: Vec<String>,
-}
-
-/// The permission catalog (platform-owned, the same for every organization).
-#[derive(ToSchema)]
-#[schema(as = IamCatalog)]
-pub(crate) struct Catalog {
-    /// The catalog's version (a digest of its content).
-    version: String,
-    /// Every permission.
-    permissions: Vec<CatalogPermission>,
-}
-
-/// A role of the caller's organization.
-#[derive(ToSchema)]
-#[schema(as = IamRole)]
-pub(crate) struct Role {
-    /// Role id.
-    id: Uuid,
-    /// Stable key, unique in the organization (`owner`, `billing_admin`).
-    key: String,
-    /// Display name.
-    name: String,
-    /// Whether it is a built-in role (`owner`, `admin`, `member`, `read_only`).
-    builtin: bool,
-    /// Catalog permission names (the owner role holds the whole catalog).
-    permissions: Vec<String>,
-}
-
 /// A page of roles (the standard list answer).
 #[derive(ToSchema)]
 #[schema(as = IamRolePage)]
@@ -123,121 +93,15 @@ pub(crate) struct RolePage {
     meta: PageMeta,
 }
 
-/// A new role.
-#[derive(ToSchema)]
-#[schema(as = IamNewRole)]
-pub(crate) struct NewRole {
-    /// Stable key, unique in the organization (lowercase letters, digits, `_`).
-    key: String,
-    /// Display name.
-    name: String,
-    /// Catalog permission names; the caller must hold each of them.
-    #[schema(default = json!([]))]
-    permissions: Option<Vec<String>>,
-}
-
-/// A change to a role: a new name, a new permission set, or both.
-#[derive(ToSchema)]
-#[schema(as = IamRoleUpdate)]
-pub(crate) struct RoleUpdate {
-    /// New display name (not for built-in roles).
-    name: Option<String>,
-    /// The complete new permission set; the caller must hold what it adds or removes.
-    permissions: Option<Vec<String>>,
-}
-
 /// A role with the organization's revision after the change.
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 #[schema(as = IamRevisedRole)]
 pub(crate) struct RevisedRole {
-    /// Role id.
-    id: Uuid,
-    /// Stable key.
-    key: String,
-    /// Display name.
-    name: String,
-    /// Whether it is a built-in role.
-    builtin: bool,
-    /// Catalog permission names.
-    permissions: Vec<String>,
-    /// Revision token (also in the `Helix-Revision` header).
-    revision: String,
-}
-
-/// The answer to a deletion.
-#[derive(ToSchema)]
-#[schema(as = IamDeleted)]
-pub(crate) struct Deleted {
-    /// The deleted record's id.
-    deleted: Uuid,
-    /// Revision token (also in the `Helix-Revision` header).
-    revision: String,
-}
-
-/// An object: a type and an id (`document:42`).
-#[derive(ToSchema, Serialize)]
-#[schema(as = IamObjectRef)]
-pub(crate) struct ObjectRef {
-    /// Object type (`document`).
-    kind: String,
-    /// Object id within the type (`42`).
-    id: String,
-}
-
-/// Who an assignment is about: one user, or a subject set (`team:eng#member`).
-#[derive(ToSchema, Serialize)]
-#[schema(as = IamSubject)]
-#[serde(rename_all = "snake_case", tag = "type")]
-pub(crate) enum Subject {
-    /// One user.
-    User {
-        /// The user's id.
-        id: Uuid,
-    },
-    /// Everyone holding `relation` on `object`.
-    Set {
-        /// The object.
-        object: ObjectRef,
-        /// The relation on it.
-        relation: String,
-    },
-}
-
-/// Where an assignment applies.
-#[derive(ToSchema, Serialize)]
-#[schema(as = IamScope)]
-#[serde(rename_all = "snake_case", tag = "type")]
-pub(crate) enum Scope {
-    /// The whole organization.
-    Tenant,
-    /// A team and every object that belongs to it.
-    Team {
-        /// The team's id.
-        id: Uuid,
-    },
-    /// One object.
-    Object {
-        /// The object.
-        object: ObjectRef,
-    },
-}
-
-/// A role granted to a subject at a scope.
-#[derive(ToSchema)]
-#[schema(as = IamAssignment)]
-pub(crate) struct Assignment {
-    /// Assignment id.
-    id: Uuid,
-    /// Who holds the role.
-    subject: Subject,
     /// The role.
-    role_id: Uuid,
-    /// Where it applies.
-    scope: Scope,
-    /// When it was created.
-    created_at: DateTime<Utc>,
-    /// Who created it (`user:<uuid>`).
-    created_by: String,
+    #[serde(flatten)]
+    role: Role,
+    /// Revision token (also in the `Helix-Revision` header).
+    revision: String,
 }
 
 /// A page of assignments (the standard list answer).
@@ -250,35 +114,13 @@ pub(crate) struct AssignmentPage {
     meta: PageMeta,
 }
 
-/// A new assignment.
-#[derive(ToSchema)]
-#[schema(as = IamNewAssignment)]
-pub(crate) struct NewAssignment {
-    /// `user:<uuid>` or a subject set such as `team:<uuid>#member`.
-    subject: String,
-    /// A role of the caller's organization.
-    role_id: Uuid,
-    /// `tenant` (default), `team:<uuid>` or `type:id`.
-    #[schema(default = "tenant")]
-    scope: Option<String>,
-}
-
 /// An assignment with the organization's revision after the change.
-#[derive(ToSchema)]
+#[derive(ToSchema, Serialize)]
 #[schema(as = IamRevisedAssignment)]
 pub(crate) struct RevisedAssignment {
-    /// Assignment id.
-    id: Uuid,
-    /// Who holds the role.
-    subject: Subject,
-    /// The role.
-    role_id: Uuid,
-    /// Where it applies.
-    scope: Scope,
-    /// When it was created.
-    created_at: DateTime<Utc>,
-    /// Who created it.
-    created_by: String,
+    /// The assignment.
+    #[serde(flatten)]
+    assignment: Assignment,
     /// Revision token (also in the `Helix-Revision` header).
     revision: String,
 }
@@ -293,91 +135,6 @@ pub(crate) struct TuplePage {
     meta: PageMeta,
 }
 
-/// Tuples to insert and delete in one transaction.
-#[derive(ToSchema)]
-#[schema(as = IamTupleWrite)]
-pub(crate) struct TupleWrite {
-    /// Tuples to insert (`object#relation@subject`).
-    #[schema(default = json!([]))]
-    insert: Option<Vec<String>>,
-    /// Tuples to delete.
-    #[schema(default = json!([]))]
-    delete: Option<Vec<String>>,
-}
-
-/// What a tuple write changed.
-#[derive(ToSchema)]
-#[schema(as = IamTupleOutcome)]
-pub(crate) struct TupleOutcome {
-    /// Tuples inserted (already present ones are not counted).
-    inserted: u64,
-    /// Tuples deleted.
-    deleted: u64,
-    /// Revision token (also in the `Helix-Revision` header).
-    revision: String,
-}
-
-/// The caller's permissions on a resource.
-#[derive(ToSchema)]
-#[schema(as = IamMyPermissions)]
-pub(crate) struct MyPermissions {
-    /// The resource asked about (`tenant`, `team:<uuid>`, `type:id`).
-    resource: String,
-    /// Catalog permission names held, sorted.
-    permissions: Vec<String>,
-}
-
-/// A decision to explain.
-#[derive(ToSchema)]
-#[schema(as = IamExplainRequest)]
-pub(crate) struct ExplainRequest {
-    /// The catalog permission.
-    permission: String,
-    /// `tenant` (default), `team:<uuid>` or `type:id`.
-    resource: Option<String>,
-    /// The team an object belongs to, if any.
-    team: Option<Uuid>,
-    /// Whose decision (default: the caller's own; another user's needs `iam.explain`).
-    user_id: Option<Uuid>,
-}
-
-/// A decision with the grant chain or tuple path behind it.
-#[derive(ToSchema)]
-#[schema(as = IamExplainAnswer)]
-pub(crate) struct ExplainAnswer {
-    /// Whether the permission is held.
-    allowed: bool,
-    /// The policy revision the decision was made at.
-    revision: Option<u64>,
-    /// The grant chain that allowed it, or why it was denied.
-    explanation: String,
-}
-
-/// A platform-plane role.
-#[derive(ToSchema, Serialize)]
-#[schema(as = IamPlatformRole)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum PlatformRole {
-    /// Operates the platform; manages platform roles.
-    PlatformAdmin,
-    /// Customer support; may impersonate users.
-    Support,
-}
-
-/// A platform role held by an account.
-#[derive(ToSchema)]
-#[schema(as = IamPlatformRoleGrant)]
-pub(crate) struct PlatformRoleGrant {
-    /// The account.
-    user_id: Uuid,
-    /// The role.
-    role: PlatformRole,
-    /// When it was granted.
-    granted_at: DateTime<Utc>,
-    /// Who granted it (`user:<uuid>`, `system:<name>`).
-    granted_by: String,
-}
-
 /// A page of platform role grants (the standard list answer).
 #[derive(ToSchema)]
 #[schema(as = IamPlatformRoleGrantPage)]
@@ -386,18 +143,6 @@ pub(crate) struct PlatformRoleGrantPage {
     data: Vec<PlatformRoleGrant>,
     /// Paging facts.
     meta: PageMeta,
-}
-
-/// The answer to a platform role revocation.
-#[derive(ToSchema)]
-#[schema(as = IamPlatformRoleRevoked)]
-pub(crate) struct PlatformRoleRevoked {
-    /// The account.
-    account_id: Uuid,
-    /// The role it no longer holds.
-    role: PlatformRole,
-    /// Always `true`.
-    revoked: bool,
 }
 
 /// Reads the catalog.

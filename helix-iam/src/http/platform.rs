@@ -29,11 +29,15 @@ impl GrantPath {
     }
 }
 
-/// The answer to a revocation.
+/// The answer to a platform role revocation.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = IamPlatformRoleRevoked))]
 pub(crate) struct Revoked {
+    /// The account.
     account_id: Uuid,
+    /// The role it no longer holds.
     role: PlatformRole,
+    /// Always `true`.
     revoked: bool,
 }
 

@@ -27,6 +27,7 @@ pub struct NewAssignment {
 
 /// A stored assignment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = IamAssignment))]
 pub struct Assignment {
     /// Assignment id.
     pub id: Uuid,

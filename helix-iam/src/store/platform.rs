@@ -18,6 +18,7 @@ use crate::error::{IamError, Result};
 /// A platform-plane role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = IamPlatformRole))]
 pub enum PlatformRole {
     /// Operates the platform (organizations, retention, legal holds).
     PlatformAdmin,
@@ -59,6 +60,7 @@ impl FromStr for PlatformRole {
 
 /// A platform role held by a user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = IamPlatformRoleGrant))]
 pub struct PlatformRoleGrant {
     /// The user.
     pub user_id: Uuid,
@@ -66,7 +68,7 @@ pub struct PlatformRoleGrant {
     pub role: PlatformRole,
     /// When it was granted.
     pub granted_at: DateTime<Utc>,
-    /// Who granted it.
+    /// Who granted it (`user:<uuid>`, `system:<name>`).
     pub granted_by: String,
 }
 

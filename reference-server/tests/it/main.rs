@@ -10,6 +10,7 @@ mod glue;
 mod iam;
 mod iam_isolation;
 mod iam_platform;
+mod iam_schemas;
 mod impersonation;
 mod invitations;
 mod log_secrets;
