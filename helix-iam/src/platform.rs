@@ -88,8 +88,23 @@ impl Iam {
         } else {
             db.platform_read(ctx).await?
         };
-        let roles = platform_roles_of(tx.raw(), user).await?;
-        if !roles.contains(&PlatformRole::PlatformAdmin) {
+        let admin = if write && db.backend() == Backend::Postgres {
+            // A change decides on the administrators' rows locked: two administrators
+            // acting at once are serialized, and one whose role was revoked meanwhile is no
+            // longer let through (SQLite's write transaction is the single writer already).
+            platform_role::Entity::find()
+                .filter(platform_role::Column::Role.eq(PlatformRole::PlatformAdmin.as_str()))
+                .lock_exclusive()
+                .all(tx.raw())
+                .await?
+                .iter()
+                .any(|a| a.user_id == user)
+        } else {
+            platform_roles_of(tx.raw(), user)
+                .await?
+                .contains(&PlatformRole::PlatformAdmin)
+        };
+        if !admin {
             return Err(not_admin());
         }
         Ok(tx)
