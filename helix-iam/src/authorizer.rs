@@ -44,7 +44,7 @@ use uuid::Uuid;
 
 use crate::error::IamError;
 use crate::model::Resource;
-use crate::service::{Attempt, Iam, InTx};
+use crate::service::{Attempt, Iam, InTx, lock_organization};
 use serde_json::json;
 
 /// Decides tenancy operations with helix-iam. Install with
@@ -97,15 +97,6 @@ impl IamAuthorizer {
     }
 }
 
-/// Locks the organization row in tenancy's transaction (see [`TenantTx::lock_tenant_row`]).
-async fn lock_organization(tx: &TenantTx) -> Result<(), TenancyError> {
-    match tx.lock_tenant_row(crate::store::ORGANIZATIONS_TABLE).await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(TenancyError::NotFound("organization")),
-        Err(e) => Err(TenancyError::Core(e)),
-    }
-}
-
 #[async_trait]
 impl Authorizer for IamAuthorizer {
     async fn authorize(
@@ -131,7 +122,7 @@ impl Authorizer for IamAuthorizer {
         // Serialize with IAM's management writes (and tenancy's owner-set changes) on the
         // organization lock: a role given to the team (or changed) concurrently must not let
         // this hand-out pass a guard that the combination would fail.
-        lock_organization(tx).await?;
+        lock_organization(tx).await.map_err(tenancy_error)?;
         let pinned = InTx::pin(tx).await.map_err(tenancy_error)?;
         let ctx = tx.context();
         let decided = self.iam.guard_team_join_in(ctx, &pinned, team).await;
@@ -151,7 +142,7 @@ impl Authorizer for IamAuthorizer {
         // Serialize with IAM's management writes (and tenancy's owner-set changes) on the
         // organization lock: a role given to the team (or changed) concurrently must not let
         // this hand-out pass a guard that the combination would fail.
-        lock_organization(tx).await?;
+        lock_organization(tx).await.map_err(tenancy_error)?;
         let pinned = InTx::pin(tx).await.map_err(tenancy_error)?;
         let ctx = tx.context();
         let decided = self.iam.guard_builtin_in(ctx, &pinned, role.as_str()).await;

@@ -13,12 +13,13 @@
 
 use helix_core::list::{FieldKind, ListQuery, ListSpec, Page, SortDir};
 use helix_core::{Actor, Backend, PlatformContext, PlatformTx};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Select};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::error::{IamError, Result};
 use crate::service::Iam;
 use crate::store::entity::platform_role;
+use crate::store::platform::decode;
 use crate::store::{PlatformRole, PlatformRoleGrant, platform_roles_of};
 
 /// The code of the 403 answered to a caller that is not a platform administrator.
@@ -43,18 +44,6 @@ fn list_spec() -> ListSpec<platform_role::Entity> {
         )
         .default_sort(platform_role::Column::UserId, SortDir::Asc)
         .tiebreak(platform_role::Column::Role)
-}
-
-fn decode(row: platform_role::Model) -> Result<PlatformRoleGrant> {
-    Ok(PlatformRoleGrant {
-        user_id: row.user_id,
-        role: row
-            .role
-            .parse()
-            .map_err(|_| IamError::Corrupt("unknown platform role".into()))?,
-        granted_at: row.granted_at,
-        granted_by: row.granted_by,
-    })
 }
 
 fn not_admin() -> IamError {
@@ -127,16 +116,16 @@ impl Iam {
         query: &ListQuery,
     ) -> Result<Page<PlatformRoleGrant>> {
         let tx = self.platform_admin_tx(ctx, false).await?;
-        let select: Select<platform_role::Entity> =
-            list_spec().apply(query, platform_role::Entity::find())?;
-        let total = select.clone().count(tx.raw()).await?;
-        let rows = select
-            .offset(query.offset())
-            .limit(query.effective_limit())
-            .all(tx.raw())
+        let page = list_spec()
+            .fetch(query, platform_role::Entity::find(), tx.raw())
             .await?;
         tx.commit().await?;
-        let data = rows.into_iter().map(decode).collect::<Result<Vec<_>>>()?;
+        let total = page.meta.total;
+        let data = page
+            .data
+            .into_iter()
+            .map(decode)
+            .collect::<Result<Vec<_>>>()?;
         Ok(Page::new(data, query, total))
     }
 

@@ -129,15 +129,24 @@ impl Attempt {
     }
 }
 
+/// Locks the organization row in `tx` (see [`TenantTx::lock_tenant_row`]): the lock IAM's
+/// management writes, tenancy's owner-set changes and the authorizer's hand-out guards all
+/// serialize on. An organization that does not exist is not found.
+pub(crate) async fn lock_organization(tx: &TenantTx) -> Result<()> {
+    if tx.lock_tenant_row(ORGANIZATIONS_TABLE).await? {
+        Ok(())
+    } else {
+        Err(IamError::NotFound("organization"))
+    }
+}
+
 impl Iam {
     /// Opens a management write: write transaction, organization lock, and the engine at
     /// the locked revision (see the module docs). An organization that does not exist is
     /// not found.
     pub(super) async fn lock(&self, ctx: &TenantContext) -> Result<Locked> {
         let tx = self.store.kernel().db().tenant(ctx).await?;
-        if !tx.lock_tenant_row(ORGANIZATIONS_TABLE).await? {
-            return Err(IamError::NotFound("organization"));
-        }
+        lock_organization(&tx).await?;
         let seen = current_revision(&tx).await?;
         let locked = Locked { tx, seen };
         self.index_at(&locked).await?;

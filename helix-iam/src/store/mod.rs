@@ -16,7 +16,7 @@
 
 mod assignments;
 pub mod entity;
-mod platform;
+pub(crate) mod platform;
 mod roles;
 mod snapshot;
 mod subjects;

@@ -72,7 +72,8 @@ pub struct PlatformRoleGrant {
     pub granted_by: String,
 }
 
-fn decode(row: platform_role::Model) -> Result<PlatformRoleGrant> {
+/// A stored grant as the API answers it; an unknown role name in the row is corrupt data.
+pub(crate) fn decode(row: platform_role::Model) -> Result<PlatformRoleGrant> {
     Ok(PlatformRoleGrant {
         user_id: row.user_id,
         role: row
