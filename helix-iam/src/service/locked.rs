@@ -320,9 +320,9 @@ impl Iam {
         let mut after = before.clone();
         let deleted: HashSet<&Tuple> = write.delete.iter().collect();
         after.tuples.retain(|t| !deleted.contains(t));
-        let present: HashSet<Tuple> = after.tuples.iter().cloned().collect();
+        let mut present: HashSet<Tuple> = after.tuples.iter().cloned().collect();
         for t in &write.insert {
-            if !present.contains(t) && !after.tuples.contains(t) {
+            if present.insert(t.clone()) {
                 after.tuples.push(t.clone());
             }
         }
