@@ -14,6 +14,7 @@ mod m0600_one_time_codes;
 mod m0610_mfa_challenge_context;
 mod m0900_session_revocation_notify;
 mod m0910_account_change_notify;
+mod m0920_refresh_rotation;
 
 use sea_orm_migration::MigrationTrait;
 
@@ -30,5 +31,6 @@ pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m0600_one_time_codes::Migration),
         Box::new(m0610_mfa_challenge_context::Migration),
         Box::new(m0910_account_change_notify::Migration),
+        Box::new(m0920_refresh_rotation::Migration),
     ]
 }

@@ -1,44 +1,13 @@
 //! Refresh-token rotation, concurrent refreshes, and reuse detection.
 
 use chrono::{DateTime, Utc};
+use helix_core::db::{CallArg, Commit};
 use sea_orm::{ConnectionTrait, DbBackend};
 
 use super::error::SessionError;
 use super::model::{RefreshToken, RevokeReason, Session, SessionKind, hash_token, well_formed};
 use super::service::{Result, SessionService};
 use super::store::{self, SESSION_COLUMNS, TokenRow, stmt};
-
-/// One rotation on PostgreSQL: `$1` now, `$2` the presented token's hash, `$3` the
-/// successor's hash, `$4` now + refresh TTL, `$5` now + idle timeout. The claim carries every
-/// check of the step-by-step path (token unused and unexpired, session not revoked, not an
-/// impersonation, within its idle and absolute deadlines); the session is extended only if it
-/// is still unrevoked when its row is locked, and the successor is inserted only for a
-/// session that was extended. Returns the extended session and the successor's expiry, or no
-/// row when anything did not happen (the caller rolls back).
-const ROTATE_SQL: &str = "\
-WITH claimed AS (
-    UPDATE auth_refresh_tokens t SET used_at = $1
-    FROM auth_sessions s
-    WHERE t.token_hash = $2 AND t.used_at IS NULL AND t.expires_at > $1
-      AND s.id = t.family_id AND s.revoked_at IS NULL AND s.kind <> 'impersonation'
-      AND s.idle_expires_at > $1 AND s.absolute_expires_at > $1
-    RETURNING t.family_id, t.generation
-), touched AS (
-    UPDATE auth_sessions s SET last_seen_at = $1, idle_expires_at = LEAST($5, s.absolute_expires_at)
-    FROM claimed c
-    WHERE s.id = c.family_id AND s.revoked_at IS NULL
-    RETURNING s.*, c.generation AS t_generation
-), inserted AS (
-    INSERT INTO auth_refresh_tokens
-        (token_hash, family_id, generation, parent_hash, created_at, expires_at)
-    SELECT $3, s.id, s.t_generation + 1, $2, $1, LEAST($4, s.absolute_expires_at)
-    FROM touched s
-    RETURNING expires_at
-)
-SELECT s.id, s.account_id, s.kind, s.actor_account_id, s.user_agent, s.ip, s.created_at, \
-       s.last_seen_at, s.idle_expires_at, s.absolute_expires_at, s.revoked_at, \
-       s.revoked_reason, s.active_org_id, s.amr, i.expires_at AS t_expires_at
-FROM touched s CROSS JOIN inserted i";
 
 impl SessionService {
     /// Exchanges a refresh token for the next one of its family and extends the session's
@@ -57,48 +26,61 @@ impl SessionService {
         let hash = hash_token(token);
         let now = self.inner.kernel.now();
         if self.backend() == DbBackend::Postgres
-            && let Some(done) = self.rotate_in_one_statement(&hash, now).await?
+            && let Some(done) = self.rotate_in_one_round_trip(&hash, now).await?
         {
             return Ok(done);
         }
         self.refresh_step_by_step(hash, now).await
     }
 
-    /// The common case on PostgreSQL, in one statement: when the token is unused and
-    /// unexpired and its session active and renewable, claim it, extend the session and
-    /// insert the successor (data-modifying CTEs; the conditional `UPDATE ... WHERE used_at IS
-    /// NULL` still lets exactly one of N concurrent refreshes win). `None` when nothing was
-    /// rotated (the transaction is rolled back): [`SessionService::refresh_step_by_step`]
+    /// The common case on PostgreSQL, in one round trip: when the token is unused and
+    /// unexpired and its session active and renewable, the database function
+    /// `helix_auth_rotate_refresh` (migration `helix_auth_0920_refresh_rotation`) claims it,
+    /// extends the session and inserts the successor, called through
+    /// [`helix_core::Db::platform_call`] (the platform role and the call in one implicit
+    /// transaction). The conditional `UPDATE ... WHERE used_at IS NULL` still lets exactly
+    /// one of N concurrent refreshes win. Unless [`SessionConfig::durable_refresh`] is set,
+    /// the commit is not waited for ([`Commit::Unflushed`]): a database crash in the moment
+    /// after the answer can only undo a rotation, and the client then signs in again. `None`
+    /// when nothing was rotated (nothing was written): [`SessionService::refresh_step_by_step`]
     /// then says why, with the same checks as on SQLite.
-    async fn rotate_in_one_statement(
+    ///
+    /// [`SessionConfig::durable_refresh`]: crate::sessions::SessionConfig::durable_refresh
+    async fn rotate_in_one_round_trip(
         &self,
         hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<(Session, RefreshToken)>> {
         let l = &self.inner.lifetimes;
         let next = RefreshToken::generate(now + l.refresh_ttl);
-        let tx = self.begin().await?;
-        let row = tx
-            .raw()
-            .query_one_raw(stmt(
-                DbBackend::Postgres,
-                ROTATE_SQL,
-                vec![
-                    now.into(),
-                    hash.to_owned().into(),
-                    next.hash().into(),
-                    (now + l.refresh_ttl).into(),
-                    (now + l.idle).into(),
+        let next_hash = next.hash();
+        let commit = if self.inner.config.durable_refresh {
+            Commit::Flushed
+        } else {
+            Commit::Unflushed
+        };
+        let row = self
+            .inner
+            .kernel
+            .db()
+            .platform_call(
+                &Self::ctx(),
+                "helix_auth_rotate_refresh",
+                &[
+                    CallArg::Timestamp(now),
+                    CallArg::Text(hash),
+                    CallArg::Text(&next_hash),
+                    CallArg::Timestamp(now + l.refresh_ttl),
+                    CallArg::Timestamp(now + l.idle),
                 ],
-            ))
+                commit,
+            )
             .await?;
         let Some(row) = row else {
-            tx.rollback().await?;
             return Ok(None);
         };
         let session = store::session_from_row(&row)?;
         let next_expires_at: DateTime<Utc> = row.try_get("", "t_expires_at")?;
-        tx.commit().await?;
         Ok(Some((session, next.expiring_at(next_expires_at))))
     }
 

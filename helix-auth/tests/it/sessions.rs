@@ -365,3 +365,34 @@ async fn expired_refresh_token_body(t: TestDb) {
         "an expired token revokes nothing"
     );
 }
+
+backend_test!(durable_refresh_rotates_the_same_way, durable_refresh_body);
+/// With `durable_refresh` (the rotation waits for the flush) a refresh answers exactly as
+/// without: a new token of the next generation, the session extended, the old token a
+/// reuse that revokes the family once the grace window has passed.
+async fn durable_refresh_body(t: TestDb) {
+    migrated(&t).await;
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2030, 1, 1, 8, 0, 0).unwrap());
+    let kernel = Kernel::new(t.db.clone()).with_clock(Arc::new(clock.clone()));
+    let config = SessionConfig {
+        durable_refresh: true,
+        ..SessionConfig::default()
+    };
+    let svc = SessionService::new(kernel, config).unwrap();
+    let (session, first) = svc
+        .start(Uuid::now_v7(), SessionMeta::normal())
+        .await
+        .unwrap();
+    clock.advance(Duration::minutes(1));
+    let (after, second) = svc.refresh(first.expose_secret()).await.unwrap();
+    assert_eq!(after.id, session.id);
+    assert_eq!(after.idle_expires_at, clock_now(&clock) + Duration::minutes(30));
+    let (_, third) = svc.refresh(second.expose_secret()).await.unwrap();
+    assert_ne!(second.expose_secret(), third.expose_secret());
+    clock.advance(Duration::minutes(1));
+    assert!(matches!(
+        svc.refresh(first.expose_secret()).await,
+        Err(SessionError::RefreshReused)
+    ));
+    assert!(!svc.is_active(session.id).await.unwrap());
+}

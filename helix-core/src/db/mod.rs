@@ -1,7 +1,9 @@
 //! The database handle: one URL, SQLite or PostgreSQL, and the only two ways to reach data:
 //! a tenant-scoped transaction ([`TenantTx`]) or an audited platform transaction
-//! ([`PlatformTx`]).
+//! ([`PlatformTx`]). A platform hot path whose work is one database function may call it
+//! with the same role and actor in one round trip instead ([`Db::platform_call`]).
 
+mod call;
 mod scoped;
 
 use std::fmt;
@@ -10,6 +12,7 @@ use std::time::Duration;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use serde::Deserialize;
 
+pub use call::{CallArg, Commit};
 pub use scoped::{PlatformTx, TenantEntity, TenantTx};
 
 use crate::error::{Error, Result};

@@ -247,14 +247,7 @@ impl TenantTx {
     /// `FOR UPDATE` in a `READ ONLY` transaction).
     pub async fn lock_tenant_row(&self, table: &str) -> Result<bool> {
         use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, Query};
-        let plain = table
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
-            && table
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if !plain {
+        if !super::call::is_plain_identifier(table) {
             return Err(Error::Config(format!(
                 "`{table}` is not a plain table name"
             )));

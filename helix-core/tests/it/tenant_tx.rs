@@ -323,3 +323,115 @@ async fn list_totals_are_tenant_scoped(t: TestDb) {
     }
 }
 backend_test!(list_totals_tenant_scoped, list_totals_are_tenant_scoped);
+
+/// `Db::platform_call` runs as the platform role with the actor set, in one implicit
+/// transaction: a failing call leaves nothing behind, a successful one commits (also
+/// unflushed), and the pooled connection keeps no role or setting afterwards. SQLite has
+/// no functions: the call is a configuration error there.
+async fn platform_call_is_one_implicit_transaction(t: TestDb) {
+    use helix_core::PlatformContext;
+    use helix_core::db::{CallArg, Commit};
+    Helix::builder(t.db.clone()).build().await.unwrap();
+    let ctx = PlatformContext::new(Actor::System("call-test".into()));
+    if t.db.backend() == Backend::Sqlite {
+        let err = t
+            .db
+            .platform_call(&ctx, "anything", &[], Commit::Flushed)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), 500);
+        return;
+    }
+    let ddl = "CREATE TABLE calls (n bigint PRIMARY KEY, label text NOT NULL, at timestamptz, who uuid);
+        GRANT SELECT, INSERT ON calls TO helix_platform;
+        CREATE FUNCTION call_record(p_n bigint, p_label text, p_at timestamptz, p_who uuid)
+        RETURNS TABLE (n bigint, label text, role text, actor text, sync text)
+        LANGUAGE plpgsql AS $$
+        #variable_conflict use_column
+        BEGIN
+            INSERT INTO calls VALUES (p_n, p_label, p_at, p_who);
+            RETURN QUERY SELECT p_n, p_label, current_user::text,
+                current_setting('helix.actor', true), current_setting('synchronous_commit');
+        END $$;
+        REVOKE ALL ON FUNCTION call_record(bigint, text, timestamptz, uuid) FROM PUBLIC;
+        GRANT EXECUTE ON FUNCTION call_record(bigint, text, timestamptz, uuid) TO helix_platform;";
+    t.db.connection().execute_unprepared(ddl).await.unwrap();
+    let at = chrono::Utc::now();
+    let who = Uuid::now_v7();
+    let tricky = "it's a \\ 'quoted'; DROP TABLE calls; --";
+    let args = [
+        CallArg::BigInt(1),
+        CallArg::Text(tricky),
+        CallArg::Timestamp(at),
+        CallArg::Uuid(who),
+    ];
+    let row = t
+        .db
+        .platform_call(&ctx, "call_record", &args, Commit::Unflushed)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1);
+    assert_eq!(row.try_get::<String>("", "label").unwrap(), tricky);
+    assert_eq!(row.try_get::<String>("", "role").unwrap(), "helix_platform");
+    assert_eq!(row.try_get::<String>("", "actor").unwrap(), "system:call-test");
+    assert_eq!(row.try_get::<String>("", "sync").unwrap(), "off");
+    let flushed = t
+        .db
+        .platform_call(
+            &ctx,
+            "call_record",
+            &[CallArg::BigInt(2), args[1], args[2], args[3]],
+            Commit::Flushed,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(flushed.try_get::<String>("", "sync").unwrap(), "on");
+    // A duplicate key fails the call: nothing of it is committed.
+    assert!(
+        t.db.platform_call(&ctx, "call_record", &args, Commit::Flushed)
+            .await
+            .is_err()
+    );
+    let stored = t
+        .db
+        .connection()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) AS c, max(label) AS l, \
+             bool_and(at = (SELECT min(at) FROM calls)) AS same_at, \
+             bool_and(who IS NOT NULL) AS has_who FROM calls",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.try_get::<i64>("", "c").unwrap(), 2);
+    assert_eq!(stored.try_get::<String>("", "l").unwrap(), tricky);
+    assert!(stored.try_get::<bool>("", "same_at").unwrap());
+    // A function that is not a plain name is refused before anything is sent.
+    let err = t
+        .db
+        .platform_call(&ctx, "call_record(1); --", &[], Commit::Flushed)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 500);
+    // The pooled connections keep nothing of the calls.
+    for _ in 0..8 {
+        let row = t
+            .db
+            .connection()
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT current_user::text AS u, current_setting('synchronous_commit') AS s, \
+                 coalesce(current_setting('helix.actor', true), '') AS a",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(row.try_get::<String>("", "u").unwrap(), "helix_platform");
+        assert_eq!(row.try_get::<String>("", "s").unwrap(), "on");
+        assert_eq!(row.try_get::<String>("", "a").unwrap(), "");
+    }
+}
+backend_test!(platform_call_one_round_trip, platform_call_is_one_implicit_transaction);
