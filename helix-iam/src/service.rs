@@ -340,7 +340,9 @@ impl Iam {
     }
 
     /// The decision with the grant chain or tuple path behind it. Explaining someone
-    /// else's decision needs `iam.explain`; anyone may explain their own.
+    /// else's decision needs `iam.explain`; anyone may explain their own. It agrees with
+    /// [`Iam::check`]: a user who is not a member is denied ([`crate::engine::Reason::NotAMember`])
+    /// whatever the organization's tuples still name.
     pub async fn explain(
         &self,
         ctx: &TenantContext,
@@ -363,9 +365,23 @@ impl Iam {
         if !self.has_standing(ctx) {
             return Err(IamError::NotFound("organization"));
         }
-        self.engine
+        let mut ex = self
+            .engine
             .check_explained(ctx.org_id(), subject, permission, resource)
-            .map_err(engine_error)
+            .map_err(engine_error)?;
+        // As `check_at` decides: a non-member holds nothing, whatever the organization's
+        // tuples or assignments still name. (An index evicted in between leaves the
+        // explanation as the engine gave it.)
+        let not_a_member = ex.revision.is_some()
+            && self
+                .engine
+                .tenant(ctx.org_id())
+                .is_some_and(|idx| !idx.is_member(subject));
+        if not_a_member {
+            ex.allowed = false;
+            ex.reason = crate::engine::Reason::NotAMember;
+        }
+        Ok(ex)
     }
 
     /// Every catalog permission the actor holds on `resource`, sorted.
@@ -394,7 +410,8 @@ impl Iam {
 
     /// The objects of `object_type` the actor may use `permission` on: every object when
     /// `all`, the objects of `teams`, and `objects`. Complete, never truncated: list
-    /// endpoints turn it into their SQL filter.
+    /// endpoints turn it into their SQL filter. Empty for an actor who is not a member, as
+    /// [`Iam::check`] decides.
     pub async fn list_objects(
         &self,
         ctx: &TenantContext,
@@ -405,9 +422,20 @@ impl Iam {
         let Some(user) = ctx.actor().user_id() else {
             return Ok(ObjectList::default());
         };
-        self.engine
+        let list = self
+            .engine
             .list_objects(ctx.org_id(), user, permission, object_type)
-            .map_err(engine_error)
+            .map_err(engine_error)?;
+        // As `check_at` decides: a non-member (a removed member whose token is still
+        // valid) holds nothing, whatever the organization's tuples still name.
+        if self
+            .engine
+            .tenant(ctx.org_id())
+            .is_some_and(|idx| !idx.is_member(user))
+        {
+            return Ok(ObjectList::default());
+        }
+        Ok(list)
     }
 
     fn committed(&self, ctx: &TenantContext, revision: Revision) -> RevisionToken {

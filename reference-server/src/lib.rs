@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod api_keys;
+pub mod documents;
 pub mod invitations;
 pub mod jobs;
 pub mod keys;
@@ -194,6 +195,7 @@ pub async fn build_app_with(
             .module(helix_auth::AuthModule)
             .module(helix_iam::IamModule)
             .module(mfa_policy::MfaPolicyGlue)
+            .module(documents::DocumentsModule)
             .build()
             .await?,
     );

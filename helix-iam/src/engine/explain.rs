@@ -54,6 +54,9 @@ pub enum Reason {
         /// none, or when the resource is not an object).
         bindings: Vec<String>,
     },
+    /// The user is not a member of the organization: only members hold anything, and what
+    /// its tuples or assignments still name is inert (as [`crate::Iam::check`] decides).
+    NotAMember,
     /// The organization's policy is not loaded in this process.
     TenantNotLoaded,
 }
@@ -123,6 +126,10 @@ impl fmt::Display for Explanation {
                     )
                 }
             }
+            Reason::NotAMember => write!(
+                f,
+                "denied: {user} is not a member of the organization (nothing it is granted holds)"
+            ),
             Reason::TenantNotLoaded => write!(
                 f,
                 "denied: the organization's policy is not loaded (fail closed)"

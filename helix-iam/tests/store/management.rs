@@ -730,3 +730,97 @@ async fn refusals_recorded(t: TestDb) {
     assert!(!d.allowed);
 }
 backend_test!(refused_escalations_are_security_events, refusals_recorded);
+
+/// Explanations and object lists agree with the check: a tuple naming someone who is not a
+/// member (never was, or was removed) is inert, and the explanation says so rather than
+/// showing the path.
+async fn explain_agrees_for_non_members(t: TestDb) {
+    let e = env(&t).await;
+    let org = create_org(&e.tenancy).await;
+    let member = add_user(&e.tenancy, &org, Role::ReadOnly).await;
+    let stranger = Uuid::now_v7();
+    e.iam
+        .write_tuples(
+            &org.ctx,
+            TupleWrite {
+                insert: vec![
+                    doc_tuple("d1", "viewer", member),
+                    doc_tuple("d1", "viewer", stranger),
+                ],
+                delete: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    let d1 = Resource::Object {
+        object: ObjectRef::new("document", "d1"),
+        team: None,
+    };
+    let member_ex = e
+        .iam
+        .explain(
+            &org.ctx,
+            Some(member),
+            "docs.documents.read",
+            &d1,
+            Consistency::Fresh,
+        )
+        .await
+        .unwrap();
+    assert!(member_ex.allowed, "{member_ex}");
+    for user in [stranger, org.owner] {
+        let ex = e
+            .iam
+            .explain(
+                &org.ctx,
+                Some(user),
+                "docs.documents.read",
+                &d1,
+                Consistency::Fresh,
+            )
+            .await
+            .unwrap();
+        let checked = e
+            .iam
+            .check(
+                &as_user(&org, user),
+                "docs.documents.read",
+                &d1,
+                Consistency::Fresh,
+            )
+            .await
+            .unwrap();
+        assert_eq!(ex.allowed, checked.allowed, "{ex}");
+    }
+    let ex = e
+        .iam
+        .explain(
+            &org.ctx,
+            Some(stranger),
+            "docs.documents.read",
+            &d1,
+            Consistency::Fresh,
+        )
+        .await
+        .unwrap();
+    assert!(!ex.allowed);
+    assert_eq!(ex.reason, helix_iam::engine::Reason::NotAMember);
+    assert!(ex.to_string().contains("not a member"), "{ex}");
+    // Object lists agree too: the stranger's context lists nothing, the member's the tuple.
+    let listed = e
+        .iam
+        .list_objects(&as_user(&org, stranger), "docs.documents.read", "document")
+        .await
+        .unwrap();
+    assert!(!listed.all && listed.objects.is_empty(), "{listed:?}");
+    let listed = e
+        .iam
+        .list_objects(&as_user(&org, member), "viewer", "document")
+        .await
+        .unwrap();
+    assert_eq!(listed.objects, [ObjectRef::new("document", "d1")]);
+}
+backend_test!(
+    explain_agrees_with_check_for_non_members,
+    explain_agrees_for_non_members
+);

@@ -277,24 +277,26 @@ async fn iam_answers_match_the_document(t: TestDb) {
     assert_eq!(page["data"].as_array().unwrap().len(), 1);
     assert_conforms(&doc, "get", "/api/v1/iam/assignments", 200, &page);
 
-    // The reference server declares no writable object type: an empty write still answers
-    // the outcome (and the revision).
+    // A tuple on the reference server's document type.
     let (status, outcome) = api
         .call(
             Method::POST,
             &owner,
             "/api/v1/iam/tuples",
-            Some(json!({"insert": [], "delete": []})),
+            Some(
+                json!({"insert": [format!("document:spec#viewer@user:{owner_id}")], "delete": []}),
+            ),
         )
         .await;
     assert_eq!(status, 200, "{outcome}");
-    assert_eq!(outcome["inserted"], 0);
+    assert_eq!(outcome["inserted"], 1);
     assert_conforms(&doc, "post", "/api/v1/iam/tuples", 200, &outcome);
 
     let (status, page) = api
         .call(Method::GET, &owner, "/api/v1/iam/tuples", None)
         .await;
     assert_eq!(status, 200, "{page}");
+    assert_eq!(page["data"].as_array().unwrap().len(), 1, "{page}");
     assert_conforms(&doc, "get", "/api/v1/iam/tuples", 200, &page);
 
     let (status, mine) = api
