@@ -136,6 +136,7 @@ pub struct Iam {
     store: IamStore,
     sync: IamSync,
     templates: Arc<Vec<RoleTemplate>>,
+    accounts: Option<Arc<dyn crate::platform::AccountDirectory>>,
 }
 
 impl Iam {
@@ -177,7 +178,25 @@ impl Iam {
             store,
             sync,
             templates: Arc::new(templates),
+            accounts: None,
         })
+    }
+
+    /// The directory platform role grants ask whether the account exists and has a
+    /// verified e-mail address ([`crate::platform`]). helix-iam cannot see the accounts (they
+    /// belong to the identity layer), so the host supplies it; without one, every platform
+    /// role grant is refused (fail closed).
+    pub fn with_account_directory(
+        mut self,
+        accounts: Arc<dyn crate::platform::AccountDirectory>,
+    ) -> Self {
+        self.accounts = Some(accounts);
+        self
+    }
+
+    /// The account directory, when the host supplied one.
+    pub(crate) fn account_directory(&self) -> Option<&Arc<dyn crate::platform::AccountDirectory>> {
+        self.accounts.as_ref()
     }
 
     /// The engine (catalog, schema, compiled tenants).

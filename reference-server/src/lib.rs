@@ -23,6 +23,7 @@ pub mod mail;
 pub mod mfa_policy;
 pub mod openapi;
 pub mod organizations;
+pub mod platform_admin;
 pub mod platform_roles;
 pub mod settings;
 pub mod telemetry;
@@ -210,8 +211,13 @@ pub async fn build_app_with(
         .with_default_region(settings.tenancy.region()?)
         .with_invitation_notifier(Arc::new(invitation_mail))
         .with_authorizer(Arc::new(helix_iam::IamAuthorizer::new(iam.clone())));
+    let auth = auth_state(settings, &kernel, &tenancy, keys.clone())?;
+    // Platform role grants go only to existing, verified helix-auth accounts.
+    let iam = iam.with_account_directory(Arc::new(platform_admin::AuthAccountDirectory::new(
+        auth.auth().clone(),
+    )));
     let state = AppState {
-        auth: auth_state(settings, &kernel, &tenancy, keys.clone())?,
+        auth,
         tenancy,
         iam,
         keys,

@@ -72,6 +72,39 @@ async fn happy_path(t: TestDb) {
 }
 backend_test!(register_verify_login, happy_path);
 
+async fn account_by_email_finds_the_normalized_address(t: TestDb) {
+    let (auth, _clock) = service(&t).await;
+    let out = auth
+        .register(&meta(), "Grace@Example.COM", &pw(STRONG))
+        .await
+        .unwrap();
+    let RegistrationMail::Verify(mail) = out.mail else {
+        panic!("new account expected")
+    };
+    let found = auth.account_by_email("  GRACE@example.com ").await.unwrap();
+    assert_eq!(found.account_id, mail.account_id);
+    assert_eq!(found.email, "grace@example.com");
+    assert!(!found.email_verified);
+    auth.verify_email(&meta(), &mail.token).await.unwrap();
+    assert!(
+        auth.account_by_email("grace@example.com")
+            .await
+            .unwrap()
+            .email_verified
+    );
+    let err = auth
+        .account_by_email("nobody@example.com")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::AccountNotFound), "{err:?}");
+    let err = auth.account_by_email("not an address").await.unwrap_err();
+    assert_eq!(err.code(), "VALIDATION_ERROR");
+}
+backend_test!(
+    account_by_email,
+    account_by_email_finds_the_normalized_address
+);
+
 async fn invalid_input_is_reported_by_field(t: TestDb) {
     let (auth, _clock) = service(&t).await;
     let err = auth

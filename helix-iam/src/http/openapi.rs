@@ -360,6 +360,8 @@ fn list_platform_roles() {}
         (status = 400, description = "Unknown role or malformed account id (`VALIDATION_ERROR`)", body = ErrorEnvelope),
         (status = 401, description = "Missing, invalid or expired access token", body = ErrorEnvelope),
         (status = 403, description = "Not a platform administrator (`PLATFORM_ADMIN_REQUIRED`), or impersonated (`IMPERSONATION_FORBIDDEN`)", body = ErrorEnvelope),
+        (status = 404, description = "No such account (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 409, description = "The account's e-mail address is not verified (`ACCOUNT_NOT_VERIFIED`)", body = ErrorEnvelope),
     ))]
 fn grant_platform_role() {}
 

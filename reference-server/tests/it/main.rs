@@ -18,6 +18,7 @@ mod mail;
 mod mfa;
 mod oidc;
 mod openapi;
+mod platform_admin;
 mod production_roles;
 mod revocation;
 mod server;
