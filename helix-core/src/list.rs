@@ -12,7 +12,7 @@
 //! ```
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, Order,
     PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, Value,
@@ -485,28 +485,55 @@ impl<E: EntityTrait> ListSpec<E> {
     /// and paged, with the total of all pages in the column [`TOTAL_COLUMN`] of every row
     /// (for `EXPLAIN`, or for callers that read rows of their own shape).
     pub fn page_query(&self, q: &ListQuery, select: Select<E>) -> Result<Select<E>> {
-        Ok(self.page_and_filtered(q, select)?.0)
+        Ok(self.plan(q, select, None)?.page)
     }
 
-    /// The page query, and the filtered select (no order, no paging) it counts.
-    fn page_and_filtered(
+    /// The statement [`fetch_split`](Self::fetch_split) sends for one page (see
+    /// [`page_query`](Self::page_query)).
+    pub fn page_query_split(
         &self,
         q: &ListQuery,
         select: Select<E>,
-    ) -> Result<(Select<E>, Select<E>)> {
+        cond: SplitCondition,
+    ) -> Result<Select<E>> {
+        Ok(self.plan(q, select, Some(cond))?.page)
+    }
+
+    /// The page query, and how to count the total alone when the page has no row to carry
+    /// it.
+    fn plan(
+        &self,
+        q: &ListQuery,
+        select: Select<E>,
+        split: Option<SplitCondition>,
+    ) -> Result<PagePlan<E>> {
         let (filtered, order) = self.filter(q, select)?;
-        let count = filtered
-            .clone()
-            .select_only()
-            .expr(Expr::cust("COUNT(*)"))
-            .into_query();
-        let total = SimpleExpr::SubQuery(None, Box::new(count.into()));
+        let (rows, total) = match split {
+            None => (filtered.clone(), Total::Filtered(Box::new(filtered))),
+            Some(SplitCondition { whole, parts }) => {
+                let mut sum: Option<SimpleExpr> = None;
+                for part in parts {
+                    let count = count_of(filtered.clone().filter(part));
+                    sum = Some(match sum {
+                        None => count,
+                        Some(s) => s.add(count),
+                    });
+                }
+                let rows = filtered.filter(whole);
+                let sum = sum.unwrap_or_else(|| count_of(rows.clone()));
+                (rows, Total::Sum(sum))
+            }
+        };
+        let total_expr = match &total {
+            Total::Filtered(filtered) => count_of((**filtered).clone()),
+            Total::Sum(sum) => sum.clone(),
+        };
         let page = self
-            .order(filtered.clone(), order)
-            .expr_as(total, TOTAL_COLUMN)
+            .order(rows, order)
+            .expr_as(total_expr, TOTAL_COLUMN)
             .offset(q.offset())
             .limit(q.effective_limit());
-        Ok((page, filtered))
+        Ok(PagePlan { page, total })
     }
 
     /// Applies the query and fetches one page with the total of all pages, in one statement:
@@ -525,17 +552,141 @@ impl<E: EntityTrait> ListSpec<E> {
         C: ConnectionTrait,
         E::Model: Send + Sync,
     {
-        let (page, filtered) = self.page_and_filtered(q, select)?;
-        let rows = page.into_model::<Counted<E::Model>>().all(conn).await?;
+        self.fetch_plan(q, self.plan(q, select, None)?, conn).await
+    }
+
+    /// [`fetch`](Self::fetch) with the rows restricted by `cond` (a condition the caller
+    /// adds to `select`, such as a permission filter) and the total counted the way `cond`
+    /// says: one `COUNT(*)` per part of `cond`, each over the query's filters and that part,
+    /// added up in the same single statement. A condition whose rows the database can only
+    /// find by scanning the table (an `OR` over different columns, say) can be split into
+    /// disjoint parts that each use an index; see [`SplitCondition`]. The total stays exact.
+    pub async fn fetch_split<C>(
+        &self,
+        q: &ListQuery,
+        select: Select<E>,
+        cond: SplitCondition,
+        conn: &C,
+    ) -> Result<Page<E::Model>>
+    where
+        C: ConnectionTrait,
+        E::Model: Send + Sync,
+    {
+        self.fetch_plan(q, self.plan(q, select, Some(cond))?, conn)
+            .await
+    }
+
+    async fn fetch_plan<C>(
+        &self,
+        q: &ListQuery,
+        plan: PagePlan<E>,
+        conn: &C,
+    ) -> Result<Page<E::Model>>
+    where
+        C: ConnectionTrait,
+        E::Model: Send + Sync,
+    {
+        let rows = plan
+            .page
+            .into_model::<Counted<E::Model>>()
+            .all(conn)
+            .await?;
         let total = match rows.first() {
-            Some(row) => u64::try_from(row.total)
-                .map_err(|_| Error::internal_msg("a list total was negative"))?,
+            Some(row) => non_negative(row.total)?,
             None if q.offset() == 0 => 0,
-            None => filtered.count(conn).await?,
+            None => match plan.total {
+                Total::Filtered(filtered) => filtered.count(conn).await?,
+                Total::Sum(sum) => {
+                    let stmt = Query::select().expr_as(sum, TOTAL_COLUMN).to_owned();
+                    let row = conn
+                        .query_one(&stmt)
+                        .await?
+                        .ok_or_else(|| Error::internal_msg("a list total returned no row"))?;
+                    non_negative(row.try_get::<i64>("", TOTAL_COLUMN)?)?
+                }
+            },
         };
         let data = rows.into_iter().map(|r| r.model).collect();
         Ok(Page::new(data, q, total))
     }
+}
+
+/// A condition that restricts a list, and how [`ListSpec::fetch_split`] counts its rows:
+/// as a whole, or as the sum of pairwise disjoint parts.
+///
+/// A database answers `COUNT(*)` of a condition like `team_id IN (..) OR id IN (..)` by
+/// reading every row of the tenant: no single index serves both sides of the `OR`. The
+/// same rows written as disjoint parts, `team_id IN (..)` and
+/// `id IN (..) AND (team_id IS NULL OR team_id NOT IN (..))`, are counted one part at a time,
+/// each from its own index, and the counts add up to the exact total.
+///
+/// ```
+/// use helix_core::list::SplitCondition;
+/// use sea_orm::Condition;
+/// let c = SplitCondition::whole(Condition::all());
+/// assert_eq!(c.parts().len(), 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct SplitCondition {
+    whole: Condition,
+    parts: Vec<Condition>,
+}
+
+impl SplitCondition {
+    /// `condition`, counted as one part (what [`ListSpec::fetch`] does).
+    pub fn whole(condition: Condition) -> Self {
+        Self {
+            parts: vec![condition.clone()],
+            whole: condition,
+        }
+    }
+
+    /// `whole`, counted as the sum of `parts`. The caller guarantees what makes the sum
+    /// exact: no row matches two parts, and a row matches some part exactly when it matches
+    /// `whole`. With no parts, `whole` is counted as one part.
+    pub fn disjoint(whole: Condition, parts: Vec<Condition>) -> Self {
+        if parts.is_empty() {
+            return Self::whole(whole);
+        }
+        Self { whole, parts }
+    }
+
+    /// The condition that selects the rows (added to the page query).
+    pub fn condition(&self) -> &Condition {
+        &self.whole
+    }
+
+    /// The parts the total is counted from.
+    pub fn parts(&self) -> &[Condition] {
+        &self.parts
+    }
+}
+
+/// The page query of one request, and how its total is counted on its own.
+struct PagePlan<E: EntityTrait> {
+    page: Select<E>,
+    total: Total<E>,
+}
+
+/// How the total is counted when the page has no row to carry it.
+enum Total<E: EntityTrait> {
+    /// `COUNT(*)` of the filtered select.
+    Filtered(Box<Select<E>>),
+    /// A scalar expression: the sum of the parts' counts.
+    Sum(SimpleExpr),
+}
+
+/// `(SELECT COUNT(*) FROM ... WHERE <select's conditions>)`.
+fn count_of<E: EntityTrait>(select: Select<E>) -> SimpleExpr {
+    let count = select
+        .select_only()
+        .expr(Expr::cust("COUNT(*)"))
+        .into_query();
+    SimpleExpr::SubQuery(None, Box::new(count.into()))
+}
+
+fn non_negative(total: i64) -> Result<u64> {
+    u64::try_from(total).map_err(|_| Error::internal_msg("a list total was negative"))
 }
 
 /// The alias of the total in [`ListSpec::fetch`]'s page query (see [`ListSpec::page_query`]).

@@ -1,9 +1,10 @@
 //! The first page of a permission-filtered list over 100,000 objects: `list_objects`, then
-//! the tenant-scoped `Select` with the `ObjectFilter` condition, counted and paged by
-//! `ListSpec::fetch` (limit 25, sorted by title), on a fresh PostgreSQL database and on
-//! SQLite. Prints p50/p95/p99 per case, for `ListSpec::fetch` (page and total in one
-//! statement) and for the former two-statement fetch (`COUNT`, then the page), alternating
-//! request by request.
+//! the tenant-scoped `Select` with the `ObjectFilter` condition, counted and paged in one
+//! statement (limit 25, sorted by title), on a fresh PostgreSQL database and on SQLite.
+//! Prints p50/p95/p99 per case for `ListSpec::fetch_split` with
+//! `ObjectFilter::split_condition` (the total summed from disjoint counts that use indexes)
+//! and for the former way, `ListSpec::fetch` with `ObjectFilter::apply` (one `COUNT(*)` over
+//! the `OR` condition), alternating request by request so both see the same load.
 //!
 //! `cargo bench -p helix-iam --bench list_filter` (PostgreSQL at `HELIX_TEST_PG_URL`,
 //! default `postgres://postgres@127.0.0.1:5432/postgres`; the PostgreSQL half is skipped
@@ -23,7 +24,7 @@ use helix_iam::model::{
 };
 use helix_iam::{Engine, EngineConfig, IamModule};
 use helix_tenancy::TenancyModule;
-use sea_orm::{ConnectionTrait, EntityTrait, Set};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 mod doc {
@@ -231,20 +232,46 @@ async fn seed(t: &TestDb, engine: &Engine) -> Seed {
     }
 }
 
-/// How the page and its total are fetched.
+/// How the page and its total are fetched (both in one statement).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fetch {
-    /// `ListSpec::fetch`: the page query carries the total as a subquery (one statement).
-    OneStatement,
-    /// The former `ListSpec::fetch`, kept here as the baseline: `COUNT` of the filtered and
-    /// sorted select, then the page (two statements).
-    TwoStatements,
+    /// `ObjectFilter::split_condition` and `ListSpec::fetch_split`: the total is the sum of
+    /// the disjoint counts (team index, then primary-key lookups).
+    Split,
+    /// The former way, kept here as the baseline: the former condition (see
+    /// [`former_condition`]) and `ListSpec::fetch`, whose total counts it as a whole.
+    Whole,
+}
+
+/// The condition `ObjectFilter` built before its count was split (none when everything is
+/// visible): on PostgreSQL `team_id = ANY($1) OR id = ANY($2)` (objects are now
+/// `id IN (SELECT unnest($2::uuid[]))`); on SQLite it has not changed.
+fn former_condition(filter: &ObjectFilter, backend: sea_orm::DbBackend) -> sea_orm::Condition {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, Condition, Value};
+    if filter.is_all() {
+        return Condition::all();
+    }
+    if backend != sea_orm::DbBackend::Postgres {
+        return filter
+            .condition(backend, doc::Column::Id, Some(doc::Column::TeamId))
+            .unwrap();
+    }
+    let any = |col: doc::Column, set: Vec<Uuid>| {
+        Expr::cust_with_exprs(
+            "$1 = ANY($2)",
+            [Expr::col(col.as_column_ref()), Expr::val(Value::from(set))],
+        )
+    };
+    let ids = filter.ids().iter().map(|s| s.parse().unwrap()).collect();
+    Condition::any()
+        .add(any(doc::Column::TeamId, filter.teams().to_vec()))
+        .add(any(doc::Column::Id, ids))
 }
 
 /// One request: list_objects, then the first page with its total in a read-only tenant
 /// transaction.
 async fn first_page(t: &TestDb, engine: &Engine, seed: &Seed, user: Uuid, how: Fetch) -> u64 {
-    use sea_orm::{PaginatorTrait, QuerySelect};
     let spec = ListSpec::<doc::Entity>::new()
         .field("title", doc::Column::Title, FieldKind::Text)
         .default_sort(doc::Column::Title, SortDir::Asc)
@@ -252,40 +279,37 @@ async fn first_page(t: &TestDb, engine: &Engine, seed: &Seed, user: Uuid, how: F
     let ctx = TenantContext::new(seed.org, Actor::User(user));
     let filter = ObjectFilter::for_user(engine, seed.org, user, READ, "document").unwrap();
     let tx = t.db.tenant_read(&ctx).await.unwrap();
-    let select = filter
-        .apply(
-            tx.find::<doc::Entity>(),
-            tx.raw().get_database_backend(),
-            doc::Column::Id,
-            Some(doc::Column::TeamId),
-        )
-        .unwrap();
+    let backend = tx.raw().get_database_backend();
     let q = ListQuery::default();
-    let (rows, total) = match how {
-        Fetch::OneStatement => {
-            let page = spec.fetch(&q, select, tx.raw()).await.unwrap();
-            (page.data.len(), page.meta.total)
-        }
-        Fetch::TwoStatements => {
-            let select = spec.apply(&q, select).unwrap();
-            let total = select.clone().count(tx.raw()).await.unwrap();
-            let data = select
-                .offset(q.offset())
-                .limit(q.effective_limit())
-                .all(tx.raw())
-                .await
+    let page = match how {
+        Fetch::Split => {
+            let cond = filter
+                .split_condition(backend, doc::Column::Id, Some(doc::Column::TeamId))
                 .unwrap();
-            (data.len(), total)
+            spec.fetch_split(&q, tx.find::<doc::Entity>(), cond, tx.raw())
+                .await
+                .unwrap()
+        }
+        Fetch::Whole => {
+            let select = tx
+                .find::<doc::Entity>()
+                .filter(former_condition(&filter, backend));
+            spec.fetch(&q, select, tx.raw()).await.unwrap()
         }
     };
     tx.commit().await.unwrap();
-    assert_eq!(rows, 25);
-    total
+    assert_eq!(page.data.len(), 25);
+    page.meta.total
 }
 
-/// Prints the plans of the count and page queries and of `ListSpec::fetch`'s one statement, and the time of
-/// `list_objects` alone (`-- --explain`).
+/// Prints the plans of the count and page queries and of the one statement of
+/// `ListSpec::fetch` (the former way) and of `ListSpec::fetch_split` (`-- --explain`), and
+/// the time of `list_objects` alone. On PostgreSQL each statement is explained twice: with
+/// its parameters' values known to the planner (a custom plan, what the first five runs of
+/// a prepared statement use), and as the generic plan that a prepared statement may switch
+/// to from its sixth run (sqlx prepares and caches every statement per connection).
 async fn explain(t: &TestDb, engine: &Engine, seed: &Seed, user: Uuid) {
+    use sea_orm::sea_query::Expr;
     use sea_orm::{QueryOrder, QuerySelect, QueryTrait, Statement};
     let start = Instant::now();
     let filter = ObjectFilter::for_user(engine, seed.org, user, READ, "document").unwrap();
@@ -293,7 +317,23 @@ async fn explain(t: &TestDb, engine: &Engine, seed: &Seed, user: Uuid) {
     let ctx = TenantContext::new(seed.org, Actor::User(user));
     let tx = t.db.tenant_read(&ctx).await.unwrap();
     let backend = tx.raw().get_database_backend();
-    let select = filter
+    let select = tx
+        .find::<doc::Entity>()
+        .filter(former_condition(&filter, backend));
+    let split = filter
+        .split_condition(backend, doc::Column::Id, Some(doc::Column::TeamId))
+        .unwrap();
+    let spec = ListSpec::<doc::Entity>::new()
+        .field("title", doc::Column::Title, FieldKind::Text)
+        .default_sort(doc::Column::Title, SortDir::Asc)
+        .tiebreak(doc::Column::Id);
+    let count = |select: sea_orm::Select<doc::Entity>| {
+        select
+            .select_only()
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .build(backend)
+    };
+    let now = filter
         .apply(
             tx.find::<doc::Entity>(),
             backend,
@@ -301,45 +341,112 @@ async fn explain(t: &TestDb, engine: &Engine, seed: &Seed, user: Uuid) {
             Some(doc::Column::TeamId),
         )
         .unwrap();
-    let spec = ListSpec::<doc::Entity>::new()
-        .field("title", doc::Column::Title, FieldKind::Text)
-        .default_sort(doc::Column::Title, SortDir::Asc)
-        .tiebreak(doc::Column::Id);
-    let count = select
-        .clone()
-        .select_only()
-        .column_as(sea_orm::sea_query::Expr::cust("COUNT(*)"), "n")
-        .build(backend);
-    let one = spec
-        .page_query(&ListQuery::default(), select.clone())
-        .unwrap()
-        .build(backend);
-    let page = select
-        .order_by_asc(doc::Column::Title)
-        .order_by_asc(doc::Column::Id)
-        .limit(25)
-        .build(backend);
-    println!("plans: the count alone, the page alone, then the one statement of ListSpec::fetch");
-    for stmt in [count, page, one] {
-        let prefix = match backend {
-            sea_orm::DbBackend::Postgres => "EXPLAIN (ANALYZE, BUFFERS) ",
-            _ => "EXPLAIN QUERY PLAN ",
-        };
-        let explained = Statement::from_sql_and_values(
-            backend,
-            format!("{prefix}{}", stmt.sql),
-            stmt.values.map(|v| v.0).unwrap_or_default(),
-        );
+    let mut statements = vec![(
+        "the count of the former OR condition",
+        count(select.clone()),
+    )];
+    for (i, part) in split.parts().iter().enumerate() {
+        let part = tx.find::<doc::Entity>().filter(part.clone());
+        statements.push((
+            ["the count of part 1", "the count of part 2"][i.min(1)],
+            count(part),
+        ));
+    }
+    for (what, select) in [
+        ("the page alone, former condition", select.clone()),
+        ("the page alone, condition now", now),
+    ] {
+        statements.push((
+            what,
+            select
+                .order_by_asc(doc::Column::Title)
+                .order_by_asc(doc::Column::Id)
+                .limit(25)
+                .build(backend),
+        ));
+    }
+    statements.push((
+        "ListSpec::fetch, former condition (before: page + count of the OR)",
+        spec.page_query(&ListQuery::default(), select)
+            .unwrap()
+            .build(backend),
+    ));
+    statements.push((
+        "ListSpec::fetch_split (page + sum of the parts' counts)",
+        spec.page_query_split(&ListQuery::default(), tx.find::<doc::Entity>(), split)
+            .unwrap()
+            .build(backend),
+    ));
+    let print = async |sql: String, values: Vec<sea_orm::Value>| {
+        let explained = Statement::from_sql_and_values(backend, sql, values);
         for row in tx.raw().query_all_raw(explained).await.unwrap() {
             let line: String = row
                 .try_get_by_index(0)
                 .or_else(|_| row.try_get_by_index::<String>(3))
                 .unwrap_or_default();
             let cut: String = line.chars().take(160).collect();
-            println!("  {cut}");
+            println!("    {cut}");
+        }
+    };
+    for (what, stmt) in statements {
+        let values = stmt.values.map(|v| v.0).unwrap_or_default();
+        if backend != sea_orm::DbBackend::Postgres {
+            println!("  {what}:");
+            print(format!("EXPLAIN QUERY PLAN {}", stmt.sql), values).await;
+            continue;
+        }
+        println!("  {what}, custom plan:");
+        print(
+            format!("EXPLAIN (ANALYZE, BUFFERS) {}", stmt.sql),
+            values.clone(),
+        )
+        .await;
+        println!("  {what}, generic plan:");
+        for sql in [
+            format!("PREPARE helix_bench_explain AS {}", stmt.sql),
+            "SET LOCAL plan_cache_mode = force_generic_plan".to_owned(),
+        ] {
+            tx.raw().execute_unprepared(&sql).await.unwrap();
+        }
+        // `EXECUTE` takes no bind parameters: its arguments are literals.
+        let args: Vec<String> = values.iter().map(pg_literal).collect();
+        print(
+            format!(
+                "EXPLAIN (ANALYZE, BUFFERS) EXECUTE helix_bench_explain({})",
+                args.join(", ")
+            ),
+            Vec::new(),
+        )
+        .await;
+        for sql in [
+            "DEALLOCATE helix_bench_explain",
+            "SET LOCAL plan_cache_mode = auto",
+        ] {
+            tx.raw().execute_unprepared(sql).await.unwrap();
         }
     }
     tx.commit().await.unwrap();
+}
+
+/// `v` as a PostgreSQL literal of unknown type (an array as `'{a,b}'`), which `EXECUTE`
+/// converts to the prepared statement's parameter type.
+fn pg_literal(v: &sea_orm::Value) -> String {
+    use sea_orm::sea_query::{PostgresQueryBuilder, QueryBuilder};
+    match v {
+        sea_orm::Value::Array(_, Some(items)) => {
+            let inner: Vec<String> = items
+                .iter()
+                .map(|i| {
+                    PostgresQueryBuilder
+                        .value_to_string(i)
+                        .trim_matches('\'')
+                        .to_owned()
+                })
+                .collect();
+            format!("'{{{}}}'", inner.join(","))
+        }
+        _ => PostgresQueryBuilder.value_to_string(v),
+    }
 }
 
 fn pct(sorted: &[Duration], p: f64) -> f64 {
@@ -355,7 +462,7 @@ async fn measure(name: &str, t: &TestDb, engine: &Engine, seed: &Seed, user: Uui
     } else {
         seed.visible
     };
-    let ways = [Fetch::OneStatement, Fetch::TwoStatements];
+    let ways = [Fetch::Split, Fetch::Whole];
     for _ in 0..10 {
         for how in ways {
             assert_eq!(first_page(t, engine, seed, user, how).await, expected);
@@ -372,8 +479,8 @@ async fn measure(name: &str, t: &TestDb, engine: &Engine, seed: &Seed, user: Uui
     for (how, samples) in ways.iter().zip(samples.iter_mut()) {
         samples.sort_unstable();
         let label = match how {
-            Fetch::OneStatement => "one statement",
-            Fetch::TwoStatements => "two statements (before)",
+            Fetch::Split => "split count (after)",
+            Fetch::Whole => "whole count (before)",
         };
         println!(
             "{name:<38} {label:<24} total {expected:>6}  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  (n={n})",

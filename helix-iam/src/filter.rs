@@ -14,7 +14,11 @@
 //!
 //! The filter goes on the `Select` *before* [`ListSpec::fetch`](helix_core::list::ListSpec::fetch),
 //! so sorting, paging and the total are computed by the database over the visible rows
-//! only: a page is never "full of holes" and the total is never cut short.
+//! only: a page is never "full of holes" and the total is never cut short. Prefer
+//! [`ObjectFilter::split_condition`] with
+//! [`ListSpec::fetch_split`](helix_core::list::ListSpec::fetch_split), as below: the page
+//! is the same, and the total is counted from indexes (see [Counting](#counting)) instead
+//! of by reading every row of the tenant.
 //!
 //! ```no_run
 //! # use helix_iam::Engine;
@@ -42,21 +46,57 @@
 //! # async fn list(engine: &Engine, tx: &TenantTx, user: uuid::Uuid, q: &ListQuery,
 //! #               spec: &ListSpec<document::Entity>) -> Result<(), Box<dyn std::error::Error>> {
 //! let filter = ObjectFilter::for_user(engine, tx.org_id(), user, "docs.documents.read", "document")?;
-//! let select = filter.apply(
-//!     tx.find::<document::Entity>(),              // already `org_id = <tenant>`
+//! let cond = filter.split_condition(
 //!     tx.raw().get_database_backend(),
 //!     document::Column::Id,
 //!     Some(document::Column::TeamId),
 //! )?;
-//! let page = spec.fetch(q, select, tx.raw()).await?;
+//! // `tx.find` is already `org_id = <tenant>`.
+//! let page = spec.fetch_split(q, tx.find::<document::Entity>(), cond, tx.raw()).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! ## Counting
+//!
+//! Every list answer carries its exact `total`. A database cannot count
+//! `team_col IN (teams) OR id_col IN (objects)` from one index: PostgreSQL reads every row
+//! of the tenant (a sequential scan, or a bitmap of both sides and then the table).
+//! [`ObjectFilter::split_condition`] gives the same rows with a second form for the count,
+//! two disjoint parts that [`ListSpec::fetch_split`](helix_core::list::ListSpec::fetch_split)
+//! counts one by one and adds up, in the same single statement as the page:
+//!
+//! | part | rows | read from |
+//! |------|------|-----------|
+//! | 1 | `team_col IN (teams)` | the index on `(org_id, team_col)`, without the table (an index-only scan once the table is vacuumed) |
+//! | 2 | `id_col IN (objects) AND (team_col IS NULL OR NOT team_col IN (teams))` | one lookup per granted object in the primary key `(org_id, id_col)` |
+//!
+//! An object granted one by one that also belongs to a visible team is in part 1 only, an
+//! id that names no row of the tenant is in neither, so the sum is exact. With one set only
+//! (or `all`, or nothing) the condition is counted as it is. Part 2 costs one index lookup
+//! per granted object: thousands of individually granted objects cost milliseconds.
+//!
+//! ## Indexes a product table needs
+//!
+//! Every index starts with `org_id` (the tenant condition comes first):
+//! - the primary key (or a unique index) on `(org_id, id_col)`: the lookups of part 2;
+//! - `(org_id, team_col)` when rows belong to teams: part 1;
+//! - one index per sort order the endpoint offers, such as `(org_id, title, id_col)`, so
+//!   the first page is an index walk that stops after `limit` visible rows.
+//!
+//! Without them each count reads the whole tenant, and the list gets slower as it grows.
 //!
 //! ## Large sets
 //!
 //! However many objects are granted, the condition uses at most one bind parameter per
 //! set, so PostgreSQL's limit of 65,535 parameters (and SQLite's 32,766) cannot be hit:
-//! - PostgreSQL: `id_col = ANY($1)` with one array parameter (`uuid[]` or `text[]`);
+//! - PostgreSQL: one array parameter (`uuid[]` or `text[]`): `team_col = ANY($1)` for
+//!   teams; for objects, `id_col IN (SELECT unnest($2::uuid[]))` in the condition, which
+//!   PostgreSQL hashes once per statement in every plan (a filter `id_col = ANY($2)` is
+//!   searched linearly for each row in the generic plan of a prepared statement, and sqlx
+//!   prepares every statement), and `id_col = ANY($2)`, an index condition, in the count
+//!   (see [Counting](#counting)). The hashed form needs the set to fit in PostgreSQL's
+//!   hash memory (`work_mem` × `hash_mem_multiplier`, 8 MB by default: about 200,000
+//!   ids) when the plan is made for the set's value;
 //! - SQLite: `id_col IN (SELECT value FROM json_each(?1))` with one JSON text parameter
 //!   (for UUID columns, stored as 16-byte blobs, `unhex(value)` of simple-hex strings;
 //!   `unhex` needs SQLite 3.41 or later, which the bundled SQLite is).
@@ -71,7 +111,8 @@
 //! from the column's declared type; a column of another type is a
 //! [`FilterError::UnsupportedColumn`]. The team column must be a UUID column.
 
-use sea_orm::sea_query::{ColumnType, Expr};
+use helix_core::list::SplitCondition;
+use sea_orm::sea_query::{ColumnType, Expr, ExprTrait};
 use sea_orm::{ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, Select, Value};
 use uuid::Uuid;
 
@@ -190,6 +231,58 @@ impl ObjectFilter {
         id_col: C,
         team_col: Option<C>,
     ) -> Result<Condition, FilterError> {
+        Ok(self.terms(backend, id_col, team_col)?.condition())
+    }
+
+    /// [`condition`](Self::condition), with the form its rows are counted in, for
+    /// [`ListSpec::fetch_split`](helix_core::list::ListSpec::fetch_split). When both teams
+    /// and individually granted objects are visible, the total is the sum of two disjoint
+    /// counts, each served by an index:
+    ///
+    /// - `team_col IN (teams)`, from the index on `(org_id, team_col)`;
+    /// - `id_col IN (objects) AND (team_col IS NULL OR NOT team_col IN (teams))`, one
+    ///   primary-key lookup on `(org_id, id_col)` per granted object: an object that is
+    ///   also in a visible team is counted once, and an id that names no row not at all.
+    ///
+    /// Otherwise the condition is counted as it is (one set, all, or nothing). Each set is
+    /// one bind parameter wherever it appears, so large sets stay within the parameter
+    /// limits.
+    pub fn split_condition<C: ColumnTrait>(
+        &self,
+        backend: DbBackend,
+        id_col: C,
+        team_col: Option<C>,
+    ) -> Result<SplitCondition, FilterError> {
+        let terms = self.terms(backend, id_col, team_col)?;
+        let whole = terms.condition();
+        Ok(match terms {
+            Terms {
+                all: false,
+                teams: Some((team_col, in_teams)),
+                ids: Some((_, in_ids)),
+            } => {
+                let outside = Condition::any()
+                    .add(Expr::col(team_col.as_column_ref()).is_null())
+                    .add(Condition::all().add(in_teams.clone()).not());
+                SplitCondition::disjoint(
+                    whole,
+                    vec![
+                        Condition::all().add(in_teams),
+                        Condition::all().add(in_ids).add(outside),
+                    ],
+                )
+            }
+            _ => SplitCondition::whole(whole),
+        })
+    }
+
+    /// The membership tests of the condition, after checking the columns and the backend.
+    fn terms<C: ColumnTrait>(
+        &self,
+        backend: DbBackend,
+        id_col: C,
+        team_col: Option<C>,
+    ) -> Result<Terms<C>, FilterError> {
         let id_kind = id_kind(&id_col)?;
         if let Some(team) = &team_col
             && column_kind(team) != ColumnKind::Uuid
@@ -198,30 +291,32 @@ impl ObjectFilter {
         }
         let dialect = Dialect::of(backend)?;
         if self.all {
-            return Ok(Condition::all());
+            return Ok(Terms {
+                all: true,
+                teams: None,
+                ids: None,
+            });
         }
-        let mut any = Condition::any();
-        let mut terms = 0;
-        if let Some(team) = team_col
-            && !self.teams.is_empty()
-        {
-            any = any.add(dialect.member_of_uuids(team, &self.teams));
-            terms += 1;
-        }
+        let teams = team_col
+            .filter(|_| !self.teams.is_empty())
+            .map(|team| (team, dialect.member_of_uuids(team, &self.teams)));
         let ids = match id_kind {
             IdKind::Text => IdSet::Text(&self.ids),
             IdKind::Uuid => {
                 IdSet::Uuid(self.ids.iter().filter_map(|s| canonical_uuid(s)).collect())
             }
         };
-        if !ids.is_empty() {
-            any = any.add(dialect.member_of(id_col, ids));
-            terms += 1;
-        }
-        if terms == 0 {
-            return Ok(Condition::all().add(Expr::cust("1 = 0")));
-        }
-        Ok(any)
+        let ids = (!ids.is_empty()).then(|| {
+            (
+                dialect.member_of(id_col, ids.clone(), PgForm::Unnest),
+                dialect.member_of(id_col, ids, PgForm::Any),
+            )
+        });
+        Ok(Terms {
+            all: false,
+            teams,
+            ids,
+        })
     }
 
     /// `select` with [`condition`](Self::condition) added (unchanged when everything is
@@ -238,6 +333,37 @@ impl ObjectFilter {
             return Ok(select);
         }
         Ok(select.filter(cond))
+    }
+}
+
+/// The membership tests a filter is made of.
+struct Terms<C> {
+    /// Every row of the tenant (the sets are then `None`).
+    all: bool,
+    /// Rows of the visible teams: the team column and its test.
+    teams: Option<(C, Expr)>,
+    /// Rows granted one by one: the test for a filter, then the test for an index lookup
+    /// (see [`PgForm`]).
+    ids: Option<(Expr, Expr)>,
+}
+
+impl<C> Terms<C> {
+    /// `teams OR ids`; no condition for all; `1 = 0` when neither applies.
+    fn condition(&self) -> Condition {
+        if self.all {
+            return Condition::all();
+        }
+        let mut any = Condition::any();
+        if let Some((_, in_teams)) = &self.teams {
+            any = any.add(in_teams.clone());
+        }
+        if let Some((in_ids, _)) = &self.ids {
+            any = any.add(in_ids.clone());
+        }
+        if self.teams.is_none() && self.ids.is_none() {
+            return Condition::all().add(Expr::cust("1 = 0"));
+        }
+        any
     }
 }
 
@@ -278,6 +404,7 @@ fn canonical_uuid(s: &str) -> Option<Uuid> {
     Uuid::parse_str(s).ok().filter(|u| u.to_string() == s)
 }
 
+#[derive(Clone)]
 enum IdSet<'a> {
     Text(&'a [String]),
     Uuid(Vec<Uuid>),
@@ -313,25 +440,36 @@ impl Dialect {
         }
     }
 
+    /// `col` is one of the teams `set` (`= ANY` on PostgreSQL: a short list, and an index
+    /// condition on `(org_id, col)`).
     fn member_of_uuids<C: ColumnTrait>(self, col: C, set: &[Uuid]) -> Expr {
-        self.member_of(col, IdSet::Uuid(set.to_vec()))
+        self.member_of(col, IdSet::Uuid(set.to_vec()), PgForm::Any)
     }
 
     /// `col` is one of `set`, with one bind parameter whatever the size of `set`. The
     /// templates use sea-query's placeholder of the backend: `$n` (numbered) on
     /// PostgreSQL, `?` (in order) on SQLite.
-    fn member_of<C: ColumnTrait>(self, col: C, set: IdSet<'_>) -> Expr {
+    fn member_of<C: ColumnTrait>(self, col: C, set: IdSet<'_>, form: PgForm) -> Expr {
         let column = Expr::col(col.as_column_ref());
         match self {
             #[cfg(feature = "postgres")]
             Self::Postgres => {
-                let array = match set {
-                    IdSet::Text(ids) => Value::from(ids.to_vec()),
-                    IdSet::Uuid(ids) => Value::from(ids),
+                let (array, template) = match (set, form) {
+                    (IdSet::Text(ids), PgForm::Any) => (Value::from(ids.to_vec()), "$1 = ANY($2)"),
+                    (IdSet::Uuid(ids), PgForm::Any) => (Value::from(ids), "$1 = ANY($2)"),
+                    (IdSet::Text(ids), PgForm::Unnest) => (
+                        Value::from(ids.to_vec()),
+                        "$1 IN (SELECT unnest($2::text[]))",
+                    ),
+                    (IdSet::Uuid(ids), PgForm::Unnest) => {
+                        (Value::from(ids), "$1 IN (SELECT unnest($2::uuid[]))")
+                    }
                 };
-                Expr::cust_with_exprs("$1 = ANY($2)", [column, Expr::val(array)])
+                Expr::cust_with_exprs(template, [column, Expr::val(array)])
             }
             Self::Sqlite => {
+                // SQLite has one form: `json_each` is a subquery, probed or scanned.
+                let _ = form;
                 let (json, template) = match set {
                     IdSet::Text(ids) => (
                         json_array(ids.iter().map(String::as_str)),
@@ -349,6 +487,19 @@ impl Dialect {
             }
         }
     }
+}
+
+/// How PostgreSQL tests membership in a bound array (SQLite always reads `json_each`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PgForm {
+    /// `col = ANY($1)`: an index condition (one index lookup per element) when `col` leads
+    /// an index after `org_id`. As a plain filter, it is hashed only in a plan made for the
+    /// array's value; the generic plan of a prepared statement (which sqlx prepares and
+    /// PostgreSQL may switch to from the sixth run) searches the array linearly per row.
+    Any,
+    /// `col IN (SELECT unnest($1))`: as a filter, a hashed subplan in every plan (the
+    /// array is hashed once per statement); inside `AND`, a semi-join.
+    Unnest,
 }
 
 /// A JSON array of strings.
@@ -445,7 +596,12 @@ mod tests {
             "{}",
             pg.sql
         );
-        assert!(pg.sql.contains(r#""docs"."id" = ANY($2)"#), "{}", pg.sql);
+        assert!(
+            pg.sql
+                .contains(r#""docs"."id" IN (SELECT unnest($2::uuid[]))"#),
+            "{}",
+            pg.sql
+        );
         assert_eq!(pg.values.map(|v| v.0.len()), Some(2));
         let lite = sql(&f, DbBackend::Sqlite, doc::Column::Id);
         assert!(
@@ -474,6 +630,78 @@ mod tests {
             .condition(DbBackend::MySql, doc::Column::Id, None)
             .unwrap_err();
         assert_eq!(e.code(), "unsupported_filter_backend");
+    }
+
+    #[test]
+    fn counts_split_teams_from_the_other_objects() {
+        let ids = vec![ObjectRef::new("document", Uuid::now_v7().to_string())];
+        let teams = vec![Uuid::now_v7(), Uuid::now_v7()];
+        let both = ObjectFilter::new(list(false, teams.clone(), ids.clone()), "document");
+        let sql = |c: &Condition, backend| doc::Entity::find().filter(c.clone()).build(backend);
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            let split = both
+                .split_condition(backend, doc::Column::Id, Some(doc::Column::TeamId))
+                .unwrap();
+            let whole = both
+                .condition(backend, doc::Column::Id, Some(doc::Column::TeamId))
+                .unwrap();
+            assert_eq!(
+                sql(split.condition(), backend).sql,
+                sql(&whole, backend).sql
+            );
+            let [teams_part, others] = split.parts() else {
+                panic!("two parts: {:?}", split.parts());
+            };
+            let teams_part = sql(teams_part, backend);
+            let (_, teams_where) = teams_part.sql.split_once("WHERE").unwrap();
+            assert!(
+                !teams_where.contains(r#""docs"."id""#),
+                "{}",
+                teams_part.sql
+            );
+            assert_eq!(teams_part.values.map(|v| v.0.len()), Some(1));
+            // Objects outside the teams: the team set appears again, still one parameter.
+            let others = sql(others, backend);
+            assert!(
+                others.sql.contains(r#""docs"."team_id" IS NULL OR (NOT"#),
+                "{}",
+                others.sql
+            );
+            assert_eq!(others.values.map(|v| v.0.len()), Some(2));
+            if backend == DbBackend::Postgres {
+                assert!(
+                    teams_part.sql.contains(r#""docs"."team_id" = ANY($1)"#),
+                    "{}",
+                    teams_part.sql
+                );
+                assert!(
+                    others.sql.contains(r#""docs"."id" = ANY($1)"#),
+                    "{}",
+                    others.sql
+                );
+            }
+        }
+        // One set, everything, nothing, or no team column: counted as the condition.
+        let one_part = [
+            (list(false, teams.clone(), vec![]), true),
+            (list(false, vec![], ids.clone()), true),
+            (list(true, teams.clone(), ids.clone()), true),
+            (list(false, vec![], vec![]), true),
+            (list(false, teams, ids), false),
+        ];
+        for (l, with_team) in one_part {
+            let f = ObjectFilter::new(l, "document");
+            let team = with_team.then_some(doc::Column::TeamId);
+            let split = f
+                .split_condition(DbBackend::Postgres, doc::Column::Id, team)
+                .unwrap();
+            assert_eq!(split.parts().len(), 1, "{f:?}");
+        }
+        // The columns are checked as for `condition`.
+        let e = both
+            .split_condition(DbBackend::Sqlite, doc::Column::Size, None)
+            .unwrap_err();
+        assert_eq!(e.code(), "unsupported_filter_column");
     }
 
     #[test]

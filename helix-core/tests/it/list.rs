@@ -1,6 +1,6 @@
 //! The standard list query against real databases.
 
-use helix_core::list::{FieldKind, ListQuery, ListSpec, SortDir};
+use helix_core::list::{FieldKind, ListQuery, ListSpec, SortDir, SplitCondition};
 use helix_core::testing::TestDb;
 use helix_core::{Helix, backend_test};
 use sea_orm::entity::prelude::*;
@@ -178,4 +178,58 @@ async fn list_query_rejects_what_the_allow_list_does_not_name(t: TestDb) {
 backend_test!(
     list_query_allow_list,
     list_query_rejects_what_the_allow_list_does_not_name
+);
+
+/// `fetch_split` with a condition split into disjoint parts returns what `fetch` returns
+/// with the condition as a filter: the same rows and the same exact total.
+async fn split_totals_add_up_disjoint_parts(t: TestDb) {
+    use sea_orm::{Condition, QueryFilter};
+    use widget::Column as C;
+    setup(&t).await;
+    let conn = t.db.connection();
+    // Gears (even sizes: 15 rows) or size below 10 (10 rows, 5 of them gears): 20 rows.
+    let whole = Condition::any().add(C::Kind.eq("gear")).add(C::Size.lt(10));
+    let parts = vec![
+        Condition::all().add(C::Kind.eq("gear")),
+        Condition::all().add(C::Kind.ne("gear")).add(C::Size.lt(10)),
+    ];
+    let split = SplitCondition::disjoint(whole.clone(), parts);
+    assert_eq!(split.parts().len(), 2);
+    for (qs, total, rows) in [
+        ("", 20, 20),
+        ("limit=7&page=2&sort=size:asc", 20, 7),
+        // The query's filters apply to every part: sizes 0, 6, 12, 18, 24 and 3, 9.
+        ("filter[active]=true", 7, 7),
+        // Past the end: no row carries the total, which is then counted on its own.
+        ("page=9&limit=10", 20, 0),
+    ] {
+        let q = ListQuery::parse(qs).unwrap();
+        let got = spec()
+            .fetch_split(&q, widget::Entity::find(), split.clone(), conn)
+            .await
+            .unwrap();
+        let want = spec()
+            .fetch(&q, widget::Entity::find().filter(whole.clone()), conn)
+            .await
+            .unwrap();
+        assert_eq!(got, want, "{qs}");
+        assert_eq!((got.meta.total, got.data.len()), (total, rows), "{qs}");
+    }
+    // One part, and no parts, count the condition itself.
+    let q = ListQuery::parse("page=5&limit=10").unwrap();
+    for cond in [
+        SplitCondition::whole(whole.clone()),
+        SplitCondition::disjoint(whole.clone(), vec![]),
+    ] {
+        assert_eq!(cond.parts().len(), 1);
+        let p = spec()
+            .fetch_split(&q, widget::Entity::find(), cond, conn)
+            .await
+            .unwrap();
+        assert_eq!((p.meta.total, p.data.len()), (20, 0));
+    }
+}
+backend_test!(
+    split_totals_add_up_disjoint_parts,
+    split_totals_add_up_disjoint_parts
 );

@@ -11,6 +11,7 @@ use helix_core::db::Backend;
 use helix_core::list::{FieldKind, ListQuery, ListSpec, Page, SortDir};
 use helix_core::testing::TestDb;
 use helix_core::{DeclaredPermission, PermissionDef, TenantContext};
+use helix_iam::engine::ObjectList;
 use helix_iam::filter::ObjectFilter;
 use helix_iam::model::{ObjectRef, Resource, Scope, Subject, Tuple};
 use helix_iam::store::{NewAssignment, NewRole, RoleTemplate, TupleWrite};
@@ -604,4 +605,247 @@ async fn seventy_thousand_granted_ids_work(t: TestDb) {
 backend_test!(
     seventy_thousand_granted_ids_work,
     seventy_thousand_granted_ids_work
+);
+
+/// The documents `filter` shows, by the rule `list_objects` states: every row when `all`,
+/// rows of the visible teams, and rows granted one by one (UUID ids in canonical form).
+fn visible_by_rule(docs: &[doc::Model], list: &ObjectList) -> BTreeSet<Uuid> {
+    docs.iter()
+        .filter(|d| {
+            list.all
+                || d.team_id.is_some_and(|t| list.teams.contains(&t))
+                || list
+                    .objects
+                    .iter()
+                    .any(|o| o.kind == "document" && o.id == d.id.to_string())
+        })
+        .map(|d| d.id)
+        .collect()
+}
+
+/// Every page of `q`'s list through `ListSpec::fetch_split` (and `fetch`, the `OR`
+/// condition counted whole, for comparison); returns the ids and the total.
+async fn split_pages(
+    t: &TestDb,
+    ctx: &TenantContext,
+    filter: &ObjectFilter,
+    query: &str,
+    limit: u64,
+) -> (Vec<Uuid>, u64) {
+    let mut out = Vec::new();
+    let mut page = 1;
+    loop {
+        let mut q = ListQuery::parse(query).unwrap();
+        q.page = page;
+        q.limit = limit;
+        let tx = t.db.tenant_read(ctx).await.unwrap();
+        let backend = tx.raw().get_database_backend();
+        let cond = filter
+            .split_condition(backend, doc::Column::Id, Some(doc::Column::TeamId))
+            .unwrap();
+        let split = docs_spec()
+            .fetch_split(&q, tx.find::<doc::Entity>(), cond, tx.raw())
+            .await
+            .unwrap();
+        let select = filter
+            .apply(
+                tx.find::<doc::Entity>(),
+                backend,
+                doc::Column::Id,
+                Some(doc::Column::TeamId),
+            )
+            .unwrap();
+        let whole = docs_spec().fetch(&q, select, tx.raw()).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(split.meta, whole.meta, "{query} page {page}");
+        assert_eq!(split.data, whole.data, "{query} page {page}");
+        out.extend(split.data.iter().map(|d| d.id));
+        if !split.meta.has_next {
+            return (out, split.meta.total);
+        }
+        page += 1;
+    }
+}
+
+async fn split_counts_equal_the_visible_rows(t: TestDb) {
+    let fx = setup(&t).await;
+    create_tables(&t).await;
+    let org = create_org(&fx.tenancy).await;
+    let other = create_org(&fx.tenancy).await;
+    let teams: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
+    // 40 documents: teams in turn, every fifth owned by none; 10 in another organization,
+    // owned by the same team ids (team ids are not checked against the teams table here).
+    let docs: Vec<doc::Model> = (0..40u32)
+        .map(|i| doc::Model {
+            id: Uuid::now_v7(),
+            org_id: org.id,
+            team_id: (i % 5 < 4).then(|| teams[(i % 5) as usize]),
+            title: format!("d{:02}", (i * 13) % 40),
+        })
+        .collect();
+    let foreign: Vec<doc::Model> = (0..10u32)
+        .map(|i| doc::Model {
+            id: Uuid::now_v7(),
+            org_id: other.id,
+            team_id: Some(teams[(i % 4) as usize]),
+            title: format!("d{i:02}"),
+        })
+        .collect();
+    insert_docs(&t, docs.iter().chain(&foreign).cloned().collect()).await;
+    let object = |id: Uuid| ObjectRef::new("document", id.to_string());
+    let in_team = |n: usize| -> Vec<Uuid> {
+        docs.iter()
+            .filter(|d| d.team_id == Some(teams[n]))
+            .map(|d| d.id)
+            .collect()
+    };
+    let unowned: Vec<Uuid> = docs
+        .iter()
+        .filter(|d| d.team_id.is_none())
+        .map(|d| d.id)
+        .collect();
+    let mixed = vec![
+        // Granted one by one and also through team 0: must be counted once.
+        object(in_team(0)[0]),
+        object(in_team(0)[1]),
+        // Team column NULL.
+        object(unowned[0]),
+        object(unowned[1]),
+        // A team that is not granted.
+        object(in_team(2)[0]),
+        // Ids that name no row of this organization (or none at all), an id not in
+        // canonical form, and an object of another type.
+        object(foreign[0].id),
+        object(Uuid::now_v7()),
+        ObjectRef::new("document", unowned[2].to_string().to_uppercase()),
+        ObjectRef::new("folder", unowned[3].to_string()),
+    ];
+    let cases: Vec<(&str, ObjectList)> = vec![
+        (
+            "teams and objects",
+            ObjectList {
+                all: false,
+                teams: vec![teams[0], teams[1]],
+                objects: mixed.clone(),
+            },
+        ),
+        (
+            "teams only",
+            ObjectList {
+                all: false,
+                teams: vec![teams[1], teams[3]],
+                objects: vec![],
+            },
+        ),
+        (
+            "objects only",
+            ObjectList {
+                all: false,
+                teams: vec![],
+                objects: mixed.clone(),
+            },
+        ),
+        (
+            "every object also in a granted team",
+            ObjectList {
+                all: false,
+                teams: vec![teams[0]],
+                objects: in_team(0).into_iter().map(object).collect(),
+            },
+        ),
+        (
+            "a team no row belongs to, and unknown ids",
+            ObjectList {
+                all: false,
+                teams: vec![Uuid::now_v7()],
+                objects: vec![object(Uuid::now_v7()), object(foreign[1].id)],
+            },
+        ),
+        (
+            "all",
+            ObjectList {
+                all: true,
+                teams: vec![teams[0]],
+                objects: mixed.clone(),
+            },
+        ),
+        ("nothing", ObjectList::default()),
+    ];
+    let first_titles = format!(
+        "filter[title.in]={}",
+        (0..20)
+            .map(|i| format!("d{i:02}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    for (name, list) in cases {
+        let filter = ObjectFilter::new(list.clone(), "document");
+        let expected = visible_by_rule(&docs, &list);
+        for limit in [7, 100] {
+            let (ids, total) = split_pages(&t, &org.ctx, &filter, "", limit).await;
+            let set: BTreeSet<Uuid> = ids.iter().copied().collect();
+            assert_eq!(set.len(), ids.len(), "{name}: no row twice");
+            assert_eq!(set, expected, "{name}: rows (limit {limit})");
+            assert_eq!(
+                total,
+                expected.len() as u64,
+                "{name}: total (limit {limit})"
+            );
+        }
+        // The query's own filters apply to every part of the count.
+        let titled: BTreeSet<Uuid> = docs
+            .iter()
+            .filter(|d| expected.contains(&d.id) && d.title.as_str() < "d20")
+            .map(|d| d.id)
+            .collect();
+        let (ids, total) = split_pages(&t, &org.ctx, &filter, &first_titles, 5).await;
+        assert_eq!(ids.into_iter().collect::<BTreeSet<_>>(), titled, "{name}");
+        assert_eq!(total, titled.len() as u64, "{name}: filtered total");
+        // A page past the end has no row to carry the total: it is counted on its own.
+        let tx = t.db.tenant_read(&org.ctx).await.unwrap();
+        let cond = filter
+            .split_condition(
+                tx.raw().get_database_backend(),
+                doc::Column::Id,
+                Some(doc::Column::TeamId),
+            )
+            .unwrap();
+        let q = ListQuery {
+            page: 50,
+            limit: 10,
+            ..ListQuery::default()
+        };
+        let past = docs_spec()
+            .fetch_split(&q, tx.find::<doc::Entity>(), cond, tx.raw())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(past.data.is_empty(), "{name}");
+        assert_eq!(
+            past.meta.total,
+            expected.len() as u64,
+            "{name}: past the end"
+        );
+    }
+    // The overlapping case really overlaps, and really splits into two counts.
+    let list = ObjectList {
+        all: false,
+        teams: vec![teams[0], teams[1]],
+        objects: mixed,
+    };
+    let expected = visible_by_rule(&docs, &list);
+    // Teams 0 and 1, two unowned rows, one row of an ungranted team.
+    assert_eq!(expected.len(), 8 + 8 + 2 + 1, "{expected:?}");
+    let cond = ObjectFilter::new(list, "document")
+        .split_condition(
+            t.db.connection().get_database_backend(),
+            doc::Column::Id,
+            Some(doc::Column::TeamId),
+        )
+        .unwrap();
+    assert_eq!(cond.parts().len(), 2);
+}
+backend_test!(
+    split_counts_equal_the_visible_rows,
+    split_counts_equal_the_visible_rows
 );
