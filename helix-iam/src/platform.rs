@@ -271,9 +271,12 @@ impl Iam {
         role: PlatformRole,
         caller: Caller,
     ) -> Result<PlatformGrantOutcome> {
+        // The account is looked up before the caller's transaction opens (the directory may
+        // take a connection of its own, and an in-memory SQLite database has only one), but
+        // its answer is used only after the caller is authorized: someone who may not grant
+        // gets the caller's refusal and learns nothing about which accounts exist from it.
+        // (The lookup itself still runs for every caller; its timing is not hidden.)
         let grantable = self.grantable(user).await;
-        // The caller is checked first: someone who may not grant learns nothing about which
-        // accounts exist.
         let tx = self.authorized_tx(ctx, true, caller).await?;
         grantable?;
         let created = self

@@ -389,13 +389,13 @@ impl Iam {
             .check_explained(ctx.org_id(), subject, permission, resource)
             .map_err(engine_error)?;
         // As `check_at` decides: a non-member holds nothing, whatever the organization's
-        // tuples or assignments still name. (An index evicted in between leaves the
-        // explanation as the engine gave it.)
+        // tuples or assignments still name. An index evicted in between cannot vouch for the
+        // membership: the answer is then a denial too (fail closed).
         let not_a_member = ex.revision.is_some()
             && self
                 .engine
                 .tenant(ctx.org_id())
-                .is_some_and(|idx| !idx.is_member(subject));
+                .is_none_or(|idx| !idx.is_member(subject));
         if not_a_member {
             ex.allowed = false;
             ex.reason = crate::engine::Reason::NotAMember;
@@ -446,11 +446,12 @@ impl Iam {
             .list_objects(ctx.org_id(), user, permission, object_type)
             .map_err(engine_error)?;
         // As `check_at` decides: a non-member (a removed member whose token is still
-        // valid) holds nothing, whatever the organization's tuples still name.
+        // valid) holds nothing, whatever the organization's tuples still name. An index
+        // evicted since the list was made cannot vouch for the membership: nothing then.
         if self
             .engine
             .tenant(ctx.org_id())
-            .is_some_and(|idx| !idx.is_member(user))
+            .is_none_or(|idx| !idx.is_member(user))
         {
             return Ok(ObjectList::default());
         }

@@ -6,8 +6,9 @@
 //! impersonation, within its idle and absolute deadlines), extends the session's idle
 //! deadline if the session is still unrevoked once its row is locked, and inserts the
 //! successor for a session that was extended. It returns the session's row and the
-//! successor's expiry, or no row when anything did not happen; the caller then finds out
-//! why with the step-by-step path. The claim is the conditional `UPDATE ... WHERE used_at
+//! successor's expiry, or no row when no successor was inserted; the caller then finds out
+//! why with the step-by-step path. (A session revoked between the claim and the extension
+//! leaves the presented token marked used and no successor: the session is revoked anyway.) The claim is the conditional `UPDATE ... WHERE used_at
 //! IS NULL`, so of N concurrent calls with one token exactly one rotates it. Only the
 //! platform role may execute it. SQLite has no functions: the migration does nothing there.
 

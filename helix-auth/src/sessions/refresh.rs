@@ -42,8 +42,10 @@ impl SessionService {
     /// one of N concurrent refreshes win. Unless [`SessionConfig::durable_refresh`] is set,
     /// the commit is not waited for ([`Commit::Unflushed`]): a database crash in the moment
     /// after the answer can only undo a rotation, and the client then signs in again. `None`
-    /// when nothing was rotated (nothing was written): [`SessionService::refresh_step_by_step`]
-    /// then says why, with the same checks as on SQLite.
+    /// when nothing was rotated: [`SessionService::refresh_step_by_step`] then says why, with
+    /// the same checks as on SQLite. (The one write a `None` can leave is the presented
+    /// token marked used when its session was revoked between the claim and the extension;
+    /// the session is revoked either way.)
     ///
     /// [`SessionConfig::durable_refresh`]: crate::sessions::SessionConfig::durable_refresh
     async fn rotate_in_one_round_trip(

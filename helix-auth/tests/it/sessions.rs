@@ -386,7 +386,10 @@ async fn durable_refresh_body(t: TestDb) {
     clock.advance(Duration::minutes(1));
     let (after, second) = svc.refresh(first.expose_secret()).await.unwrap();
     assert_eq!(after.id, session.id);
-    assert_eq!(after.idle_expires_at, clock_now(&clock) + Duration::minutes(30));
+    assert_eq!(
+        after.idle_expires_at,
+        clock_now(&clock) + Duration::minutes(30)
+    );
     let (_, third) = svc.refresh(second.expose_secret()).await.unwrap();
     assert_ne!(second.expose_secret(), third.expose_secret());
     clock.advance(Duration::minutes(1));
@@ -395,4 +398,61 @@ async fn durable_refresh_body(t: TestDb) {
         Err(SessionError::RefreshReused)
     ));
     assert!(!svc.is_active(session.id).await.unwrap());
+}
+
+backend_test!(
+    rotation_function_rotates_in_one_call,
+    rotation_function_body
+);
+/// On PostgreSQL the common refresh is the database function `helix_auth_rotate_refresh`
+/// called in one round trip: called directly it rotates a fresh token (a row naming the
+/// session), and a second call with the same token rotates nothing (no row), so the service
+/// falls back to the step-by-step path only to say why. (SQLite has no such function.)
+async fn rotation_function_body(t: TestDb) {
+    use helix_core::PlatformContext;
+    use helix_core::db::{CallArg, Commit};
+    use sha2::{Digest, Sha256};
+    let (svc, clock) = setup(&t).await;
+    if t.db.backend() != helix_core::Backend::Postgres {
+        return;
+    }
+    let (session, first) = svc
+        .start(Uuid::now_v7(), SessionMeta::normal())
+        .await
+        .unwrap();
+    let now = clock_now(&clock) + Duration::minutes(1);
+    let hash = hex::encode(Sha256::digest(first.expose_secret().as_bytes()));
+    let next = "f".repeat(64);
+    let ctx = PlatformContext::new(helix_core::Actor::System("test".into()));
+    let call = |hash: String| {
+        let db = t.db.clone();
+        let ctx = ctx.clone();
+        let next = next.clone();
+        async move {
+            db.platform_call(
+                &ctx,
+                "helix_auth_rotate_refresh",
+                &[
+                    CallArg::Timestamp(now),
+                    CallArg::Text(&hash),
+                    CallArg::Text(&next),
+                    CallArg::Timestamp(now + Duration::days(7)),
+                    CallArg::Timestamp(now + Duration::minutes(30)),
+                ],
+                Commit::Unflushed,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let row = call(hash.clone()).await.expect("the fresh token rotates");
+    assert_eq!(row.try_get::<Uuid>("", "id").unwrap(), session.id);
+    let idle: chrono::DateTime<Utc> = row.try_get("", "idle_expires_at").unwrap();
+    assert_eq!(idle, now + Duration::minutes(30));
+    let expires: chrono::DateTime<Utc> = row.try_get("", "t_expires_at").unwrap();
+    assert_eq!(
+        expires,
+        session.absolute_expires_at.min(now + Duration::days(7))
+    );
+    assert!(call(hash).await.is_none(), "a used token rotates nothing");
 }

@@ -38,9 +38,18 @@ pub enum CallArg<'a> {
 }
 
 impl CallArg<'_> {
-    fn write(&self, out: &mut String) {
+    fn write(&self, out: &mut String) -> Result<()> {
         match self {
-            Self::Text(s) => out.push_str(&sql_literal(s)),
+            Self::Text(s) => {
+                // `sql_literal` drops NUL (PostgreSQL text cannot hold it): refuse instead, so
+                // two different arguments never become the same literal.
+                if s.contains('\0') {
+                    return Err(Error::Config(
+                        "a text argument of Db::platform_call contains NUL".into(),
+                    ));
+                }
+                out.push_str(&sql_literal(s));
+            }
             Self::Timestamp(t) => {
                 out.push('\'');
                 out.push_str(&t.to_rfc3339_opts(SecondsFormat::Micros, true));
@@ -52,25 +61,34 @@ impl CallArg<'_> {
                 out.push_str("'::uuid");
             }
             Self::BigInt(n) => {
+                // Quoted, so `i64::MIN` is one literal rather than the negation of an
+                // out-of-range one.
+                out.push('\'');
                 out.push_str(&n.to_string());
-                out.push_str("::bigint");
+                out.push_str("'::bigint");
             }
         }
+        Ok(())
     }
 }
 
 /// When a [`Db::platform_call`]'s commit is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Commit {
-    /// After the commit record is flushed to disk (PostgreSQL's `synchronous_commit`
-    /// setting, `on` by default).
+    /// After the commit record is flushed to disk (and, where synchronous standbys are
+    /// configured, confirmed by them): PostgreSQL's `synchronous_commit` setting as
+    /// configured (`on` by default).
     #[default]
     Flushed,
-    /// Without waiting for the flush (`SET LOCAL synchronous_commit = off`). The result is
-    /// the same and consistent; only a database crash in the moment after the answer can
-    /// lose the change (by default at most about 0.6 s of such commits, whole transactions,
-    /// in order). Use it only for changes whose loss a client recovers from (a refresh
-    /// token rotation: the client signs in again), never for revocations or money.
+    /// Without waiting for the flush (`SET LOCAL synchronous_commit = off`). Other sessions
+    /// see the change at once and the database stays consistent, but the change is durable
+    /// only once a later flush covers it: a crash of the database server in the moment
+    /// after the answer can lose it (by default at most about 0.6 s of such commits, three
+    /// times `wal_writer_delay`; whole transactions, in order), and a failover to a standby
+    /// can lose up to the replication lag, since the commit does not wait for standbys
+    /// either. Use it only for changes whose loss clients recover from and that weaken
+    /// nothing when undone (a refresh-token rotation: see helix-auth), never for
+    /// revocations, security state or money.
     Unflushed,
 }
 
@@ -79,11 +97,19 @@ impl Db {
     /// role, in one round trip, and returns the first row it returns (`None` when it
     /// returns none). See the [module documentation](self).
     ///
-    /// The message is `SET LOCAL ROLE helix_platform; SET LOCAL helix.actor = ...;
-    /// [SET LOCAL synchronous_commit = off;] SELECT * FROM function(args...)`: the same role
-    /// and actor as [`Db::platform`], one implicit transaction. PostgreSQL only; on SQLite
-    /// (or without the `postgres` feature) it is [`Error::Config`]. A `function` that is not
-    /// a plain identifier (`[a-z_][a-z0-9_]*`) is [`Error::Config`] too.
+    /// The message is `SET LOCAL ROLE helix_platform; SET LOCAL helix.actor = ...; SET LOCAL
+    /// TimeZone = 'UTC'; [SET LOCAL synchronous_commit = off;] SELECT * FROM
+    /// function(args...)`: the same role and actor as [`Db::platform`], one implicit
+    /// transaction (the rows come back in text format, so the session's time zone is pinned
+    /// for their timestamps). A [`Db`] made with [`Db::from_connection`] sends the same
+    /// statements in a transaction of its own (`BEGIN`, the preamble, the call, `COMMIT`).
+    /// The message goes to sqlx directly: sea-orm's statement logging
+    /// ([`PoolOptions::sql_logging`](super::PoolOptions::sql_logging)) and metrics do not
+    /// see it.
+    ///
+    /// PostgreSQL only; on SQLite (or without the `postgres` feature) it is
+    /// [`Error::Config`]. A `function` that is not a plain identifier (`[a-z_][a-z0-9_]*`)
+    /// and a text argument holding NUL are [`Error::Config`] too.
     pub async fn platform_call(
         &self,
         ctx: &PlatformContext,
@@ -96,15 +122,26 @@ impl Db {
                 "Db::platform_call is only available on PostgreSQL".into(),
             ));
         }
-        let sql = call_message(&ctx.actor().as_ref_string(), function, args, commit)?;
-        self.call_postgres(sql).await
+        let call = Call::new(&ctx.actor().as_ref_string(), function, args, commit)?;
+        self.call_postgres(call).await
     }
 
     #[cfg(feature = "postgres")]
-    async fn call_postgres(&self, sql: String) -> Result<Option<QueryResult>> {
-        use sea_orm::sqlx;
-        let pool = self.connection().get_postgres_connection_pool();
-        let row = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+    async fn call_postgres(&self, call: Call) -> Result<Option<QueryResult>> {
+        use sea_orm::{ConnectionTrait, sqlx};
+        let Some(pool) = &self.pg_pool else {
+            let tx = self.begin_tx(false).await?;
+            tx.execute_unprepared(&call.preamble).await?;
+            let row = tx
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    call.select,
+                ))
+                .await?;
+            tx.commit().await?;
+            return Ok(row);
+        };
+        let row = sqlx::raw_sql(sqlx::AssertSqlSafe(call.message()))
             .fetch_optional(pool)
             .await
             .map_err(|e| {
@@ -116,43 +153,49 @@ impl Db {
     }
 
     #[cfg(not(feature = "postgres"))]
-    async fn call_postgres(&self, _sql: String) -> Result<Option<QueryResult>> {
+    async fn call_postgres(&self, _call: Call) -> Result<Option<QueryResult>> {
         Err(Error::Config(
             "Db::platform_call needs helix-core's `postgres` feature".into(),
         ))
     }
 }
 
-/// The message [`Db::platform_call`] sends.
-fn call_message(
-    actor: &str,
-    function: &str,
-    args: &[CallArg<'_>],
-    commit: Commit,
-) -> Result<String> {
-    if !is_plain_identifier(function) {
-        return Err(Error::Config(format!(
-            "`{function}` is not a plain function name"
-        )));
-    }
-    let mut sql = format!(
-        "SET LOCAL ROLE {PLATFORM_ROLE}; SET LOCAL helix.actor = {}; ",
-        sql_literal(actor)
-    );
-    if commit == Commit::Unflushed {
-        sql.push_str("SET LOCAL synchronous_commit = off; ");
-    }
-    sql.push_str("SELECT * FROM ");
-    sql.push_str(function);
-    sql.push('(');
-    for (i, arg) in args.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
+/// What [`Db::platform_call`] sends: the preamble (`SET LOCAL`s) and the call.
+struct Call {
+    preamble: String,
+    select: String,
+}
+
+impl Call {
+    fn new(actor: &str, function: &str, args: &[CallArg<'_>], commit: Commit) -> Result<Self> {
+        if !is_plain_identifier(function) {
+            return Err(Error::Config(format!(
+                "`{function}` is not a plain function name"
+            )));
         }
-        arg.write(&mut sql);
+        let mut preamble = format!(
+            "SET LOCAL ROLE {PLATFORM_ROLE}; SET LOCAL helix.actor = {}; \
+             SET LOCAL TimeZone = 'UTC';",
+            sql_literal(actor)
+        );
+        if commit == Commit::Unflushed {
+            preamble.push_str(" SET LOCAL synchronous_commit = off;");
+        }
+        let mut select = format!("SELECT * FROM {function}(");
+        for (i, arg) in args.iter().enumerate() {
+            if i > 0 {
+                select.push_str(", ");
+            }
+            arg.write(&mut select)?;
+        }
+        select.push(')');
+        Ok(Self { preamble, select })
     }
-    sql.push(')');
-    Ok(sql)
+
+    /// The one simple-protocol message.
+    fn message(&self) -> String {
+        format!("{} {}", self.preamble, self.select)
+    }
 }
 
 pub(super) fn is_plain_identifier(name: &str) -> bool {
@@ -176,7 +219,7 @@ mod tests {
             panic!("a valid timestamp")
         };
         let id = Uuid::nil();
-        let sql = call_message(
+        let sql = Call::new(
             "system:o'brien",
             "helix_do_it",
             &[
@@ -187,30 +230,37 @@ mod tests {
             ],
             Commit::Unflushed,
         )
+        .map(|c| c.message())
         .ok();
         assert_eq!(
             sql.as_deref(),
             Some(
                 "SET LOCAL ROLE helix_platform; SET LOCAL helix.actor = E'system:o''brien'; \
-                 SET LOCAL synchronous_commit = off; SELECT * FROM helix_do_it(E'a''b\\\\c', \
+                 SET LOCAL TimeZone = 'UTC'; SET LOCAL synchronous_commit = off; \
+                 SELECT * FROM helix_do_it(E'a''b\\\\c', \
                  '2026-11-22T13:04:05.000000Z'::timestamptz, \
-                 '00000000-0000-0000-0000-000000000000'::uuid, -7::bigint)"
+                 '00000000-0000-0000-0000-000000000000'::uuid, '-7'::bigint)"
             )
         );
-        let flushed = call_message("system:x", "f", &[], Commit::Flushed).ok();
+        let flushed = Call::new("system:x", "f", &[], Commit::Flushed)
+            .map(|c| c.message())
+            .ok();
         assert_eq!(
             flushed.as_deref(),
             Some(
-                "SET LOCAL ROLE helix_platform; SET LOCAL helix.actor = E'system:x'; SELECT * FROM f()"
+                "SET LOCAL ROLE helix_platform; SET LOCAL helix.actor = E'system:x'; \
+                 SET LOCAL TimeZone = 'UTC'; SELECT * FROM f()"
             )
         );
+        let nul = Call::new("system:x", "f", &[CallArg::Text("a\0b")], Commit::Flushed);
+        assert!(nul.is_err());
     }
 
     #[test]
     fn only_plain_function_names_are_called() {
         for bad in ["", "F", "f()", "f; drop table x", "1f", "public.f", "f-g"] {
             assert!(
-                call_message("system:x", bad, &[], Commit::Flushed).is_err(),
+                Call::new("system:x", bad, &[], Commit::Flushed).is_err(),
                 "{bad}"
             );
         }

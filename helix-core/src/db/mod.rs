@@ -79,6 +79,10 @@ impl fmt::Debug for PoolOptions {
 pub struct Db {
     conn: DatabaseConnection,
     backend: Backend,
+    /// The sqlx pool under `conn`, when this handle made it ([`Db::connect`] on PostgreSQL),
+    /// for [`Db::platform_call`]'s single-message calls.
+    #[cfg(feature = "postgres")]
+    pg_pool: Option<sea_orm::sqlx::PgPool>,
 }
 
 impl fmt::Debug for Db {
@@ -144,7 +148,17 @@ impl Db {
                 redact_db_error(&e)
             ))
         })?;
-        Ok(Self { conn, backend })
+        // `Database::connect` with a PostgreSQL URL makes a sqlx pool (the getter panics for
+        // any other kind of connection, which `backend_of` has ruled out here).
+        #[cfg(feature = "postgres")]
+        let pg_pool =
+            (backend == Backend::Postgres).then(|| conn.get_postgres_connection_pool().clone());
+        Ok(Self {
+            conn,
+            backend,
+            #[cfg(feature = "postgres")]
+            pg_pool,
+        })
     }
 
     /// Wraps an existing sea-orm connection.
@@ -153,7 +167,12 @@ impl Db {
             DbBackend::Postgres => Backend::Postgres,
             _ => Backend::Sqlite,
         };
-        Self { conn, backend }
+        Self {
+            conn,
+            backend,
+            #[cfg(feature = "postgres")]
+            pg_pool: None,
+        }
     }
 
     /// The backend.

@@ -334,24 +334,24 @@ async fn platform_call_is_one_implicit_transaction(t: TestDb) {
     Helix::builder(t.db.clone()).build().await.unwrap();
     let ctx = PlatformContext::new(Actor::System("call-test".into()));
     if t.db.backend() == Backend::Sqlite {
-        let err = t
-            .db
-            .platform_call(&ctx, "anything", &[], Commit::Flushed)
-            .await
-            .unwrap_err();
+        let err =
+            t.db.platform_call(&ctx, "anything", &[], Commit::Flushed)
+                .await
+                .unwrap_err();
         assert_eq!(err.status(), 500);
         return;
     }
-    let ddl = "CREATE TABLE calls (n bigint PRIMARY KEY, label text NOT NULL, at timestamptz, who uuid);
+    let ddl =
+        "CREATE TABLE calls (n bigint PRIMARY KEY, label text NOT NULL, at timestamptz, who uuid);
         GRANT SELECT, INSERT ON calls TO helix_platform;
         CREATE FUNCTION call_record(p_n bigint, p_label text, p_at timestamptz, p_who uuid)
-        RETURNS TABLE (n bigint, label text, role text, actor text, sync text)
+        RETURNS TABLE (n bigint, label text, role text, actor text, sync text, at timestamptz)
         LANGUAGE plpgsql AS $$
         #variable_conflict use_column
         BEGIN
             INSERT INTO calls VALUES (p_n, p_label, p_at, p_who);
             RETURN QUERY SELECT p_n, p_label, current_user::text,
-                current_setting('helix.actor', true), current_setting('synchronous_commit');
+                current_setting('helix.actor', true), current_setting('synchronous_commit'), p_at;
         END $$;
         REVOKE ALL ON FUNCTION call_record(bigint, text, timestamptz, uuid) FROM PUBLIC;
         GRANT EXECUTE ON FUNCTION call_record(bigint, text, timestamptz, uuid) TO helix_platform;";
@@ -365,20 +365,25 @@ async fn platform_call_is_one_implicit_transaction(t: TestDb) {
         CallArg::Timestamp(at),
         CallArg::Uuid(who),
     ];
-    let row = t
-        .db
-        .platform_call(&ctx, "call_record", &args, Commit::Unflushed)
-        .await
-        .unwrap()
-        .unwrap();
+    let row =
+        t.db.platform_call(&ctx, "call_record", &args, Commit::Unflushed)
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1);
     assert_eq!(row.try_get::<String>("", "label").unwrap(), tricky);
     assert_eq!(row.try_get::<String>("", "role").unwrap(), "helix_platform");
-    assert_eq!(row.try_get::<String>("", "actor").unwrap(), "system:call-test");
+    assert_eq!(
+        row.try_get::<String>("", "actor").unwrap(),
+        "system:call-test"
+    );
     assert_eq!(row.try_get::<String>("", "sync").unwrap(), "off");
-    let flushed = t
-        .db
-        .platform_call(
+    // Text-format timestamps come back as given (to the microsecond; the call pins the
+    // session's time zone to UTC for them).
+    let back: chrono::DateTime<chrono::Utc> = row.try_get("", "at").unwrap();
+    assert_eq!(back.timestamp_micros(), at.timestamp_micros());
+    let flushed =
+        t.db.platform_call(
             &ctx,
             "call_record",
             &[CallArg::BigInt(2), args[1], args[2], args[3]],
@@ -388,50 +393,70 @@ async fn platform_call_is_one_implicit_transaction(t: TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(flushed.try_get::<String>("", "sync").unwrap(), "on");
+    // A handle around a connection it did not make sends the same statements in a
+    // transaction of its own, with the same effect.
+    let wrapped = helix_core::Db::from_connection(t.db.connection().clone());
+    let again = wrapped
+        .platform_call(
+            &ctx,
+            "call_record",
+            &[CallArg::BigInt(3), args[1], args[2], args[3]],
+            Commit::Unflushed,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        again.try_get::<String>("", "role").unwrap(),
+        "helix_platform"
+    );
+    assert_eq!(again.try_get::<String>("", "sync").unwrap(), "off");
+    let back: chrono::DateTime<chrono::Utc> = again.try_get("", "at").unwrap();
+    assert_eq!(back.timestamp_micros(), at.timestamp_micros());
     // A duplicate key fails the call: nothing of it is committed.
     assert!(
         t.db.platform_call(&ctx, "call_record", &args, Commit::Flushed)
             .await
             .is_err()
     );
-    let stored = t
-        .db
-        .connection()
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "SELECT count(*) AS c, max(label) AS l, \
-             bool_and(at = (SELECT min(at) FROM calls)) AS same_at, \
-             bool_and(who IS NOT NULL) AS has_who FROM calls",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored.try_get::<i64>("", "c").unwrap(), 2);
-    assert_eq!(stored.try_get::<String>("", "l").unwrap(), tricky);
-    assert!(stored.try_get::<bool>("", "same_at").unwrap());
-    // A function that is not a plain name is refused before anything is sent.
-    let err = t
-        .db
-        .platform_call(&ctx, "call_record(1); --", &[], Commit::Flushed)
-        .await
-        .unwrap_err();
-    assert_eq!(err.status(), 500);
-    // The pooled connections keep nothing of the calls.
-    for _ in 0..8 {
-        let row = t
-            .db
-            .connection()
+    let stored =
+        t.db.connection()
             .query_one_raw(sea_orm::Statement::from_string(
                 sea_orm::DbBackend::Postgres,
-                "SELECT current_user::text AS u, current_setting('synchronous_commit') AS s, \
-                 coalesce(current_setting('helix.actor', true), '') AS a",
+                "SELECT count(*) AS c, max(label) AS l, \
+             bool_and(at = (SELECT min(at) FROM calls)) AS same_at, \
+             bool_and(who IS NOT NULL) AS has_who FROM calls",
             ))
             .await
             .unwrap()
             .unwrap();
+    assert_eq!(stored.try_get::<i64>("", "c").unwrap(), 3);
+    assert_eq!(stored.try_get::<String>("", "l").unwrap(), tricky);
+    assert!(stored.try_get::<bool>("", "same_at").unwrap());
+    // A function that is not a plain name is refused before anything is sent.
+    let err =
+        t.db.platform_call(&ctx, "call_record(1); --", &[], Commit::Flushed)
+            .await
+            .unwrap_err();
+    assert_eq!(err.status(), 500);
+    // The pooled connections keep nothing of the calls.
+    for _ in 0..8 {
+        let row =
+            t.db.connection()
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT current_user::text AS u, current_setting('synchronous_commit') AS s, \
+                 coalesce(current_setting('helix.actor', true), '') AS a",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
         assert_ne!(row.try_get::<String>("", "u").unwrap(), "helix_platform");
         assert_eq!(row.try_get::<String>("", "s").unwrap(), "on");
         assert_eq!(row.try_get::<String>("", "a").unwrap(), "");
     }
 }
-backend_test!(platform_call_one_round_trip, platform_call_is_one_implicit_transaction);
+backend_test!(
+    platform_call_one_round_trip,
+    platform_call_is_one_implicit_transaction
+);
