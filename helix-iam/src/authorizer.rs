@@ -11,6 +11,13 @@
 //! waiting for connections they hold themselves (on SQLite the write transaction also
 //! holds the single write lock a second transaction would wait for).
 //!
+//! A read-only operation (tenancy's `tenant_read` transactions: lists and reads) is
+//! decided like any other check ([`Iam::check`](crate::Iam::check) with
+//! [`Consistency::Fresh`](crate::Consistency::Fresh), the `Require<P>` guard): while the
+//! change feed is live and the engine holds the tenant's policy at the newest revision it
+//! was told of, that policy decides with no query at all; otherwise the revision is read
+//! through the transaction as above. It cannot write, so nothing it decides guards a write.
+//!
 //! The policy read through the transaction must be committed state, because a snapshot
 //! loaded through it is installed in the shared engine. That holds because helix-tenancy
 //! asks before it writes anything in the operation's transaction: each operation
@@ -107,7 +114,18 @@ impl Authorizer for IamAuthorizer {
     ) -> Result<(), TenancyError> {
         // The operation's own transaction names the revision it sees: decide on that
         // policy or a newer one, read through this transaction when the engine is older.
-        let pinned = InTx::pin(tx).await.map_err(tenancy_error)?;
+        // A read-only operation (a list, a read) cannot write, so it is decided like any
+        // check (`Require<P>`, `Iam::check`): on the policy this process knows to be
+        // current while the change feed is live, with no query.
+        let known = if tx.is_read_only() {
+            self.iam.sync().trusted_now(tx.org_id())
+        } else {
+            None
+        };
+        let pinned = match known {
+            Some(revision) => InTx::known_current(tx, revision),
+            None => InTx::pin(tx).await.map_err(tenancy_error)?,
+        };
         let resource = match target {
             Target::Organization => Resource::Tenant,
             Target::Team(id) => Resource::Team(id),

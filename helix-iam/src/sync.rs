@@ -273,6 +273,17 @@ impl IamSync {
         self.ensure_fresh(ctx, Some(at_least)).await
     }
 
+    /// The tenant's loaded revision when the change feed is live and caught up and that
+    /// revision is known current: what [`IamSync::ensure_fresh`] would answer from memory,
+    /// without ever reading the database (`None` when it would have to).
+    pub(crate) fn trusted_now(&self, org: Uuid) -> Option<Revision> {
+        let stamp = self.live_stamp()?;
+        if self.inner.caught_up.load(Ordering::Acquire) != pack(stamp) {
+            return None;
+        }
+        self.trusted(org, stamp)
+    }
+
     /// The loaded revision, when memory may answer for it at `stamp`.
     fn trusted(&self, org: Uuid, stamp: Stamp) -> Option<Revision> {
         let loaded = self.inner.cache.loaded_revision(org)?;

@@ -24,15 +24,16 @@ pub struct SessionConfig {
     /// concurrent request, gets `REFRESH_RACE` instead of revoking the family.
     pub refresh_grace_secs: u64,
     /// Wait for PostgreSQL to flush a refresh's rotation to disk (and for synchronous
-    /// standbys) before answering (`false` by default). Without the wait, a crash of the
-    /// database server in the moment after an answer (by default at most about 0.6 s of
-    /// commits), or a failover to a standby (up to its replication lag), can undo that
-    /// rotation: the client's new refresh token is then unknown and it signs in again, while
-    /// the token it presented is usable once more, as it was before it refreshed, and a
-    /// copy of that token held by someone else can then be used once without tripping reuse
-    /// detection. Nothing becomes valid that was not valid a moment before, and revocations
-    /// and reuse detection always wait for the flush. Not waiting roughly doubles refresh
-    /// throughput on a small machine (see the book's performance page). SQLite always waits.
+    /// standbys) before answering (`true` by default). With `false`, a crash of the database
+    /// server in the moment after an answer (by default at most about 0.6 s of commits), or
+    /// a failover to a standby (up to its replication lag), can undo that rotation: the
+    /// client's new refresh token is then unknown and it signs in again, while the token it
+    /// presented is usable once more, as it was before it refreshed, and a copy of that
+    /// token held by someone else can then be used once without tripping reuse detection.
+    /// Nothing becomes valid that was not valid a moment before, and revocations and reuse
+    /// detection always wait for the flush. On the 2-core bench machine, with a fast disk,
+    /// not waiting made no measurable difference (see the book's performance page); it
+    /// matters where the flush is slow. SQLite always waits.
     pub durable_refresh: bool,
 }
 
@@ -45,7 +46,7 @@ impl Default for SessionConfig {
             impersonation_lifetime_secs: 30 * 60,
             refresh_ttl_secs: 7 * 24 * 3600,
             refresh_grace_secs: 10,
-            durable_refresh: false,
+            durable_refresh: true,
         }
     }
 }

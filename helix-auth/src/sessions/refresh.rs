@@ -39,8 +39,8 @@ impl SessionService {
     /// extends the session and inserts the successor, called through
     /// [`helix_core::Db::platform_call`] (the platform role and the call in one implicit
     /// transaction). The conditional `UPDATE ... WHERE used_at IS NULL` still lets exactly
-    /// one of N concurrent refreshes win. Unless [`SessionConfig::durable_refresh`] is set,
-    /// the commit is not waited for ([`Commit::Unflushed`]): a database crash in the moment
+    /// one of N concurrent refreshes win. With [`SessionConfig::durable_refresh`] off, the
+    /// commit is not waited for ([`Commit::Unflushed`]): a database crash in the moment
     /// after the answer can only undo a rotation, and the client then signs in again. `None`
     /// when nothing was rotated: [`SessionService::refresh_step_by_step`] then says why, with
     /// the same checks as on SQLite. (The one write a `None` can leave is the presented

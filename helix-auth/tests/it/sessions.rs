@@ -366,16 +366,16 @@ async fn expired_refresh_token_body(t: TestDb) {
     );
 }
 
-backend_test!(durable_refresh_rotates_the_same_way, durable_refresh_body);
-/// With `durable_refresh` (the rotation waits for the flush) a refresh answers exactly as
-/// without: a new token of the next generation, the session extended, the old token a
-/// reuse that revokes the family once the grace window has passed.
+backend_test!(unflushed_refresh_rotates_the_same_way, durable_refresh_body);
+/// With `durable_refresh` off (the rotation does not wait for the flush) a refresh answers
+/// exactly as with it: a new token of the next generation, the session extended, the old
+/// token a reuse that revokes the family once the grace window has passed.
 async fn durable_refresh_body(t: TestDb) {
     migrated(&t).await;
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2030, 1, 1, 8, 0, 0).unwrap());
     let kernel = Kernel::new(t.db.clone()).with_clock(Arc::new(clock.clone()));
     let config = SessionConfig {
-        durable_refresh: true,
+        durable_refresh: false,
         ..SessionConfig::default()
     };
     let svc = SessionService::new(kernel, config).unwrap();

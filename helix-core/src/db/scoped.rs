@@ -28,6 +28,7 @@ pub trait TenantEntity: EntityTrait {
 pub struct TenantTx {
     tx: DatabaseTransaction,
     ctx: TenantContext,
+    read_only: bool,
 }
 
 impl std::fmt::Debug for TenantTx {
@@ -83,6 +84,7 @@ impl Db {
         Ok(TenantTx {
             tx,
             ctx: ctx.clone(),
+            read_only,
         })
     }
 
@@ -123,6 +125,12 @@ impl TenantTx {
     /// The context the transaction was opened with.
     pub fn context(&self) -> &TenantContext {
         &self.ctx
+    }
+
+    /// Whether it was opened with [`Db::tenant_read`]: it cannot write (`READ ONLY` on
+    /// PostgreSQL), so a decision made for it cannot guard a write.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// The raw transaction. Queries on it are not filtered by the application, but on

@@ -89,6 +89,13 @@ impl<'a> InTx<'a> {
         let seen = current_revision(tx).await?;
         Ok(Self { tx, seen })
     }
+
+    /// `tx` with a revision this process already knows to be current (the change feed is
+    /// live: [`crate::IamSync`]), instead of reading it through `tx`. Only for a read-only
+    /// `tx`: a decision that guards a write must see the revision its own transaction sees.
+    pub(crate) fn known_current(tx: &'a TenantTx, seen: Revision) -> Self {
+        Self { tx, seen }
+    }
 }
 
 impl Pinned for InTx<'_> {

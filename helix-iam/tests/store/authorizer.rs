@@ -280,3 +280,60 @@ backend_test!(
     tenancy_team_join_escalation_is_recorded,
     team_join_escalation_recorded
 );
+
+/// A read-only tenancy operation is decided like any check: from memory while the change
+/// feed is live (no revision query), and a membership change still reaches it through the
+/// feed, so a removed member's reads are refused once the change is announced. On SQLite
+/// (no feed) every read compares with the database revision, as before.
+async fn reads_follow_the_feed(t: TestDb) {
+    let e = env(&t).await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let follower = tokio::spawn({
+        let sync = e.iam.sync().clone();
+        let stop = stop.clone();
+        async move { sync.follow_changes(stop).await }
+    });
+    if t.db.backend() == helix_core::Backend::Postgres {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !e.iam.sync().is_live() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the feed never went live"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let org = create_org(&e.tenancy).await;
+    let member = add_user(&e.tenancy, &org, Role::Member).await;
+    let q = ListQuery::default();
+    // Twice: the second read is the one answered from memory on PostgreSQL.
+    for _ in 0..2 {
+        let page = e
+            .tenancy
+            .list_members(&as_user(&org, member), &q)
+            .await
+            .unwrap();
+        assert_eq!(page.meta.total, 2);
+    }
+    e.tenancy.remove_member(&org.ctx, member).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match e.tenancy.list_members(&as_user(&org, member), &q).await {
+            Err(TenancyError::NotFound(_)) => break,
+            Ok(_) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "a removed member kept reading"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(other) => panic!("unexpected refusal: {other:?}"),
+        }
+    }
+    // The owner still reads, and sees one member fewer.
+    let page = e.tenancy.list_members(&org.ctx, &q).await.unwrap();
+    assert_eq!(page.meta.total, 1);
+    stop.cancel();
+    follower.await.unwrap();
+}
+backend_test!(tenancy_reads_follow_the_feed, reads_follow_the_feed);
