@@ -16,7 +16,14 @@
 //! [`Consistency::Fresh`](crate::Consistency::Fresh), the `Require<P>` guard): while the
 //! change feed is live and the engine holds the tenant's policy at the newest revision it
 //! was told of, that policy decides with no query at all; otherwise the revision is read
-//! through the transaction as above. It cannot write, so nothing it decides guards a write.
+//! through the transaction as above, and recorded as current for the feed's stamp taken
+//! before that read (as [`Iam::check`](crate::Iam::check) records its own reads), so the
+//! reads after it need no query until a notification names a newer revision. A change not
+//! made through IAM's own writes (tenancy's membership changes, on this instance or another)
+//! reaches those reads through the feed, as it reaches `Require<P>`. Tenancy's read
+//! transactions are read-only and run at PostgreSQL's default `READ COMMITTED`, which this
+//! relies on (a policy loaded through the transaction is at least as new as the revision
+//! trusted before it). Nothing decided for a read-only transaction guards a write.
 //!
 //! The policy read through the transaction must be committed state, because a snapshot
 //! loaded through it is installed in the shared engine. That holds because helix-tenancy
@@ -51,7 +58,7 @@ use uuid::Uuid;
 
 use crate::error::IamError;
 use crate::model::Resource;
-use crate::service::{Attempt, Iam, InTx, lock_organization};
+use crate::service::{Attempt, Iam, InTx, Pinned, lock_organization};
 use serde_json::json;
 
 /// Decides tenancy operations with helix-iam. Install with
@@ -117,11 +124,16 @@ impl Authorizer for IamAuthorizer {
         // A read-only operation (a list, a read) cannot write, so it is decided like any
         // check (`Require<P>`, `Iam::check`): on the policy this process knows to be
         // current while the change feed is live, with no query.
-        let known = if tx.is_read_only() {
-            self.iam.sync().trusted_now(tx.org_id())
+        // The first read of a tenant after a change reads the revision through the
+        // transaction and records it as current for the feed's stamp taken before that read
+        // (as `Iam::check` does), so the reads after it need no query.
+        let sync = self.iam.sync();
+        let stamp = if tx.is_read_only() {
+            sync.stamp()
         } else {
             None
         };
+        let known = stamp.and_then(|_| sync.trusted_now(tx.org_id()));
         let pinned = match known {
             Some(revision) => InTx::known_current(tx, revision),
             None => InTx::pin(tx).await.map_err(tenancy_error)?,
@@ -130,10 +142,17 @@ impl Authorizer for IamAuthorizer {
             Target::Organization => Resource::Tenant,
             Target::Team(id) => Resource::Team(id),
         };
-        self.iam
+        let decided = self
+            .iam
             .require_locked(tx.context(), &pinned, permission, &resource)
-            .await
-            .map_err(tenancy_error)
+            .await;
+        if known.is_none()
+            && let Some(stamp) = stamp
+        {
+            // The engine now holds the policy at `seen` or later (the decision made sure).
+            sync.note_verified(tx.org_id(), stamp, pinned.seen());
+        }
+        decided.map_err(tenancy_error)
     }
 
     async fn authorize_team_join(&self, tx: &TenantTx, team: Uuid) -> Result<(), TenancyError> {

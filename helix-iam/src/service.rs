@@ -16,7 +16,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 pub use locked::ESCALATION_REFUSED;
-pub(crate) use locked::{Attempt, InTx, lock_organization};
+pub(crate) use locked::{Attempt, InTx, Pinned, lock_organization};
 
 use crate::catalog::DEFAULT_ROLE_KEYS;
 use crate::engine::{Decision, Engine, EngineConfig, EngineError, Explanation, ObjectList};

@@ -119,7 +119,7 @@ impl FromStr for RevisionToken {
 /// Which feed a cache entry was verified against: the follower run (`epoch`) and the
 /// feed's generation within it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
+pub(crate) struct Stamp {
     epoch: u64,
     generation: u64,
 }
@@ -282,6 +282,40 @@ impl IamSync {
             return None;
         }
         self.trusted(org, stamp)
+    }
+
+    /// Whether a [`Consistency::Fresh`](crate::Consistency::Fresh) decision for the tenant
+    /// would be answered from memory now, with no database read (the feed is live and
+    /// caught up, and the loaded policy was verified current since its last change). For
+    /// diagnostics and tests.
+    pub fn answers_from_memory(&self, org: Uuid) -> bool {
+        self.trusted_now(org).is_some()
+    }
+
+    /// The feed's live stamp now (`None` when the feed is not live), taken before a
+    /// revision is read for [`IamSync::note_verified`].
+    pub(crate) fn stamp(&self) -> Option<Stamp> {
+        self.live_stamp()
+    }
+
+    /// Records that `seen`, a revision read after `stamp` was taken (by a statement that
+    /// started after it: PostgreSQL `READ COMMITTED`), is the tenant's current revision as
+    /// of `stamp`, when the engine holds that policy or a newer one, as
+    /// [`IamSync::ensure_fresh`] records its own reads. [`IamSync::trusted_now`] then answers
+    /// from memory until a notification names a newer revision or the feed changes.
+    pub(crate) fn note_verified(&self, org: Uuid, stamp: Stamp, seen: Revision) {
+        let Some(loaded) = self.inner.cache.loaded_revision(org) else {
+            return;
+        };
+        if loaded < seen {
+            return;
+        }
+        let mut tenants = self
+            .inner
+            .tenants
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        tenants.entry(org).or_default().verified = Some((loaded, stamp));
     }
 
     /// The loaded revision, when memory may answer for it at `stamp`.

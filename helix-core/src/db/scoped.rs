@@ -127,8 +127,9 @@ impl TenantTx {
         &self.ctx
     }
 
-    /// Whether it was opened with [`Db::tenant_read`]: it cannot write (`READ ONLY` on
-    /// PostgreSQL), so a decision made for it cannot guard a write.
+    /// Whether it was opened with [`Db::tenant_read`] (`READ ONLY` on PostgreSQL; on SQLite a
+    /// deferred transaction that nothing stops from writing). A decision made for it must
+    /// not be used to guard a write.
     pub fn is_read_only(&self) -> bool {
         self.read_only
     }
