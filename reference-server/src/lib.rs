@@ -212,7 +212,9 @@ pub async fn build_app_with(
         .with_invitation_notifier(Arc::new(invitation_mail))
         .with_authorizer(Arc::new(helix_iam::IamAuthorizer::new(iam.clone())));
     let auth = auth_state(settings, &kernel, &tenancy, keys.clone())?;
-    // Platform role grants go only to existing, verified helix-auth accounts.
+    // Platform role grants go only to existing, verified helix-auth accounts. (The
+    // authorizer above holds the `Iam` without the directory: it decides tenancy
+    // operations only and never grants platform roles.)
     let iam = iam.with_account_directory(Arc::new(platform_admin::AuthAccountDirectory::new(
         auth.auth().clone(),
     )));

@@ -264,11 +264,10 @@ async fn administrators(
     ctx: &PlatformContext,
 ) -> anyhow::Result<Vec<PlatformRoleGrant>> {
     let mut grants = Vec::new();
-    for page in 1u64.. {
-        let query = ListQuery::parse(&format!(
-            "filter[role]=platform_admin&sort=granted_at:asc&limit=100&page={page}"
-        ))
+    let mut query = ListQuery::parse("filter[role]=platform_admin&sort=granted_at:asc&limit=100")
         .map_err(|e| anyhow!(e))?;
+    for page in 1u64.. {
+        query.page = page;
         let found = iam
             .list_platform_roles_as_operator(ctx, &query)
             .await
@@ -286,6 +285,10 @@ async fn administrators(
 /// The operator's message for a refused grant or revocation.
 fn explain(err: IamError, account: &AccountProfile) -> anyhow::Error {
     let who = format!("{} (account {})", account.email, account.account_id);
+    if matches!(err, IamError::NotFound("account")) {
+        // The account was removed between the lookup and the grant.
+        return anyhow!("{who} no longer exists");
+    }
     match err.code() {
         ACCOUNT_NOT_VERIFIED => anyhow!(
             "the e-mail address of {who} is not verified: its owner must verify it first \

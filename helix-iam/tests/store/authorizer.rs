@@ -5,18 +5,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use helix_core::audit::{self, AuditFilter};
+use helix_core::audit;
 use helix_core::list::ListQuery;
 use helix_core::testing::TestDb;
-use helix_core::{Actor, Helix, Kernel, TenantContext, backend_test};
+use helix_core::{Helix, Kernel, backend_test};
 use helix_iam::model::{Scope, Subject};
-use helix_iam::service::ESCALATION_REFUSED;
 use helix_iam::store::{NewAssignment, NewRole};
 use helix_iam::{EngineConfig, Iam, IamAuthorizer, IamModule};
 use helix_tenancy::{NewInvitation, NewTeam, Role, TenancyError, TenancyModule, TenancyService};
-use uuid::Uuid;
 
-use crate::common::{Org, add_user, create_org};
+use crate::common::{
+    Org, add_user, as_user, create_org, escalation_refusals, join_within_a_minute,
+};
 
 struct Env {
     db: helix_core::Db,
@@ -43,28 +43,12 @@ async fn env(t: &TestDb) -> Env {
     }
 }
 
-fn as_user(org: &Org, user: Uuid) -> TenantContext {
-    TenantContext::new(org.id, Actor::User(user))
-}
-
-/// The organization's refused-escalation events.
-async fn refusals(e: &Env, org: &Org) -> Vec<audit::entity::Model> {
-    let tx = e.db.tenant_read(&org.ctx).await.unwrap();
-    let filter = AuditFilter {
-        action: Some(ESCALATION_REFUSED.into()),
-        ..AuditFilter::default()
-    };
-    let page = audit::query(&tx, &filter, 1, 100).await.unwrap();
-    tx.commit().await.unwrap();
-    page.data
-}
-
 /// The refusal is recorded after tenancy's transaction ended, by a task of its own: wait
 /// (bounded) until `n` events are there.
 async fn wait_for_refusals(e: &Env, org: &Org, n: usize) -> Vec<audit::entity::Model> {
     tokio::time::timeout(Duration::from_secs(60), async {
         loop {
-            let events = refusals(e, org).await;
+            let events = escalation_refusals(&e.db, org).await;
             if events.len() >= n {
                 return events;
             }
@@ -128,16 +112,7 @@ async fn concurrent_tenancy_writes(t: TestDb) {
             Ok::<_, TenancyError>(())
         }));
     }
-    // Generous: a deadlock or pool exhaustion fails here instead of hanging the run.
-    let all = tokio::time::timeout(Duration::from_secs(60), async {
-        let mut out = Vec::new();
-        for t in tasks {
-            out.push(t.await.expect("task"));
-        }
-        out
-    })
-    .await
-    .expect("concurrent tenancy writes did not finish");
+    let all = join_within_a_minute(tasks, "concurrent tenancy writes").await;
     for r in all {
         r.expect("tenancy write");
     }
@@ -159,7 +134,7 @@ async fn concurrent_tenancy_writes(t: TestDb) {
         assert_eq!(m.role, Role::Member);
     }
     // Nothing here was an escalation.
-    assert!(refusals(&e, &org).await.is_empty());
+    assert!(escalation_refusals(&e.db, &org).await.is_empty());
 }
 backend_test!(
     many_concurrent_tenancy_writes_finish,
@@ -207,7 +182,7 @@ async fn owner_grant_refused_and_recorded(t: TestDb) {
     assert_eq!(event.data["operation"], "tenancy.role.grant");
     assert_eq!(event.data["code"], "FORBIDDEN");
     // The other organization has no such event.
-    assert!(refusals(&e, &other).await.is_empty());
+    assert!(escalation_refusals(&e.db, &other).await.is_empty());
 }
 backend_test!(
     tenancy_owner_grant_is_refused_and_recorded,

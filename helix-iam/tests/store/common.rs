@@ -144,3 +144,36 @@ pub fn code<T: std::fmt::Debug>(r: Result<T, IamError>) -> &'static str {
         Err(e) => e.code(),
     }
 }
+
+/// A member's context in `org`.
+pub fn as_user(org: &Org, user: Uuid) -> TenantContext {
+    TenantContext::new(org.id, Actor::User(user))
+}
+
+/// The organization's refused-escalation events (`iam.escalation_refused`).
+pub async fn escalation_refusals(db: &Db, org: &Org) -> Vec<helix_core::audit::entity::Model> {
+    let tx = db.tenant_read(&org.ctx).await.unwrap();
+    let filter = helix_core::audit::AuditFilter {
+        action: Some(helix_iam::service::ESCALATION_REFUSED.into()),
+        ..Default::default()
+    };
+    let page = helix_core::audit::query(&tx, &filter, 1, 100)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    page.data
+}
+
+/// Awaits every task, failing with `what` after a generous minute: a deadlock or pool
+/// exhaustion fails the test instead of hanging the run.
+pub async fn join_within_a_minute<T>(tasks: Vec<tokio::task::JoinHandle<T>>, what: &str) -> Vec<T> {
+    tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.expect("task"));
+        }
+        out
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{what} did not finish"))
+}

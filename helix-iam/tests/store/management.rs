@@ -6,19 +6,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use helix_core::audit::{self, AuditFilter};
 use helix_core::list::ListQuery;
 use helix_core::testing::TestDb;
 use helix_core::{Actor, Helix, Kernel, Module, PermissionDef, TenantContext, backend_test};
 use helix_iam::model::{ObjectRef, Resource, Scope, Subject, Tuple};
-use helix_iam::service::{ESCALATION_REFUSED, RoleUpdate};
+use helix_iam::service::RoleUpdate;
 use helix_iam::store::entity::role;
 use helix_iam::store::{NewAssignment, NewRole, TupleWrite, builtin_role_id};
 use helix_iam::{Consistency, EngineConfig, Iam, IamError, IamModule};
 use helix_tenancy::{Role, TenancyModule, TenancyService};
 use uuid::Uuid;
 
-use crate::common::{Org, add_user, create_org, revision};
+use crate::common::{
+    Org, add_user, as_user, create_org, escalation_refusals, join_within_a_minute, revision,
+};
 
 /// A product module with documents: owners edit, viewers view.
 struct Docs;
@@ -78,10 +79,6 @@ async fn env(t: &TestDb) -> Env {
     }
 }
 
-fn as_user(org: &Org, user: Uuid) -> TenantContext {
-    TenantContext::new(org.id, Actor::User(user))
-}
-
 fn doc_tuple(doc: &str, relation: &str, user: Uuid) -> Tuple {
     Tuple::new(
         ObjectRef::new("document", doc),
@@ -95,18 +92,6 @@ fn escalation<T: std::fmt::Debug>(r: Result<T, IamError>) -> String {
         Err(IamError::Escalation(why)) => why,
         other => panic!("expected an escalation refusal, got {other:?}"),
     }
-}
-
-/// The organization's refused-escalation events.
-async fn refusals(e: &Env, org: &Org) -> Vec<audit::entity::Model> {
-    let tx = e.db.tenant_read(&org.ctx).await.unwrap();
-    let filter = AuditFilter {
-        action: Some(ESCALATION_REFUSED.into()),
-        ..AuditFilter::default()
-    };
-    let page = audit::query(&tx, &filter, 1, 100).await.unwrap();
-    tx.commit().await.unwrap();
-    page.data
 }
 
 async fn stored_roles(e: &Env, org: &Org) -> u64 {
@@ -210,16 +195,7 @@ async fn concurrent_writes_finish(t: TestDb) {
             Ok::<_, IamError>(())
         }));
     }
-    // Generous: a deadlock or pool exhaustion fails here instead of hanging the run.
-    let all = tokio::time::timeout(Duration::from_secs(60), async {
-        let mut out = Vec::new();
-        for t in tasks {
-            out.push(t.await.expect("task"));
-        }
-        out
-    })
-    .await
-    .expect("concurrent management writes did not finish");
+    let all = join_within_a_minute(tasks, "concurrent management writes").await;
     for r in all {
         r.expect("write");
     }
@@ -287,7 +263,7 @@ async fn concurrent_owner_removals(t: TestDb) {
         .unwrap();
     assert_eq!(list.meta.total, 1);
     assert_eq!(list.data[0].subject, Subject::user(winner));
-    let events = refusals(&e, &org).await;
+    let events = escalation_refusals(&e.db, &org).await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].actor, format!("user:{loser}"));
 }
@@ -379,7 +355,7 @@ async fn update_is_all_or_nothing(t: TestDb) {
     assert!(matches!(empty, Err(IamError::Validation(_))), "{empty:?}");
 
     // Each refusal is a security event with the actor and the target.
-    let events = refusals(&e, &org).await;
+    let events = escalation_refusals(&e.db, &org).await;
     assert_eq!(events.len(), 2);
     for (target, n) in [(role_id, 1), (strong, 1)] {
         let of_target: Vec<_> = events
@@ -560,7 +536,7 @@ async fn tuple_writes_checked(t: TestDb) {
     );
     assert!(why.contains("owner"), "{why}");
 
-    let events = refusals(&e, &org).await;
+    let events = escalation_refusals(&e.db, &org).await;
     assert_eq!(events.len(), 4);
     assert!(
         events
@@ -625,7 +601,7 @@ async fn tuple_grants_through_rewrites(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(outcome.inserted, 1);
-    let events = refusals(&e, &org).await;
+    let events = escalation_refusals(&e.db, &org).await;
     assert_eq!(events.len(), 1);
 }
 backend_test!(tuple_grants_are_computed, tuple_grants_through_rewrites);
@@ -694,7 +670,7 @@ async fn refusals_recorded(t: TestDb) {
     let r = e.iam.delete_role(&as_user(&org, member), big).await;
     assert!(matches!(r, Err(IamError::Forbidden(_))), "{r:?}");
 
-    let events = refusals(&e, &org).await;
+    let events = escalation_refusals(&e.db, &org).await;
     let mut ops: Vec<&str> = events
         .iter()
         .map(|ev| ev.data["operation"].as_str().unwrap_or_default())

@@ -10,7 +10,7 @@ use helix_core::testing::{TestDb, run_postgres};
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 
-use crate::support::{Running, register_and_login, start, start_pair};
+use crate::support::{Running, error_code as code, register_and_login, start, start_pair};
 
 const PASSWORD: &str = "correct horse battery staple 42";
 
@@ -86,16 +86,6 @@ fn holds(answer: &Value, permission: &str) -> bool {
     answer["permissions"]
         .as_array()
         .is_some_and(|ps| ps.iter().any(|p| p == permission))
-}
-
-async fn code(r: Response) -> (u16, String, Value) {
-    let status = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    let code = body["error"]["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    (status, code, body)
 }
 
 async fn roles_decide_over_http(t: TestDb) {

@@ -10,11 +10,11 @@ use helix_iam::IamStore;
 use helix_iam::http::{GuardedRouter, Require};
 use helix_iam::store::PlatformRole;
 use reference_server::{AppState, Settings};
-use reqwest::{Client, Response};
+use reqwest::Client;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{Running, register_and_login, start};
+use crate::support::{Running, account_id, error_code as code, register_and_login, start};
 
 const PASSWORD: &str = "correct horse battery staple 42";
 
@@ -27,29 +27,10 @@ async fn user(srv: &Running, c: &Client, name: &str) -> User {
     let email = format!("{name}-{}@example.test", Uuid::now_v7().simple());
     let pair = register_and_login(srv, c, &email, PASSWORD).await;
     let access = pair["access_token"].as_str().unwrap().to_owned();
-    let me: Value = c
-        .get(format!("{}/api/v1/auth/me", srv.base))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     User {
-        id: me["account_id"].as_str().unwrap().parse().unwrap(),
+        id: account_id(srv, c, &access).await,
         access,
     }
-}
-
-async fn code(r: Response) -> (u16, String, Value) {
-    let status = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    let code = body["error"]["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    (status, code, body)
 }
 
 /// The first platform administrator is granted outside HTTP (an operator's job).

@@ -11,11 +11,11 @@ use helix_core::testing::TestDb;
 use helix_core::{PlatformContext, backend_test};
 use helix_iam::platform::{AccountDirectory, DirectoryAccount};
 use helix_iam::store::PlatformRole;
-use reqwest::{Client, Response};
+use reqwest::Client;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{Running, register_and_login, start};
+use crate::support::{account_id as me, error_code as error, register_and_login, start};
 
 const PASSWORD: &str = "correct horse battery staple 42";
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -48,29 +48,6 @@ fn text(out: &Output) -> (String, String) {
         String::from_utf8_lossy(&out.stdout).trim().to_owned(),
         String::from_utf8_lossy(&out.stderr).trim().to_owned(),
     )
-}
-
-async fn me(srv: &Running, c: &Client, access: &str) -> Uuid {
-    let me: Value = c
-        .get(format!("{}/api/v1/auth/me", srv.base))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    me["account_id"].as_str().unwrap().parse().unwrap()
-}
-
-async fn error(r: Response) -> (u16, String, Value) {
-    let status = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    let code = body["error"]["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    (status, code, body)
 }
 
 async fn cli_bootstraps_the_first_admin(t: TestDb) {

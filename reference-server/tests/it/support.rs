@@ -185,3 +185,28 @@ pub async fn start_pair(t: &TestDb) -> (Running, Running) {
     let b = start_with(t, shared(Some(a.mail_dir()))).await;
     (a, b)
 }
+
+/// A refusal's status, its `error.code` (empty when there is none) and the whole body.
+pub async fn error_code(r: reqwest::Response) -> (u16, String, serde_json::Value) {
+    let status = r.status().as_u16();
+    let body: serde_json::Value = r.json().await.unwrap_or(serde_json::Value::Null);
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (status, code, body)
+}
+
+/// The account id behind an access token (`GET /api/v1/auth/me`).
+pub async fn account_id(srv: &Running, c: &reqwest::Client, access: &str) -> uuid::Uuid {
+    let me: serde_json::Value = c
+        .get(format!("{}/api/v1/auth/me", srv.base))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    me["account_id"].as_str().unwrap().parse().unwrap()
+}
