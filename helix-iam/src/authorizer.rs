@@ -129,7 +129,7 @@ impl Authorizer for IamAuthorizer {
         // (as `Iam::check` does), so the reads after it need no query.
         let sync = self.iam.sync();
         let stamp = if tx.is_read_only() {
-            sync.stamp()
+            sync.live_stamp()
         } else {
             None
         };

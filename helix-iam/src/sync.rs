@@ -199,7 +199,7 @@ impl IamSync {
         self
     }
 
-    fn live_stamp(&self) -> Option<Stamp> {
+    pub(crate) fn live_stamp(&self) -> Option<Stamp> {
         let guard = self.inner.feed.read().unwrap_or_else(|p| p.into_inner());
         let (epoch, feed) = &*guard;
         feed.live_generation().map(|generation| Stamp {
@@ -292,12 +292,6 @@ impl IamSync {
         self.trusted_now(org).is_some()
     }
 
-    /// The feed's live stamp now (`None` when the feed is not live), taken before a
-    /// revision is read for [`IamSync::note_verified`].
-    pub(crate) fn stamp(&self) -> Option<Stamp> {
-        self.live_stamp()
-    }
-
     /// Records that `seen`, a revision read after `stamp` was taken (by a statement that
     /// started after it: PostgreSQL `READ COMMITTED`), is the tenant's current revision as
     /// of `stamp`, when the engine holds that policy or a newer one, as
@@ -307,15 +301,19 @@ impl IamSync {
         let Some(loaded) = self.inner.cache.loaded_revision(org) else {
             return;
         };
-        if loaded < seen {
-            return;
+        if loaded >= seen {
+            self.mark_verified(org, loaded, stamp);
         }
+    }
+
+    /// Records `revision` as the tenant's verified current policy at `stamp`.
+    fn mark_verified(&self, org: Uuid, revision: Revision, stamp: Stamp) {
         let mut tenants = self
             .inner
             .tenants
             .write()
             .unwrap_or_else(|p| p.into_inner());
-        tenants.entry(org).or_default().verified = Some((loaded, stamp));
+        tenants.entry(org).or_default().verified = Some((revision, stamp));
     }
 
     /// The loaded revision, when memory may answer for it at `stamp`.
@@ -348,12 +346,7 @@ impl IamSync {
             _ => self.load(org, &ctx, current).await?,
         };
         if let Some(s) = stamp {
-            let mut tenants = self
-                .inner
-                .tenants
-                .write()
-                .unwrap_or_else(|p| p.into_inner());
-            tenants.entry(org).or_default().verified = Some((revision, s));
+            self.mark_verified(org, revision, s);
         }
         Ok(revision)
     }

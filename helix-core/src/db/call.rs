@@ -103,9 +103,10 @@ impl Db {
     /// transaction (the rows come back in text format, so the session's time zone is pinned
     /// for their timestamps). A [`Db`] made with [`Db::from_connection`] sends the same
     /// statements in a transaction of its own (`BEGIN`, the preamble, the call, `COMMIT`).
-    /// The message goes to sqlx directly: sea-orm's statement logging
-    /// ([`PoolOptions::sql_logging`](super::PoolOptions::sql_logging)) and metrics do not
-    /// see it.
+    /// The message goes to sqlx directly, so sea-orm's metrics do not see it; with
+    /// [`PoolOptions::sql_logging`](super::PoolOptions::sql_logging) on, sqlx logs it like
+    /// any statement, and here the arguments are part of its text: never pass a secret as
+    /// an argument (helix-auth passes hashes of refresh tokens, not the tokens).
     ///
     /// PostgreSQL only; on SQLite (or without the `postgres` feature) it is
     /// [`Error::Config`]. A `function` that is not a plain identifier (`[a-z_][a-z0-9_]*`)
